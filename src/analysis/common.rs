@@ -1,0 +1,155 @@
+//! Small kernels shared by several analyses (scipy-compatible edge handling, peaks,
+//! deterministic sums), so that every variant of every analysis applies the same rules.
+
+use rayon::prelude::*;
+
+/// scipy `reflect` (half-sample symmetric) index for `k` in `-n..2n`.
+#[inline]
+pub fn reflect(k: isize, n: usize) -> usize {
+    let n = n as isize;
+    let r = if k < 0 {
+        -k - 1
+    } else if k >= n {
+        2 * n - k - 1
+    } else {
+        k
+    };
+    r.clamp(0, n - 1) as usize
+}
+
+/// `x` padded so that window `i` of width `w` (scipy origin 0) is `padded[i..i + w]`.
+pub fn pad_reflect(x: &[f64], w: usize) -> Vec<f64> {
+    let n = x.len();
+    let left = (w / 2) as isize;
+    (0..n + w - 1)
+        .map(|j| x[reflect(j as isize - left, n)])
+        .collect()
+}
+
+/// Peak indices as `scipy.signal.find_peaks(x, height=h)` finds them: strict local
+/// maxima, a flat plateau reported at its middle (rounded down), ends never peaks,
+/// height test `>=`.
+pub fn find_peaks(x: &[f64], height: f64) -> Vec<usize> {
+    let n = x.len();
+    let mut peaks = Vec::new();
+    if n < 3 {
+        return peaks;
+    }
+    let i_max = n - 1;
+    let mut i = 1;
+    while i < i_max {
+        if x[i - 1] < x[i] {
+            let mut ahead = i + 1;
+            while ahead < i_max && x[ahead] == x[i] {
+                ahead += 1;
+            }
+            if x[ahead] < x[i] {
+                let mid = (i + ahead - 1) / 2;
+                if x[mid] >= height {
+                    peaks.push(mid);
+                }
+                i = ahead;
+            }
+        }
+        i += 1;
+    }
+    peaks
+}
+
+/// Block size of the deterministic sums: partial sums per block, added in block order,
+/// give the same bits serially and in parallel at any thread count.
+pub const SUM_BLOCK: usize = 4096;
+
+/// (sum, sum of squared deviations from `mean`) helpers with a fixed block order.
+pub fn blocked_sum(x: &[f64], parallel: bool) -> f64 {
+    let partial = |c: &[f64]| c.iter().sum::<f64>();
+    if parallel {
+        let parts: Vec<f64> = x.par_chunks(SUM_BLOCK).map(partial).collect();
+        parts.iter().sum()
+    } else {
+        x.chunks(SUM_BLOCK)
+            .map(partial)
+            .collect::<Vec<_>>()
+            .iter()
+            .sum()
+    }
+}
+
+/// Population mean and std (ddof 0), two-pass, deterministic across thread counts.
+pub fn mean_std(x: &[f64], parallel: bool) -> (f64, f64) {
+    if x.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = x.len() as f64;
+    let mean = blocked_sum(x, parallel) / n;
+    let dev = |c: &[f64]| c.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+    let ss: f64 = if parallel {
+        let parts: Vec<f64> = x.par_chunks(SUM_BLOCK).map(dev).collect();
+        parts.iter().sum()
+    } else {
+        x.chunks(SUM_BLOCK)
+            .map(dev)
+            .collect::<Vec<_>>()
+            .iter()
+            .sum()
+    };
+    (mean, (ss / n).sqrt())
+}
+
+/// The plain textbook mean/std loop the naive variants use.
+pub fn mean_std_naive(x: &[f64]) -> (f64, f64) {
+    let n = x.len() as f64;
+    let mut s = 0.0;
+    for v in x {
+        s += v;
+    }
+    let mean = s / n;
+    let mut ss = 0.0;
+    for v in x {
+        ss += (v - mean) * (v - mean);
+    }
+    (mean, (ss / n).sqrt())
+}
+
+/// Chunk length that gives every rayon thread a few pieces of work.
+pub fn chunk_len(n: usize, threads: usize) -> usize {
+    n.div_ceil((threads.max(1) * 4).max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_matches_scipy_rule() {
+        assert_eq!(reflect(-1, 5), 0);
+        assert_eq!(reflect(-2, 5), 1);
+        assert_eq!(reflect(5, 5), 4);
+        assert_eq!(reflect(6, 5), 3);
+        assert_eq!(
+            pad_reflect(&[1.0, 2.0, 3.0], 3),
+            vec![1.0, 1.0, 2.0, 3.0, 3.0]
+        );
+    }
+
+    #[test]
+    fn peaks_follow_scipy_rules() {
+        // plateau of 3 at indices 2..=4 -> middle 3; ends are never peaks.
+        let x = [5.0, 1.0, 3.0, 3.0, 3.0, 1.0, 2.0, 1.0, 9.0];
+        assert_eq!(find_peaks(&x, 0.0), vec![3, 6]);
+        assert_eq!(find_peaks(&x, 2.5), vec![3]);
+        // even plateau rounds down
+        assert_eq!(find_peaks(&[0.0, 2.0, 2.0, 0.0], 0.0), vec![1]);
+        // a plateau running into the end is no peak
+        assert!(find_peaks(&[0.0, 2.0, 2.0], 0.0).is_empty());
+    }
+
+    #[test]
+    fn blocked_sums_are_thread_independent() {
+        let x: Vec<f64> = (0..100_003).map(|i| (i as f64 * 0.37).sin()).collect();
+        assert_eq!(mean_std(&x, false), mean_std(&x, true));
+        let (m, s) = mean_std_naive(&x);
+        let (m2, s2) = mean_std(&x, false);
+        assert!((m - m2).abs() < 1e-12 && (s - s2).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,113 @@
+//! The run context handed to every variant: cancellation, progress and per-stage
+//! timings. Stages are timed by the `stage!` macro, which also opens a puffin scope of
+//! the same name so the flame graph shows the stages the timing table lists.
+
+use crate::{Error, Result};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Shared between the UI (or CLI) and a running analysis.
+#[derive(Clone, Debug, Default)]
+pub struct Control {
+    pub cancel: Arc<AtomicBool>,
+    /// Fraction done of the whole job, stored as f64 bits.
+    pub progress: Arc<AtomicU64>,
+}
+
+impl Control {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+    pub fn reset(&self) {
+        self.cancel.store(false, Ordering::Relaxed);
+        self.set_progress(0.0);
+    }
+    pub fn set_progress(&self, f: f64) {
+        self.progress
+            .store(f.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+    }
+    pub fn progress(&self) -> f64 {
+        f64::from_bits(self.progress.load(Ordering::Relaxed))
+    }
+}
+
+/// Context of one variant run.
+#[derive(Debug)]
+pub struct Ctx {
+    control: Control,
+    /// The part of the whole job this run covers: progress f maps to base + span*f.
+    base: f64,
+    span: f64,
+    /// Threads the parallel variant may use (its rayon pool is already installed).
+    pub threads: usize,
+    stages: Mutex<Vec<(&'static str, f64)>>,
+}
+
+impl Ctx {
+    pub fn new(control: Control, threads: usize, base: f64, span: f64) -> Self {
+        Ctx {
+            control,
+            base,
+            span,
+            threads: threads.max(1),
+            stages: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A context for tests and one-off calls: never cancelled, progress ignored.
+    pub fn detached(threads: usize) -> Self {
+        Ctx::new(Control::new(), threads, 0.0, 1.0)
+    }
+
+    /// `Err(Cancelled)` once the user has pressed Cancel; call between blocks.
+    pub fn check(&self) -> Result<()> {
+        if self.control.is_cancelled() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.control.is_cancelled()
+    }
+
+    /// Report the fraction (0..1) of this run that is done.
+    pub fn progress(&self, f: f64) {
+        self.control
+            .set_progress(self.base + self.span * f.clamp(0.0, 1.0));
+    }
+
+    /// Add `secs` to stage `name` (stages keep their first-seen order).
+    pub fn record(&self, name: &'static str, secs: f64) {
+        if let Ok(mut s) = self.stages.lock() {
+            if let Some(e) = s.iter_mut().find(|e| e.0 == name) {
+                e.1 += secs;
+            } else {
+                s.push((name, secs));
+            }
+        }
+    }
+
+    pub fn stages(&self) -> Vec<(&'static str, f64)> {
+        self.stages.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+/// Time a stage and show it in the flame graph: `stage!(ctx, "median3", { ... })`.
+#[macro_export]
+macro_rules! stage {
+    ($ctx:expr, $name:literal, $body:expr) => {{
+        puffin::profile_scope!($name);
+        let __t = std::time::Instant::now();
+        let __r = $body;
+        $ctx.record($name, __t.elapsed().as_secs_f64());
+        __r
+    }};
+}

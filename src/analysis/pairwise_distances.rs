@@ -1,0 +1,193 @@
+//! Chapter 7.1's profiling demo: every pairwise Euclidean distance of a 2-D point set,
+//! in condensed order (i < j), as `scipy.spatial.distance.pdist` returns them. A
+//! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
+
+use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset};
+use crate::{stage, Error, Result};
+use ndarray::Array1;
+use rayon::prelude::*;
+
+pub struct PairwiseDistances;
+
+/// Largest N accepted: N(N-1)/2 f64s must stay a sane allocation (50,000 -> 10 GB).
+const MAX_POINTS: usize = 50_000;
+
+impl Analysis for PairwiseDistances {
+    fn id(&self) -> &'static str {
+        "pairwise-distances"
+    }
+    fn title(&self) -> &'static str {
+        "Pairwise distances"
+    }
+    fn section(&self) -> &'static str {
+        "7.1 Profiling"
+    }
+    fn help(&self) -> &'static str {
+        "All N(N-1)/2 distances between 2-D points (condensed, i<j): bound by writing the output, not by arithmetic."
+    }
+    fn input_kind(&self) -> &'static str {
+        "points"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![]
+    }
+    fn size_unit(&self) -> &'static str {
+        "points"
+    }
+    fn default_size(&self) -> usize {
+        2_000
+    }
+    fn quick_size(&self) -> usize {
+        300
+    }
+    fn size_of(&self, input: &Dataset) -> usize {
+        match input {
+            Dataset::Points(p) => p.xy.nrows(),
+            other => other.n_elements(),
+        }
+    }
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        Ok(Dataset::Points(generate::points(size, seed)))
+    }
+    fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
+        let Dataset::Points(p) = input else {
+            return Err(wrong_input(self, input));
+        };
+        let n = p.xy.nrows();
+        if p.xy.ncols() != 2 {
+            return Err(Error::input(format!(
+                "points need 2 columns (x, y), not {}",
+                p.xy.ncols()
+            )));
+        }
+        if n < 2 {
+            return Err(Error::input(format!(
+                "{n} points give no pairs; at least 2 are needed"
+            )));
+        }
+        if n > MAX_POINTS {
+            return Err(Error::input(format!(
+                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
+                (n * (n - 1) / 2 * 8) as f64 / 1e9
+            )));
+        }
+        Ok(())
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        self.validate(input, params)?;
+        let Dataset::Points(p) = input else {
+            return Err(wrong_input(self, input));
+        };
+        let n = p.xy.nrows();
+        let (x, y): (Vec<f64>, Vec<f64>) = stage!(ctx, "columns", {
+            (p.xy.column(0).to_vec(), p.xy.column(1).to_vec())
+        });
+        let m = n * (n - 1) / 2;
+        let d = stage!(
+            ctx,
+            "distances",
+            match variant {
+                Variant::Naive => naive(&x, &y, ctx)?,
+                Variant::Vectorized => rows(&x, &y, m, false, ctx)?,
+                Variant::Parallel => rows(&x, &y, m, true, ctx)?,
+            }
+        );
+        let (min, max, mean) = stage!(ctx, "summary", {
+            let mut lo = f64::INFINITY;
+            let mut hi = f64::NEG_INFINITY;
+            let mut s = 0.0;
+            for v in d.chunks(4096) {
+                let mut cs = 0.0;
+                for &u in v {
+                    lo = lo.min(u);
+                    hi = hi.max(u);
+                    cs += u;
+                }
+                s += cs;
+            }
+            (lo, hi, s / m as f64)
+        });
+        ctx.progress(1.0);
+        Ok(Output::new()
+            .sum("n_pairs", m)
+            .sum("min_distance", min)
+            .sum("max_distance", max)
+            .sum("mean_distance", mean)
+            .f64("distances", Array1::from(d).into_dyn(), Tolerance::Exact))
+    }
+}
+
+/// The chapter's double loop, one pair at a time, pushing onto a growing list.
+fn naive(x: &[f64], y: &[f64], ctx: &Ctx) -> Result<Vec<f64>> {
+    let n = x.len();
+    let mut out = Vec::new();
+    for i in 0..n {
+        if i % 64 == 0 {
+            ctx.check()?;
+            ctx.progress(i as f64 / n as f64);
+        }
+        for j in i + 1..n {
+            let dx = x[i] - x[j];
+            let dy = y[i] - y[j];
+            out.push((dx * dx + dy * dy).sqrt());
+        }
+    }
+    Ok(out)
+}
+
+/// Offset of row i in the condensed matrix.
+fn row_start(i: usize, n: usize) -> usize {
+    i * (2 * n - i - 1) / 2
+}
+
+/// One row: a contiguous slice of outputs against contiguous x/y columns, which LLVM
+/// turns into packed sub/mul/sqrt.
+#[inline]
+fn row(i: usize, x: &[f64], y: &[f64], out: &mut [f64]) {
+    let (xi, yi) = (x[i], y[i]);
+    for ((o, &xj), &yj) in out.iter_mut().zip(&x[i + 1..]).zip(&y[i + 1..]) {
+        let dx = xi - xj;
+        let dy = yi - yj;
+        *o = (dx * dx + dy * dy).sqrt();
+    }
+}
+
+fn rows(x: &[f64], y: &[f64], m: usize, parallel: bool, ctx: &Ctx) -> Result<Vec<f64>> {
+    let n = x.len();
+    let mut out = vec![0.0; m];
+    if !parallel {
+        let mut rest = out.as_mut_slice();
+        for i in 0..n - 1 {
+            if i % 64 == 0 {
+                ctx.check()?;
+                ctx.progress(i as f64 / n as f64);
+            }
+            let (head, tail) = rest.split_at_mut(n - 1 - i);
+            row(i, x, y, head);
+            rest = tail;
+        }
+        return Ok(out);
+    }
+    // Split the condensed output into row slices; rayon's work stealing evens out the
+    // triangle's long and short rows.
+    let mut slices: Vec<(usize, &mut [f64])> = Vec::with_capacity(n);
+    let mut rest = out.as_mut_slice();
+    for i in 0..n - 1 {
+        debug_assert_eq!(m - rest.len(), row_start(i, n));
+        let (head, tail) = rest.split_at_mut(n - 1 - i);
+        slices.push((i, head));
+        rest = tail;
+    }
+    slices
+        .par_iter_mut()
+        .with_min_len(16)
+        .try_for_each(|(i, s)| {
+            if *i % 256 == 0 {
+                ctx.check()?;
+            }
+            row(*i, x, y, s);
+            Ok::<(), Error>(())
+        })?;
+    Ok(out)
+}

@@ -1,0 +1,238 @@
+//! The timing harness: warm-up runs kept apart, R timed repeats per variant, robust
+//! statistics, a rayon pool per run, and the agreement check between variants. The CLI,
+//! the GUI's worker and the bench suite all time through here.
+
+pub mod report;
+
+use crate::analysis::{Analysis, Control, Ctx, Output, Params, Variant};
+use crate::data::DataInfo;
+use crate::{Error, Result};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub variants: Vec<Variant>,
+    /// Threads for the parallel variant (naive and vectorized always use one).
+    pub threads: usize,
+    pub repeat: usize,
+    pub warmup: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            variants: crate::analysis::ALL_VARIANTS.to_vec(),
+            threads: available_threads(),
+            repeat: 5,
+            warmup: 1,
+        }
+    }
+}
+
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageTiming {
+    pub name: String,
+    pub median_s: f64,
+}
+
+/// One variant's timings and result summary (the `runs[]` entries of `run --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantRun {
+    pub variant: Variant,
+    pub threads: usize,
+    /// Time of the very first (warm-up) call: page faults, cold caches, lazy allocations.
+    pub first_s: f64,
+    pub times_s: Vec<f64>,
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    pub mad_s: f64,
+    /// Elements (in the analysis' size unit) per second at the median time.
+    pub throughput: f64,
+    pub throughput_unit: String,
+    pub stages: Vec<StageTiming>,
+    pub summary: Map<String, Value>,
+    /// Whether this variant's artifacts agree with the first variant's.
+    pub agrees: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputDesc {
+    pub kind: String,
+    pub source: String,
+    pub shape: Vec<usize>,
+}
+
+/// Everything `run --json` prints.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunRecord {
+    pub analysis: String,
+    pub input: InputDesc,
+    pub size: usize,
+    pub size_unit: String,
+    pub params: Map<String, Value>,
+    pub agree: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disagreement: Option<String>,
+    /// Which language/tool produced the record ("astroperf", or "python" for imported ones).
+    pub tool: String,
+    pub runs: Vec<VariantRun>,
+}
+
+/// The outputs of the last timed repeat of each variant, in run order.
+pub type Outputs = Vec<(Variant, Output)>;
+
+pub fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// Median absolute deviation (unscaled).
+pub fn mad(v: &[f64]) -> f64 {
+    let m = median(v);
+    let d: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
+    median(&d)
+}
+
+fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("astroperf-worker-{i}"))
+        .build()
+        .map_err(|e| Error::input(format!("cannot start {threads} worker threads: {e}")))
+}
+
+/// Time `cfg.variants` of `analysis` on `input` and check that they agree.
+pub fn run(
+    analysis: &dyn Analysis,
+    input: &crate::data::Dataset,
+    info: &DataInfo,
+    params: &Params,
+    cfg: &RunConfig,
+    control: &Control,
+) -> Result<(RunRecord, Outputs)> {
+    analysis.validate(input, params)?;
+    let repeat = cfg.repeat.max(1);
+    let calls_per_variant = (cfg.warmup + repeat) as f64;
+    let total_calls = calls_per_variant * cfg.variants.len() as f64;
+    let size = analysis.size_of(input);
+    let mut runs = Vec::new();
+    let mut outputs: Outputs = Vec::new();
+    for (vi, &variant) in cfg.variants.iter().enumerate() {
+        let threads = if variant == Variant::Parallel {
+            cfg.threads.clamp(1, 1024)
+        } else {
+            1
+        };
+        let pool = pool(threads)?;
+        let mut first_s = None;
+        let mut times = Vec::with_capacity(repeat);
+        let mut stage_samples: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut last = None;
+        for call in 0..cfg.warmup + repeat {
+            control.set_progress((vi as f64 * calls_per_variant + call as f64) / total_calls);
+            let ctx = Ctx::new(
+                control.clone(),
+                threads,
+                (vi as f64 * calls_per_variant + call as f64) / total_calls,
+                1.0 / total_calls,
+            );
+            let t0 = Instant::now();
+            let out = pool.install(|| {
+                puffin::profile_scope!("run", format!("{} {}", analysis.id(), variant));
+                analysis.run(variant, input, params, &ctx)
+            })?;
+            let dt = t0.elapsed().as_secs_f64();
+            if first_s.is_none() {
+                first_s = Some(dt);
+            }
+            if call >= cfg.warmup {
+                times.push(dt);
+                for (name, s) in ctx.stages() {
+                    match stage_samples.iter_mut().find(|e| e.0 == name) {
+                        Some(e) => e.1.push(s),
+                        None => stage_samples.push((name.to_string(), vec![s])),
+                    }
+                }
+                last = Some(out);
+            }
+        }
+        let out = last.ok_or_else(|| Error::input("no timed repeat ran"))?;
+        let med = median(&times);
+        runs.push(VariantRun {
+            variant,
+            threads,
+            first_s: first_s.unwrap_or(f64::NAN),
+            min_s: times.iter().copied().fold(f64::INFINITY, f64::min),
+            max_s: times.iter().copied().fold(0.0, f64::max),
+            mad_s: mad(&times),
+            median_s: med,
+            throughput: if med > 0.0 { size as f64 / med } else { 0.0 },
+            throughput_unit: format!("{}/s", analysis.size_unit()),
+            times_s: times,
+            stages: stage_samples
+                .into_iter()
+                .map(|(name, v)| StageTiming {
+                    name,
+                    median_s: median(&v),
+                })
+                .collect(),
+            summary: out.summary.clone(),
+            agrees: true,
+        });
+        outputs.push((variant, out));
+    }
+    control.set_progress(1.0);
+    let mut disagreement = None;
+    if let Some((v0, first)) = outputs.first() {
+        for (i, (v, o)) in outputs.iter().enumerate().skip(1) {
+            if let Err(why) = first.agrees_with(o) {
+                runs[i].agrees = false;
+                disagreement.get_or_insert(format!("{v} differs from {v0}: {why}"));
+            }
+        }
+    }
+    let record = RunRecord {
+        analysis: analysis.id().to_string(),
+        input: InputDesc {
+            kind: info.kind.clone(),
+            source: info.source.clone(),
+            shape: info.shape.clone(),
+        },
+        size,
+        size_unit: analysis.size_unit().to_string(),
+        params: params.to_json(&analysis.params()),
+        agree: disagreement.is_none(),
+        disagreement,
+        tool: "astroperf".to_string(),
+        runs,
+    };
+    Ok((record, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn robust_statistics() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(mad(&[1.0, 2.0, 3.0, 100.0]), 1.0);
+    }
+}

@@ -1,0 +1,400 @@
+//! The `astroperf` command: no subcommand opens the GUI; `list`, `info`, `run` and
+//! `bench` drive the same engine headless.
+
+use astroperf::analysis::{self, params::parse_pairs, Control, Params, Variant};
+use astroperf::bench::{self, report, RunConfig};
+use astroperf::data::{self, Loaded};
+use astroperf::{Error, Result};
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "astroperf", version, about = "A performance explorer for astronomical data", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Open the GUI, optionally with FILE loaded.
+    Gui { file: Option<PathBuf> },
+    /// List the analyses, their input kinds, parameters and variants.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the loader sees in FILE: kind, shape, dtype, bytes, header facts, warnings.
+    Info {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one analysis on a file or generated data and time its variants.
+    Run(RunArgs),
+    /// Run the benchmark suite over every analysis.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Analysis id (see `astroperf list`).
+    analysis: String,
+    /// Input file (FITS, CSV/TXT, NPY).
+    #[arg(long, conflicts_with = "generate")]
+    input: Option<PathBuf>,
+    /// Generate the input: kind=spectrum,n=50000,seed=1 (kinds: see `astroperf list`).
+    #[arg(long)]
+    generate: Option<String>,
+    /// naive, vectorized, parallel or all.
+    #[arg(long, default_value = "all")]
+    variant: String,
+    /// Threads for the parallel variant (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Timed repeats per variant.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+    /// Untimed warm-up calls per variant (the first call's time is still reported).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Analysis parameter, repeatable: --param window=101.
+    #[arg(long = "param")]
+    params: Vec<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Write the full results (arrays .npy, tables .csv) into DIR.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// quick (small sizes, under a minute) or chapter (the anchor sizes).
+    #[arg(long, default_value = "quick")]
+    suite: String,
+    /// Write the run records as a JSON array.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write a Markdown table with speed-ups.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Threads for the parallel variants.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Only these analyses (comma-separated ids).
+    #[arg(long)]
+    only: Option<String>,
+    /// Timed repeats per variant.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        None => astroperf::app::run_gui(None),
+        Some(Command::Gui { file }) => astroperf::app::run_gui(file),
+        Some(Command::List { json }) => list(json),
+        Some(Command::Info { file, json }) => info(&file, json),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Bench(args)) => bench_cmd(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("astroperf: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn list(json: bool) -> Result<u8> {
+    if json {
+        let v: Vec<serde_json::Value> = analysis::registry()
+            .iter()
+            .map(|a| {
+                let params: Vec<serde_json::Value> = a
+                    .params()
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "name": p.name,
+                            "help": p.help,
+                            "kind": format!("{:?}", p.kind),
+                            "default": p.default.as_ref().map_or("auto".to_string(), |d| d.to_string()),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({
+                    "id": a.id(), "title": a.title(), "section": a.section(), "help": a.help(),
+                    "input": a.input_kind(), "size_unit": a.size_unit(),
+                    "default_size": a.default_size(), "variants": ["naive", "vectorized", "parallel"],
+                    "params": params,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(0);
+    }
+    for a in analysis::registry() {
+        println!(
+            "{:<22} [{}] {} — input: {}",
+            a.id(),
+            a.section(),
+            a.title(),
+            a.input_kind()
+        );
+        println!("    {}", a.help());
+        for p in a.params() {
+            let d = p
+                .default
+                .as_ref()
+                .map_or("auto".to_string(), |d| d.to_string());
+            println!("    --param {}={}  {}  ({:?})", p.name, d, p.help, p.kind);
+        }
+    }
+    println!("\ngenerators (--generate kind=NAME,key=value,...):");
+    for (k, keys) in data::generate::GENERATORS {
+        println!("    {k:<11} {keys}");
+    }
+    Ok(0)
+}
+
+fn info(file: &Path, json: bool) -> Result<u8> {
+    let l = data::load::load(file)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&l.info).unwrap_or_default()
+        );
+    } else {
+        print_info(&l);
+    }
+    Ok(0)
+}
+
+fn print_info(l: &Loaded) {
+    let i = &l.info;
+    println!("source:   {}", i.source);
+    println!("kind:     {}", i.kind);
+    println!("origin:   {:?}", i.origin);
+    println!("shape:    {:?}", i.shape);
+    println!("dtype:    {}", i.dtype);
+    println!("bytes:    {}", i.bytes);
+    for (k, v) in &i.facts {
+        println!("{:<9} {v}", format!("{k}:"));
+    }
+    for w in &i.warnings {
+        println!("warning:  {w}");
+    }
+}
+
+fn parse_variants(s: &str) -> Result<Vec<Variant>> {
+    if s == "all" {
+        return Ok(analysis::ALL_VARIANTS.to_vec());
+    }
+    s.split(',')
+        .map(|v| {
+            Variant::parse(v.trim()).ok_or_else(|| {
+                Error::param(format!(
+                    "--variant '{v}' is not naive, vectorized, parallel or all"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    let a = analysis::find(&args.analysis).ok_or_else(|| {
+        let ids: Vec<&str> = analysis::registry().iter().map(|a| a.id()).collect();
+        Error::param(format!(
+            "unknown analysis '{}' (known: {})",
+            args.analysis,
+            ids.join(", ")
+        ))
+    })?;
+    let given: Vec<(String, String)> = args
+        .params
+        .iter()
+        .map(|p| parse_pairs(p))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let params = Params::resolve(&a.params(), &given)?;
+    let variants = parse_variants(&args.variant)?;
+    if args.repeat == 0 {
+        return Err(Error::param("--repeat must be at least 1"));
+    }
+    let threads = args.threads.unwrap_or_else(bench::available_threads);
+    if threads == 0 {
+        return Err(Error::param("--threads must be at least 1"));
+    }
+    let loaded = match (&args.input, &args.generate) {
+        (Some(p), _) => data::load::load(p)?,
+        (None, Some(spec)) => data::generate::generate_from_spec(spec)?,
+        (None, None) => {
+            let seed = 1;
+            let d = a.generate(a.default_size(), seed)?;
+            Loaded::new(
+                d,
+                format!(
+                    "generated for {} ({} {}, seed {seed})",
+                    a.id(),
+                    a.default_size(),
+                    a.size_unit()
+                ),
+                data::Origin::Generated,
+            )
+        }
+    };
+    let loaded = adapt_input(a, loaded)?;
+    let cfg = RunConfig {
+        variants,
+        threads,
+        repeat: args.repeat,
+        warmup: args.warmup,
+    };
+    let (record, outputs) = bench::run(
+        a,
+        &loaded.data,
+        &loaded.info,
+        &params,
+        &cfg,
+        &Control::new(),
+    )?;
+    if let Some(dir) = &args.out {
+        let chosen = outputs
+            .iter()
+            .find(|(v, _)| *v == Variant::Parallel && cfg.variants.len() > 1)
+            .or(outputs.last());
+        if let Some((_, o)) = chosen {
+            o.write(dir)?;
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&record).unwrap_or_default()
+        );
+    } else {
+        for w in &loaded.info.warnings {
+            eprintln!("warning: {w}");
+        }
+        print!("{}", report::markdown(std::slice::from_ref(&record)));
+        if let Some(last) = record.runs.last() {
+            println!("\nsummary ({}):", last.variant);
+            for (k, v) in &last.summary {
+                println!("  {k}: {v}");
+            }
+        }
+    }
+    if !record.agree {
+        eprintln!(
+            "astroperf: variants disagree: {}",
+            record.disagreement.as_deref().unwrap_or("?")
+        );
+        return Ok(4);
+    }
+    Ok(0)
+}
+
+/// Turn a loaded file into the input kind an analysis takes where the conversion is
+/// unambiguous (e.g. a two-column table into points).
+fn adapt_input(a: &dyn analysis::Analysis, l: Loaded) -> Result<Loaded> {
+    data::adapt(a.input_kind(), l)
+}
+
+fn bench_cmd(args: BenchArgs) -> Result<u8> {
+    let chapter = match args.suite.as_str() {
+        "quick" => false,
+        "chapter" => true,
+        other => {
+            return Err(Error::param(format!(
+                "--suite '{other}' is not quick or chapter"
+            )))
+        }
+    };
+    let only: Option<Vec<String>> = args
+        .only
+        .as_ref()
+        .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
+    let threads = args.threads.unwrap_or_else(bench::available_threads).max(1);
+    let mut records = Vec::new();
+    let mut failed = false;
+    for a in analysis::registry() {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|x| x == a.id()))
+        {
+            continue;
+        }
+        let size = if chapter {
+            a.default_size()
+        } else {
+            a.quick_size()
+        };
+        eprint!("bench {:<22} {size} {} ... ", a.id(), a.size_unit());
+        let _ = std::io::stderr().flush();
+        let data = a.generate(size, 1)?;
+        let loaded = Loaded::new(
+            data,
+            format!("generated ({size} {})", a.size_unit()),
+            data::Origin::Generated,
+        );
+        let params = Params::defaults(&a.params());
+        let cfg = RunConfig {
+            threads,
+            repeat: args.repeat.max(1),
+            ..Default::default()
+        };
+        match bench::run(
+            *a,
+            &loaded.data,
+            &loaded.info,
+            &params,
+            &cfg,
+            &Control::new(),
+        ) {
+            Ok((r, _)) => {
+                let best = r
+                    .runs
+                    .iter()
+                    .map(|v| v.median_s)
+                    .fold(f64::INFINITY, f64::min);
+                eprintln!(
+                    "best {}{}",
+                    report::fmt_secs(best),
+                    if r.agree { "" } else { "  VARIANTS DISAGREE" }
+                );
+                failed |= !r.agree;
+                records.push(r);
+            }
+            Err(e) => {
+                eprintln!("failed: {e}");
+                failed = true;
+            }
+        }
+    }
+    let md = report::markdown(&records);
+    if let Some(p) = &args.json {
+        let s = serde_json::to_string_pretty(&records).unwrap_or_default();
+        std::fs::write(p, s).map_err(|e| Error::io(p, e))?;
+    }
+    if let Some(p) = &args.markdown {
+        std::fs::write(p, &md).map_err(|e| Error::io(p, e))?;
+    }
+    print!("{md}");
+    Ok(if failed { 4 } else { 0 })
+}
