@@ -1,11 +1,389 @@
 //! Loaders: FITS, CSV/whitespace text, NPY, and memory-mapped raw/NPY arrays. The kind
 //! is chosen from the content; when it cannot be, the error says why.
+//!
+//! Every error names the file and the problem in one line; no input may panic, hang or
+//! make the loader allocate more than the file could hold (declared sizes are checked
+//! against the file length before anything is allocated).
 
-use super::Loaded;
+use super::{Catalog, Dataset, LightCurve, Loaded, Spectrum, Table};
 use crate::{Error, Result};
+use ndarray::{Array1, Array2};
+use std::io::Read;
 use std::path::Path;
 
-/// Load any supported file.
+/// NPY files above this size are memory-mapped by [`load`] instead of copied.
+pub const MAP_THRESHOLD: u64 = 256 * 1024 * 1024;
+
+/// Extensions read as text tables.
+const TEXT_EXT: &[&str] = &[
+    "csv", "txt", "dat", "tsv", "mjd", "cat", "tbl", "ascii", "ssv", "text",
+];
+const FITS_EXT: &[&str] = &["fits", "fit", "fts"];
+const RAW_EXT: &[&str] = &["f64", "f32", "raw"];
+
+/// What the first bytes (or, failing that, the extension) say the file is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Fits,
+    Npy,
+    Raw,
+    Text,
+}
+
+/// Load any supported file: FITS (image or binary table), NPY, CSV/whitespace text, or
+/// a raw little-endian `.f64`/`.f32`/`.raw` array (always memory-mapped). NPY files above
+/// [`MAP_THRESHOLD`] that are little-endian f64/f32 in C order are memory-mapped too.
 pub fn load(path: &Path) -> Result<Loaded> {
-    Err(Error::format(path, "loading files is not implemented yet"))
+    let (kind, len) = sniff(path)?;
+    match kind {
+        Kind::Fits => super::fits::load(path, len),
+        Kind::Npy => {
+            if len > MAP_THRESHOLD {
+                if let Ok(l) = super::mapped::load_npy(path) {
+                    return Ok(l);
+                }
+            }
+            super::npy::load(path, len)
+        }
+        Kind::Raw => super::mapped::load_raw(path),
+        Kind::Text => super::text::load(path, len),
+    }
+}
+
+/// Load a large array through a memory map (viewed, not copied): a little-endian
+/// f64/f32 NPY in C order, or a raw `.f64`/`.f32`/`.raw` file (`.raw` = f64).
+pub fn load_mapped(path: &Path) -> Result<Loaded> {
+    let (kind, _) = sniff(path)?;
+    match kind {
+        Kind::Npy => super::mapped::load_npy(path),
+        Kind::Raw => super::mapped::load_raw(path),
+        Kind::Fits | Kind::Text => Err(Error::format(
+            path,
+            "only NPY and raw .f64/.f32/.raw arrays can be memory-mapped",
+        )),
+    }
+}
+
+fn ext_of(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Decide the file kind from its magic bytes, else from its extension.
+fn sniff(path: &Path) -> Result<(Kind, u64)> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::format(path, "is a directory, not a data file"));
+    }
+    let len = meta.len();
+    if len == 0 {
+        return Err(Error::format(path, "empty file (0 bytes)"));
+    }
+    let mut head = [0u8; 16];
+    let n = {
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut got = 0;
+        while got < head.len() {
+            match f.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+        got
+    };
+    let head = &head[..n];
+    if head.starts_with(b"SIMPLE  =") {
+        return Ok((Kind::Fits, len));
+    }
+    if head.starts_with(b"\x93NUMPY") {
+        return Ok((Kind::Npy, len));
+    }
+    let ext = ext_of(path);
+    let e = ext.as_str();
+    if FITS_EXT.contains(&e) {
+        return Err(Error::format(
+            path,
+            "not a FITS file: it does not begin with the card 'SIMPLE  ='",
+        ));
+    }
+    if e == "npy" {
+        return Err(Error::format(
+            path,
+            "not an NPY file: it does not begin with the magic bytes \\x93NUMPY",
+        ));
+    }
+    if RAW_EXT.contains(&e) {
+        return Ok((Kind::Raw, len));
+    }
+    if TEXT_EXT.contains(&e) {
+        return Ok((Kind::Text, len));
+    }
+    let shown = if e.is_empty() {
+        "no extension".to_string()
+    } else {
+        format!("extension '.{e}'")
+    };
+    Err(Error::format(
+        path,
+        format!(
+            "unknown file type ({shown}); supported: FITS (.fits/.fit/.fts), NPY (.npy), \
+             text tables (.csv/.txt/.dat/.mjd/...), raw little-endian arrays (.f64/.f32/.raw)"
+        ),
+    ))
+}
+
+/// Count the non-finite values of an array (for the "NaNs kept" warning).
+pub(crate) fn count_nonfinite<'a>(it: impl IntoIterator<Item = &'a f64>) -> usize {
+    it.into_iter().filter(|v| !v.is_finite()).count()
+}
+
+/// Add the standard warning when a loaded dataset holds NaN / infinite values.
+pub(crate) fn warn_nonfinite(l: Loaded, n: usize, what: &str) -> Loaded {
+    if n > 0 {
+        l.with_warning(format!(
+            "{n} NaN or infinite values kept ({what}); analyses that need finite data will say so"
+        ))
+    } else {
+        l
+    }
+}
+
+/// The role a column name suggests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Wave,
+    LogWave,
+    Flux,
+    Mag,
+    Err,
+    Time,
+    Ra,
+    Dec,
+    Other,
+}
+
+/// Normalise a column name: lower case, units in brackets dropped, quotes trimmed.
+fn norm(name: &str) -> String {
+    let mut s = name.trim().trim_matches('"').trim().to_ascii_lowercase();
+    for open in ['(', '['] {
+        if let Some(i) = s.find(open) {
+            s.truncate(i);
+        }
+    }
+    s.trim().trim_end_matches('_').to_string()
+}
+
+fn role(name: &str) -> Role {
+    let n = norm(name);
+    let n = n.as_str();
+    let is_err = n == "err"
+        || n == "error"
+        || n == "sigma"
+        || n.ends_with("_err")
+        || n.ends_with("err")
+        || n.ends_with("_error")
+        || n.ends_with("_sigma")
+        || n.starts_with("err_")
+        || n.starts_with("e_")
+        || n.starts_with("sig_");
+    if is_err {
+        return Role::Err;
+    }
+    if n == "loglam" || n == "log_lambda" || n == "logwave" || n == "log_wave" {
+        return Role::LogWave;
+    }
+    if n.starts_with("wavelength")
+        || n.starts_with("wave")
+        || n.starts_with("lambda")
+        || n == "wl"
+        || n == "lam"
+        || n.starts_with("wl_")
+        || n.starts_with("lam_")
+    {
+        return Role::Wave;
+    }
+    if n.starts_with("flux") || n == "f" || n == "counts" || n == "rate" || n == "sap_flux" {
+        return Role::Flux;
+    }
+    if n.starts_with("mag") || n.ends_with("mag") {
+        return Role::Mag;
+    }
+    let time_names = [
+        "time", "t", "mjd", "bjd", "hjd", "jd", "date", "year", "years", "epoch",
+    ];
+    if time_names.contains(&n)
+        || n.starts_with("time_")
+        || n.starts_with("mjd")
+        || n.starts_with("bjd")
+        || n.starts_with("hjd")
+        || n.starts_with("jd_")
+        || n.starts_with("year")
+    {
+        return Role::Time;
+    }
+    if n == "ra" || n.starts_with("ra_") || n.starts_with("raj2000") || n == "alpha" {
+        return Role::Ra;
+    }
+    if n == "dec"
+        || n == "de"
+        || n.starts_with("dec_")
+        || n.starts_with("dej2000")
+        || n.starts_with("decj2000")
+        || n == "delta"
+    {
+        return Role::Dec;
+    }
+    Role::Other
+}
+
+/// Turn a numeric table with named columns into the kind its names suggest:
+/// wavelength + flux -> spectrum; time + flux/mag -> light curve; ra + dec -> catalog;
+/// otherwise a table. Returns the dataset and facts describing the choice.
+pub(crate) fn classify_table(
+    columns: Vec<String>,
+    data: Array2<f64>,
+    magnitudes_hint: bool,
+) -> (Dataset, Vec<(String, String)>) {
+    let roles: Vec<Role> = columns.iter().map(|c| role(c)).collect();
+    let find = |r: Role| roles.iter().position(|&x| x == r);
+    let col = |i: usize| -> Array1<f64> { data.column(i).to_owned() };
+    let name = |i: usize| columns[i].clone();
+    let mut facts = Vec::new();
+    // The error column belonging to value column `v`: "<v>_err" first, then any error column.
+    let err_for = |v: usize| -> Option<usize> {
+        let base = norm(&columns[v]);
+        columns
+            .iter()
+            .position(|c| {
+                let c = norm(c);
+                c == format!("{base}_err") || c == format!("{base}err") || c == format!("e_{base}")
+            })
+            .or_else(|| {
+                roles
+                    .iter()
+                    .enumerate()
+                    .find(|&(i, &r)| r == Role::Err && i > v)
+                    .map(|(i, _)| i)
+            })
+            .or_else(|| find(Role::Err))
+    };
+
+    let wave = find(Role::Wave).map(|i| (i, false));
+    let wave = wave.or_else(|| find(Role::LogWave).map(|i| (i, true)));
+    if let (Some((w, log)), Some(f)) = (wave, find(Role::Flux)) {
+        let mut wl = col(w);
+        if log {
+            wl.mapv_inplace(|x| 10f64.powf(x));
+            facts.push((
+                "wavelength".into(),
+                format!("10^{} (log10 wavelength column)", name(w)),
+            ));
+        } else {
+            facts.push(("wavelength".into(), format!("column '{}'", name(w))));
+        }
+        facts.push(("flux".into(), format!("column '{}'", name(f))));
+        let e = err_for(f);
+        if let Some(e) = e {
+            facts.push(("error".into(), format!("column '{}'", name(e))));
+        }
+        let d = Dataset::Spectrum(Spectrum {
+            wavelength: wl,
+            flux: col(f),
+            error: e.map(col),
+        });
+        return (d, facts);
+    }
+    if let Some(t) = find(Role::Time) {
+        // value: flux, else magnitude, else the only other column.
+        let flux = find(Role::Flux);
+        let mag = find(Role::Mag);
+        let others: Vec<usize> = (0..columns.len())
+            .filter(|&i| i != t && roles[i] != Role::Err)
+            .collect();
+        let (v, magnitudes) = match (flux, mag) {
+            (Some(f), _) => (Some(f), false),
+            (None, Some(m)) => (Some(m), true),
+            (None, None) if others.len() == 1 => (Some(others[0]), magnitudes_hint),
+            _ => (None, false),
+        };
+        if let Some(v) = v {
+            facts.push(("time".into(), format!("column '{}'", name(t))));
+            let tn = norm(&columns[t]);
+            if tn.starts_with("year") {
+                facts.push(("time unit".into(), "years (not days)".into()));
+            }
+            facts.push((
+                if magnitudes { "magnitude" } else { "value" }.into(),
+                format!("column '{}'", name(v)),
+            ));
+            let e = err_for(v);
+            if let Some(e) = e {
+                facts.push(("error".into(), format!("column '{}'", name(e))));
+            }
+            let d = Dataset::LightCurve(LightCurve {
+                time: col(t),
+                value: col(v),
+                error: e.map(col),
+                magnitudes,
+            });
+            return (d, facts);
+        }
+    }
+    if let (Some(r), Some(d)) = (find(Role::Ra), find(Role::Dec)) {
+        facts.push((
+            "positions".into(),
+            format!("columns '{}', '{}' (degrees)", name(r), name(d)),
+        ));
+        let m = find(Role::Mag);
+        if let Some(m) = m {
+            facts.push(("magnitude".into(), format!("column '{}'", name(m))));
+        }
+        let c = Dataset::Catalog(Catalog {
+            ra: col(r),
+            dec: col(d),
+            mag: m.map(col),
+            color: None,
+        });
+        return (c, facts);
+    }
+    facts.push((
+        "columns".into(),
+        if columns.len() <= 12 {
+            columns.join(", ")
+        } else {
+            format!(
+                "{}, ... ({} in all)",
+                columns[..12].join(", "),
+                columns.len()
+            )
+        },
+    ));
+    (Dataset::Table(Table { columns, data }), facts)
+}
+
+/// True when `x` is strictly increasing with nearly constant steps in linear or log
+/// space (a wavelength grid rather than uneven times or random positions).
+pub(crate) fn is_regular_grid(x: ndarray::ArrayView1<f64>) -> bool {
+    let n = x.len();
+    if n < 3 || x.iter().any(|v| !v.is_finite()) {
+        return false;
+    }
+    let check = |f: &dyn Fn(f64) -> f64| {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        for i in 1..n {
+            let d = f(x[i]) - f(x[i - 1]);
+            if d <= 0.0 || !d.is_finite() {
+                return false;
+            }
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        hi <= lo * 1.01
+    };
+    check(&|v| v) || (x[0] > 0.0 && check(&|v: f64| v.ln()))
 }

@@ -1,0 +1,773 @@
+//! FITS: primary and IMAGE-extension images of every BITPIX, 1-D image spectra with a
+//! linear or log-linear wavelength solution, and BINTABLE columns guessed by name.
+//!
+//! The header cards are parsed by `fitsrs`; before it runs, a structural pre-scan of our
+//! own walks the 2880-byte blocks with checked arithmetic and compares every declared
+//! data size with the file length, so a truncated file or a header declaring absurd
+//! sizes is refused before anything is allocated. The data units are decoded here from
+//! the memory-mapped bytes (big-endian), with BSCALE/BZERO/BLANK (TSCALn/TZEROn/TNULLn)
+//! applied: fitsrs returns stored values only.
+
+use super::load::{classify_table, count_nonfinite, warn_nonfinite};
+use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
+use crate::{Error, Result};
+use ndarray::{Array1, Array2};
+use std::path::Path;
+
+const BLOCK: usize = 2880;
+const CARD: usize = 80;
+/// Refuse files with more HDUs than this (a corrupt file could declare thousands).
+const MAX_HDUS: usize = 1000;
+
+/// A header value as the loader uses it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HVal {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+}
+
+impl HVal {
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            HVal::Int(i) => Some(*i as f64),
+            HVal::Float(f) => Some(*f),
+            HVal::Str(s) => s.trim().replace(['D', 'd'], "E").parse().ok(),
+            HVal::Bool(_) => None,
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            HVal::Int(i) => i.to_string(),
+            HVal::Float(f) => format!("{f}"),
+            HVal::Str(s) => s.trim_end().to_string(),
+            HVal::Bool(b) => if *b { "T" } else { "F" }.to_string(),
+        }
+    }
+}
+
+/// The cards of one header, last occurrence of a keyword wins.
+#[derive(Clone, Debug, Default)]
+struct Header {
+    cards: Vec<(String, HVal)>,
+}
+
+impl Header {
+    fn get(&self, k: &str) -> Option<&HVal> {
+        self.cards
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v)
+    }
+    fn f64(&self, k: &str) -> Option<f64> {
+        self.get(k).and_then(HVal::as_f64)
+    }
+    fn str(&self, k: &str) -> Option<String> {
+        match self.get(k)? {
+            HVal::Str(s) => Some(s.trim().to_string()),
+            other => Some(other.show()),
+        }
+    }
+}
+
+/// What the structural pre-scan found for one HDU.
+#[derive(Clone, Debug)]
+struct HduLayout {
+    /// "primary", "IMAGE", "BINTABLE", "TABLE" or another XTENSION value.
+    xtension: String,
+    bitpix: i64,
+    naxis: Vec<u64>,
+    data_start: usize,
+    data_len: usize,
+}
+
+/// Parse the integer value of a raw card (`KEYWORD = value / comment`).
+fn raw_int(card: &[u8]) -> Option<i64> {
+    if card.len() < 10 || &card[8..10] != b"= " {
+        return None;
+    }
+    let v = std::str::from_utf8(&card[10..]).ok()?;
+    let v = v.split('/').next()?.trim();
+    v.parse::<i64>().ok().or_else(|| {
+        // Some writers put integers as "512." or "5.12E2".
+        let f: f64 = v.replace(['D', 'd'], "E").parse().ok()?;
+        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
+    })
+}
+
+fn raw_str(card: &[u8]) -> Option<String> {
+    if card.len() < 10 || &card[8..10] != b"= " {
+        return None;
+    }
+    let v = std::str::from_utf8(&card[10..]).ok()?.trim();
+    let v = v.strip_prefix('\'')?;
+    let end = v.find('\'')?;
+    Some(v[..end].trim().to_string())
+}
+
+/// Walk every HDU's header with checked arithmetic; refuse truncated or absurd files.
+fn prescan(path: &Path, bytes: &[u8], warnings: &mut Vec<String>) -> Result<Vec<HduLayout>> {
+    let len = bytes.len();
+    let mut pos = 0usize;
+    let mut hdus = Vec::new();
+    while pos < len {
+        if hdus.len() >= MAX_HDUS {
+            return Err(Error::format(
+                path,
+                format!("more than {MAX_HDUS} HDUs; refusing to read further"),
+            ));
+        }
+        let idx = hdus.len();
+        // An extension must start with XTENSION; trailing zero/blank padding ends the file.
+        if idx > 0 {
+            let rest = &bytes[pos..];
+            if rest.iter().all(|&b| b == 0 || b == b' ') {
+                break;
+            }
+            if !rest.starts_with(b"XTENSION") {
+                warnings.push(format!(
+                    "{} bytes after HDU {} are not a FITS extension; ignored",
+                    len - pos,
+                    idx - 1
+                ));
+                break;
+            }
+        }
+        let mut xt = if idx == 0 {
+            "primary".to_string()
+        } else {
+            String::new()
+        };
+        let (mut bitpix, mut naxis_n) = (None, None);
+        let mut naxes: Vec<(usize, i64)> = Vec::new();
+        let (mut pcount, mut gcount) = (0i64, 1i64);
+        let mut end_found = false;
+        let mut p = pos;
+        while p + CARD <= len {
+            let card = &bytes[p..p + CARD];
+            p += CARD;
+            let key = std::str::from_utf8(&card[..8]).unwrap_or("").trim_end();
+            match key {
+                "END" => {
+                    end_found = true;
+                    break;
+                }
+                "XTENSION" => xt = raw_str(card).unwrap_or_default(),
+                "BITPIX" => bitpix = raw_int(card),
+                "NAXIS" => naxis_n = raw_int(card),
+                "PCOUNT" => pcount = raw_int(card).unwrap_or(0),
+                "GCOUNT" => gcount = raw_int(card).unwrap_or(1),
+                k if k.starts_with("NAXIS") => {
+                    if let (Ok(i), Some(v)) = (k[5..].parse::<usize>(), raw_int(card)) {
+                        naxes.push((i, v));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !end_found {
+            return Err(Error::format(
+                path,
+                format!("truncated or corrupt FITS: header of HDU {idx} has no END card"),
+            ));
+        }
+        // Data start at the next block boundary after the header.
+        let data_start = p.div_ceil(BLOCK) * BLOCK;
+        let bitpix = bitpix
+            .ok_or_else(|| Error::format(path, format!("HDU {idx} header has no valid BITPIX")))?;
+        if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
+            return Err(Error::format(
+                path,
+                format!("HDU {idx} has BITPIX = {bitpix}, not one of 8, 16, 32, 64, -32, -64"),
+            ));
+        }
+        let n = naxis_n
+            .ok_or_else(|| Error::format(path, format!("HDU {idx} header has no valid NAXIS")))?;
+        if !(0..=999).contains(&n) {
+            return Err(Error::format(
+                path,
+                format!("HDU {idx} declares NAXIS = {n}"),
+            ));
+        }
+        let n = n as usize;
+        let mut naxis = Vec::with_capacity(n);
+        for i in 1..=n {
+            let v = naxes
+                .iter()
+                .rev()
+                .find(|(j, _)| *j == i)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| {
+                    Error::format(
+                        path,
+                        format!("HDU {idx} declares NAXIS = {n} but has no NAXIS{i}"),
+                    )
+                })?;
+            if v < 0 {
+                return Err(Error::format(
+                    path,
+                    format!("HDU {idx} declares NAXIS{i} = {v}"),
+                ));
+            }
+            naxis.push(v as u64);
+        }
+        for (i, v) in &naxes {
+            if *i > n {
+                warnings.push(format!(
+                    "HDU {idx} header has NAXIS{i} = {v} although NAXIS = {n}; ignored (known header quirk)"
+                ));
+            }
+        }
+        if pcount < 0 || gcount < 0 {
+            return Err(Error::format(
+                path,
+                format!("HDU {idx} declares PCOUNT = {pcount}, GCOUNT = {gcount}"),
+            ));
+        }
+        // bits = |BITPIX| * GCOUNT * (PCOUNT + NAXIS1*...*NAXISn), all checked.
+        let overflow = || {
+            Error::format(
+                path,
+                format!("HDU {idx} declares an impossible data size (NAXISn = {naxis:?}); corrupt header"),
+            )
+        };
+        let data_len: u64 = if n == 0 {
+            0
+        } else {
+            let mut prod: u64 = 1;
+            for &a in &naxis {
+                prod = prod.checked_mul(a).ok_or_else(overflow)?;
+            }
+            let elems = prod
+                .checked_add(pcount as u64)
+                .and_then(|v| v.checked_mul(gcount as u64))
+                .ok_or_else(overflow)?;
+            elems
+                .checked_mul(bitpix.unsigned_abs() / 8)
+                .ok_or_else(overflow)?
+        };
+        let remaining = len.saturating_sub(data_start) as u64;
+        if data_len > remaining {
+            return Err(Error::format(
+                path,
+                format!(
+                    "truncated or corrupt FITS: HDU {idx} declares {data_len} bytes of data \
+                     (BITPIX = {bitpix}, NAXISn = {naxis:?}) but only {remaining} bytes follow its header"
+                ),
+            ));
+        }
+        let data_len = data_len as usize;
+        hdus.push(HduLayout {
+            xtension: xt,
+            bitpix,
+            naxis,
+            data_start,
+            data_len,
+        });
+        pos = (data_start + data_len).div_ceil(BLOCK) * BLOCK;
+    }
+    if hdus.is_empty() {
+        return Err(Error::format(path, "no FITS header found"));
+    }
+    Ok(hdus)
+}
+
+fn from_fitsrs(v: &fitsrs::card::Value) -> Option<HVal> {
+    use fitsrs::card::Value;
+    match v {
+        Value::Integer { value, .. } => Some(HVal::Int(*value)),
+        Value::Float { value, .. } => Some(HVal::Float(*value)),
+        Value::Logical { value, .. } => Some(HVal::Bool(*value)),
+        Value::String { value, .. } => Some(HVal::Str(value.clone())),
+        Value::Undefined | Value::Invalid(_) => None,
+    }
+}
+
+/// Parse the headers with fitsrs (guarded: a panic inside it becomes an error).
+fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
+    let run = || -> std::result::Result<Vec<Header>, String> {
+        let mut out = Vec::new();
+        let mut fits = fitsrs::Fits::from_reader(std::io::Cursor::new(bytes));
+        while out.len() < expect {
+            let Some(hdu) = fits.next() else { break };
+            let hdu = hdu.map_err(|e| format!("HDU {}: {e}", out.len()))?;
+            let cards: Vec<(String, HVal)> = match &hdu {
+                fitsrs::HDU::Primary(h) | fitsrs::HDU::XImage(h) => h
+                    .get_header()
+                    .iter()
+                    .filter_map(|(k, v)| from_fitsrs(v).map(|v| (k.to_string(), v)))
+                    .collect(),
+                fitsrs::HDU::XBinaryTable(h) => h
+                    .get_header()
+                    .iter()
+                    .filter_map(|(k, v)| from_fitsrs(v).map(|v| (k.to_string(), v)))
+                    .collect(),
+                fitsrs::HDU::XASCIITable(h) => h
+                    .get_header()
+                    .iter()
+                    .filter_map(|(k, v)| from_fitsrs(v).map(|v| (k.to_string(), v)))
+                    .collect(),
+            };
+            out.push(Header { cards });
+        }
+        Ok(out)
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Ok(h)) if !h.is_empty() => Ok(h),
+        Ok(Ok(_)) => Err(Error::format(path, "fitsrs found no HDU")),
+        Ok(Err(e)) => Err(Error::format(
+            path,
+            format!("cannot parse FITS header: {e}"),
+        )),
+        Err(_) => Err(Error::format(
+            path,
+            "cannot parse FITS header (the FITS reader failed on malformed content)",
+        )),
+    }
+}
+
+/// Load a FITS file of `len` bytes.
+pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: the map is read-only and dropped before returning; a file truncated by
+    // another process while we read it is outside what any loader can guard against.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let bytes: &[u8] = &map;
+    let mut warnings = Vec::new();
+    let layout = prescan(path, bytes, &mut warnings)?;
+    let hdrs = headers(path, bytes, layout.len())?;
+    if hdrs.len() < layout.len() {
+        warnings.push(format!(
+            "only {} of {} HDUs could be parsed",
+            hdrs.len(),
+            layout.len()
+        ));
+    }
+    // The first HDU that holds data we can use.
+    let usable = |h: &HduLayout| {
+        h.data_len > 0
+            && (h.xtension == "primary" || h.xtension == "IMAGE" || h.xtension == "BINTABLE")
+            && h.naxis.iter().all(|&a| a > 0)
+    };
+    let Some(k) = (0..hdrs.len()).find(|&i| usable(&layout[i])) else {
+        let kinds: Vec<&str> = layout.iter().map(|h| h.xtension.as_str()).collect();
+        return Err(Error::format(
+            path,
+            format!(
+                "no image or binary-table data in any HDU ({} HDUs: {})",
+                layout.len(),
+                kinds.join(", ")
+            ),
+        ));
+    };
+    let lay = &layout[k];
+    let hdr = &hdrs[k];
+    let data = &bytes[lay.data_start..lay.data_start + lay.data_len];
+    let mut facts: Vec<(String, String)> = vec![("format".into(), "FITS".into())];
+    let name = hdr
+        .str("EXTNAME")
+        .map(|n| format!(" '{n}'"))
+        .unwrap_or_default();
+    facts.push((
+        "HDU".into(),
+        format!("{k} of {} ({}{name})", layout.len(), lay.xtension),
+    ));
+    let loaded = if lay.xtension == "BINTABLE" {
+        bintable(path, hdr, lay, data, &mut facts, &mut warnings)?
+    } else {
+        image(path, hdr, lay, data, &mut facts, &mut warnings)?
+    };
+    // Key header facts from this HDU, else the primary.
+    for key in [
+        "OBJECT", "TELESCOP", "INSTRUME", "DATE-OBS", "EXPTIME", "BUNIT", "VELOCITY", "REDSHIFT",
+        "PERIOD",
+    ] {
+        let v = hdr.str(key).or_else(|| hdrs[0].str(key));
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            facts.push((key.into(), v));
+        }
+    }
+    let mut l = loaded;
+    l.info.facts.extend(facts);
+    l.info.warnings.extend(warnings);
+    Ok(l)
+}
+
+fn dtype_of(bitpix: i64) -> Dtype {
+    match bitpix {
+        8 => Dtype::U8,
+        16 => Dtype::I16,
+        32 => Dtype::I32,
+        64 => Dtype::I64,
+        -32 => Dtype::F32,
+        _ => Dtype::F64,
+    }
+}
+
+/// Decode big-endian stored values into physical f64: BLANK -> NaN (integers), then
+/// `BZERO + BSCALE * stored` (the order astropy uses).
+fn decode(bytes: &[u8], bitpix: i64, bscale: f64, bzero: f64, blank: Option<i64>) -> Vec<f64> {
+    let scaled = bscale != 1.0 || bzero != 0.0;
+    let phys = |s: f64| if scaled { s * bscale + bzero } else { s };
+    let int = |v: i64| {
+        if blank == Some(v) {
+            f64::NAN
+        } else {
+            phys(v as f64)
+        }
+    };
+    match bitpix {
+        8 => bytes.iter().map(|&b| int(b as i64)).collect(),
+        16 => bytes
+            .chunks_exact(2)
+            .map(|c| int(i16::from_be_bytes([c[0], c[1]]) as i64))
+            .collect(),
+        32 => bytes
+            .chunks_exact(4)
+            .map(|c| int(i32::from_be_bytes([c[0], c[1], c[2], c[3]]) as i64))
+            .collect(),
+        64 => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                int(i64::from_be_bytes([
+                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                ]))
+            })
+            .collect(),
+        -32 => bytes
+            .chunks_exact(4)
+            .map(|c| phys(f32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64))
+            .collect(),
+        _ => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                phys(f64::from_be_bytes([
+                    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+                ]))
+            })
+            .collect(),
+    }
+}
+
+fn image(
+    path: &Path,
+    hdr: &Header,
+    lay: &HduLayout,
+    data: &[u8],
+    facts: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> Result<Loaded> {
+    facts.push(("BITPIX".into(), lay.bitpix.to_string()));
+    for (i, a) in lay.naxis.iter().enumerate() {
+        facts.push((format!("NAXIS{}", i + 1), a.to_string()));
+    }
+    let bscale = hdr.f64("BSCALE").unwrap_or(1.0);
+    let bzero = hdr.f64("BZERO").unwrap_or(0.0);
+    if hdr.get("BSCALE").is_some() || hdr.get("BZERO").is_some() {
+        facts.push(("BSCALE".into(), format!("{bscale}")));
+        facts.push(("BZERO".into(), format!("{bzero}")));
+    }
+    let blank = if lay.bitpix > 0 {
+        hdr.get("BLANK").and_then(|v| match v {
+            HVal::Int(i) => Some(*i),
+            _ => None,
+        })
+    } else {
+        None
+    };
+    if let Some(b) = blank {
+        facts.push(("BLANK".into(), b.to_string()));
+    }
+    // Drop trailing axes of length 1 (a 1-row "2-D" spectrum is a spectrum).
+    let mut shape: Vec<usize> = lay.naxis.iter().map(|&a| a as usize).collect();
+    while shape.len() > 1 && shape.last() == Some(&1) {
+        shape.pop();
+    }
+    let vals = decode(data, lay.bitpix, bscale, bzero, blank);
+    let nonfinite = count_nonfinite(&vals);
+    let stored = dtype_of(lay.bitpix);
+    let src = path.display().to_string();
+    let loaded = match shape.len() {
+        1 => {
+            let n = shape[0];
+            let flux = Array1::from_vec(vals);
+            let wavelength = wavelengths(hdr, n, facts, warnings);
+            Loaded::new(
+                Dataset::Spectrum(Spectrum {
+                    wavelength,
+                    flux,
+                    error: None,
+                }),
+                src,
+                Origin::File,
+            )
+        }
+        2 => {
+            let (cols, rows) = (shape[0], shape[1]);
+            let a = Array2::from_shape_vec((rows, cols), vals)
+                .map_err(|e| Error::format(path, format!("image shape: {e}")))?;
+            Loaded::new(Dataset::Frame(Frame { data: a, stored }), src, Origin::File)
+        }
+        3 => {
+            let (cols, rows, nf) = (shape[0], shape[1], shape[2]);
+            let per = rows * cols;
+            let mut frames = Vec::with_capacity(nf);
+            for f in 0..nf {
+                let a = Array2::from_shape_vec((rows, cols), vals[f * per..(f + 1) * per].to_vec())
+                    .map_err(|e| Error::format(path, format!("image shape: {e}")))?;
+                frames.push(Frame { data: a, stored });
+            }
+            Loaded::new(Dataset::FrameBatch(frames), src, Origin::File)
+        }
+        d => {
+            return Err(Error::format(
+                path,
+                format!("{d}-dimensional image (NAXISn = {:?}) is not supported; 1-D spectra, 2-D frames and 3-D frame stacks are", lay.naxis),
+            ))
+        }
+    };
+    Ok(warn_nonfinite(
+        loaded,
+        nonfinite,
+        "BLANK pixels or NaN in the data",
+    ))
+}
+
+/// The wavelength of each pixel from CRVAL1/CDELT1 (or CD1_1)/CRPIX1, log-linear when
+/// DC-FLAG = 1: `x_i = CRVAL1 + (i + 1 - CRPIX1) * CDELT1`, `lambda = 10^x` if log.
+fn wavelengths(
+    hdr: &Header,
+    n: usize,
+    facts: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> Array1<f64> {
+    let crval = hdr.f64("CRVAL1");
+    let cdelt = hdr.f64("CDELT1").or_else(|| hdr.f64("CD1_1"));
+    let crpix = hdr.f64("CRPIX1").unwrap_or(1.0);
+    let (Some(crval), Some(cdelt)) = (crval, cdelt) else {
+        warnings.push(
+            "no wavelength solution (CRVAL1 and CDELT1/CD1_1); using the pixel index as wavelength"
+                .into(),
+        );
+        facts.push((
+            "wavelength".into(),
+            "pixel index (no solution in header)".into(),
+        ));
+        return Array1::from_iter((0..n).map(|i| i as f64));
+    };
+    let log = hdr.f64("DC-FLAG") == Some(1.0);
+    let x = |i: usize| crval + (i as f64 + 1.0 - crpix) * cdelt;
+    let wl: Array1<f64> = if log {
+        Array1::from_iter((0..n).map(|i| 10f64.powf(x(i))))
+    } else {
+        Array1::from_iter((0..n).map(x))
+    };
+    let unit = hdr
+        .str("CUNIT1")
+        .unwrap_or_else(|| "Angstrom (assumed)".into());
+    facts.push((
+        "wavelength".into(),
+        format!(
+            "{} CRVAL1={crval} CDELT1={cdelt} CRPIX1={crpix}{}: {:.2}..{:.2} {unit}",
+            if log { "log-linear" } else { "linear" },
+            if log {
+                " (DC-FLAG=1, log10 lambda)"
+            } else {
+                ""
+            },
+            wl.first().copied().unwrap_or(f64::NAN),
+            wl.last().copied().unwrap_or(f64::NAN),
+        ),
+    ));
+    wl
+}
+
+/// One BINTABLE field: its name, type code, repeat count and byte offset in the row.
+#[derive(Debug)]
+struct Field {
+    name: String,
+    code: char,
+    repeat: usize,
+    offset: usize,
+}
+
+fn width(code: char, repeat: usize) -> Option<usize> {
+    Some(match code {
+        'L' | 'B' | 'A' => repeat,
+        'X' => repeat.div_ceil(8),
+        'I' => 2 * repeat,
+        'J' | 'E' => 4 * repeat,
+        'K' | 'D' | 'C' | 'P' => 8 * repeat,
+        'M' | 'Q' => 16 * repeat,
+        _ => return None,
+    })
+}
+
+fn bintable(
+    path: &Path,
+    hdr: &Header,
+    lay: &HduLayout,
+    data: &[u8],
+    facts: &mut Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+) -> Result<Loaded> {
+    let (row_len, nrows) = match lay.naxis.as_slice() {
+        [a, b] => (*a as usize, *b as usize),
+        _ => return Err(Error::format(path, "BINTABLE without NAXIS = 2")),
+    };
+    let tfields = hdr.f64("TFIELDS").unwrap_or(0.0);
+    if !(0.0..=999.0).contains(&tfields) {
+        return Err(Error::format(
+            path,
+            format!("BINTABLE declares TFIELDS = {tfields}"),
+        ));
+    }
+    let mut fields = Vec::new();
+    let mut off = 0usize;
+    for i in 1..=tfields as usize {
+        let tform = hdr
+            .str(&format!("TFORM{i}"))
+            .ok_or_else(|| Error::format(path, format!("BINTABLE column {i} has no TFORM{i}")))?;
+        let t = tform.trim();
+        let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let repeat: usize = if digits.is_empty() {
+            1
+        } else {
+            digits
+                .parse()
+                .map_err(|_| Error::format(path, format!("bad TFORM{i} = '{t}'")))?
+        };
+        let code = t[digits.len()..]
+            .chars()
+            .next()
+            .unwrap_or('?')
+            .to_ascii_uppercase();
+        let w = width(code, repeat)
+            .ok_or_else(|| Error::format(path, format!("unknown TFORM{i} = '{t}'")))?;
+        let name = hdr
+            .str(&format!("TTYPE{i}"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("col{i}"));
+        fields.push(Field {
+            name,
+            code,
+            repeat,
+            offset: off,
+        });
+        off = off
+            .checked_add(w)
+            .ok_or_else(|| Error::format(path, "BINTABLE row width overflows"))?;
+    }
+    if off != row_len {
+        return Err(Error::format(
+            path,
+            format!(
+                "BINTABLE columns (TFORMn) add up to {off} bytes per row but NAXIS1 = {row_len}"
+            ),
+        ));
+    }
+    let numeric = |c: char| matches!(c, 'L' | 'B' | 'I' | 'J' | 'K' | 'E' | 'D');
+    // A single-row table with array columns (one spectrum per row) is read along the arrays.
+    let arrays = nrows == 1 && fields.iter().any(|f| numeric(f.code) && f.repeat > 1);
+    let mut names = Vec::new();
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut len = None;
+    for (i, f) in fields.iter().enumerate() {
+        let ok = numeric(f.code) && if arrays { f.repeat > 1 } else { f.repeat == 1 };
+        if !ok || (arrays && len.is_some_and(|l| l != f.repeat)) {
+            skipped.push(format!("{} ({}{})", f.name, f.repeat, f.code));
+            continue;
+        }
+        len = Some(f.repeat);
+        let k = i + 1;
+        let tscal = hdr.f64(&format!("TSCAL{k}")).unwrap_or(1.0);
+        let tzero = hdr.f64(&format!("TZERO{k}")).unwrap_or(0.0);
+        let tnull = match hdr.get(&format!("TNULL{k}")) {
+            Some(HVal::Int(v)) => Some(*v),
+            _ => None,
+        };
+        let mut v = Vec::with_capacity(if arrays { f.repeat } else { nrows });
+        let (nr, nper) = if arrays { (1, f.repeat) } else { (nrows, 1) };
+        for r in 0..nr {
+            for j in 0..nper {
+                let w = match f.code {
+                    'L' | 'B' => 1,
+                    'I' => 2,
+                    'J' | 'E' => 4,
+                    _ => 8,
+                };
+                let p = r * row_len + f.offset + j * w;
+                let b = &data[p..p + w];
+                v.push(decode_cell(f.code, b, tscal, tzero, tnull));
+            }
+        }
+        names.push(f.name.clone());
+        cols.push(v);
+    }
+    if !skipped.is_empty() {
+        facts.push(("skipped columns".into(), skipped.join(", ")));
+    }
+    let n = len.map_or(0, |l| if arrays { l } else { nrows });
+    let n = if arrays { n } else { nrows };
+    if cols.is_empty() || n == 0 {
+        return Err(Error::format(
+            path,
+            "BINTABLE has no numeric scalar columns (or no rows) to read",
+        ));
+    }
+    facts.push(("rows".into(), n.to_string()));
+    let ncol = cols.len();
+    let mut a = Array2::<f64>::zeros((n, ncol));
+    for (j, c) in cols.iter().enumerate() {
+        for (i, &x) in c.iter().enumerate() {
+            a[[i, j]] = x;
+        }
+    }
+    let nonfinite = count_nonfinite(a.iter());
+    let (d, cfacts) = classify_table(names, a, false);
+    facts.extend(cfacts);
+    let _ = warnings;
+    let l = Loaded::new(d, path.display().to_string(), Origin::File);
+    Ok(warn_nonfinite(
+        l,
+        nonfinite,
+        "TNULL cells or NaN in the table",
+    ))
+}
+
+fn decode_cell(code: char, b: &[u8], tscal: f64, tzero: f64, tnull: Option<i64>) -> f64 {
+    let scale = |x: f64| {
+        if tscal != 1.0 || tzero != 0.0 {
+            x * tscal + tzero
+        } else {
+            x
+        }
+    };
+    let int = |v: i64| {
+        if tnull == Some(v) {
+            f64::NAN
+        } else {
+            scale(v as f64)
+        }
+    };
+    match code {
+        'L' => match b[0] {
+            b'T' => 1.0,
+            b'F' => 0.0,
+            _ => f64::NAN,
+        },
+        'B' => int(b[0] as i64),
+        'I' => int(i16::from_be_bytes([b[0], b[1]]) as i64),
+        'J' => int(i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64),
+        'K' => int(i64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ])),
+        'E' => scale(f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64),
+        _ => scale(f64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ])),
+    }
+}

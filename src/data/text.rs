@@ -1,0 +1,295 @@
+//! CSV and whitespace-separated text tables: `#` comments, an optional header line (or a
+//! header in the last comment line before the data, as in MACHO `.mjd` files, or
+//! SExtractor's `#   1 NAME` column list), numbers only in the data lines.
+
+use super::load::{classify_table, count_nonfinite, is_regular_grid, warn_nonfinite};
+use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
+use crate::{Error, Result};
+use ndarray::Array2;
+use std::path::Path;
+
+/// Text tables above this size are refused (they would be better as NPY).
+const MAX_TEXT: u64 = 4 << 30;
+
+fn parse_num(s: &str) -> Option<f64> {
+    let t = s.trim().trim_matches('"').trim();
+    if t.is_empty() {
+        return Some(f64::NAN);
+    }
+    t.parse::<f64>().ok().or_else(|| {
+        // Fortran-style exponents (1.0D+03).
+        if t.contains(['D', 'd']) {
+            t.replace(['D', 'd'], "E").parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn is_num(s: &str) -> bool {
+    let t = s.trim().trim_matches('"').trim();
+    !t.is_empty() && parse_num(t).is_some()
+}
+
+/// One parsed line: its 1-based line number and its fields.
+struct Row {
+    line: usize,
+    fields: Vec<String>,
+}
+
+/// Load a text table of `len` bytes.
+pub fn load(path: &Path, len: u64) -> Result<Loaded> {
+    if len > MAX_TEXT {
+        return Err(Error::format(
+            path,
+            format!("text file of {len} bytes is too large to parse (limit {MAX_TEXT}); convert it to NPY"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.contains(&0) {
+        return Err(Error::format(
+            path,
+            "not a text table: the file contains binary (NUL) bytes",
+        ));
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+
+    // Comment lines before the first data line (for a header hidden in comments).
+    let mut comments: Vec<&str> = Vec::new();
+    let mut first_data: Option<&str> = None;
+    for l in text.lines() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if let Some(c) = t.strip_prefix('#') {
+            comments.push(c);
+            continue;
+        }
+        first_data = Some(t);
+        break;
+    }
+    let Some(first) = first_data else {
+        return Err(Error::format(
+            path,
+            "no data lines (only comments or blank lines)",
+        ));
+    };
+    let comma = ext == "csv" || first.contains(',');
+    let rows = if comma {
+        split_csv(path, &bytes)?
+    } else {
+        split_ws(&text)
+    };
+    if rows.is_empty() {
+        return Err(Error::format(path, "no data lines"));
+    }
+    // Header: the first line when any of its fields is not a number.
+    let mut rows = rows.into_iter().peekable();
+    let mut header: Option<Vec<String>> = None;
+    if let Some(r) = rows.peek() {
+        if r.fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
+            header = Some(r.fields.iter().map(|f| f.trim().to_string()).collect());
+            rows.next();
+        }
+    }
+    let data_rows: Vec<Row> = rows.collect();
+    let Some(first_row) = data_rows.first() else {
+        return Err(Error::format(path, "a header line but no data lines"));
+    };
+    let ncol = first_row.fields.len();
+    let nrow = data_rows.len();
+    let mut data = Vec::with_capacity(nrow * ncol);
+    let mut header_src = header.as_ref().map(|_| "first line");
+    let names_for_err = header.clone();
+    for r in &data_rows {
+        if r.fields.len() != ncol {
+            return Err(Error::format(
+                path,
+                format!(
+                    "line {} has {} values, but the first data line has {ncol}",
+                    r.line,
+                    r.fields.len()
+                ),
+            ));
+        }
+        for (j, f) in r.fields.iter().enumerate() {
+            match parse_num(f) {
+                Some(v) => data.push(v),
+                None => {
+                    let col = names_for_err
+                        .as_ref()
+                        .and_then(|h| h.get(j))
+                        .map(|n| format!(" ('{n}')"))
+                        .unwrap_or_default();
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "line {}: column {}{col} holds '{}', which is not a number",
+                            r.line,
+                            j + 1,
+                            f.trim()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let a = Array2::from_shape_vec((nrow, ncol), data)
+        .map_err(|e| Error::format(path, format!("table shape: {e}")))?;
+    if header.is_none() {
+        if let Some(h) = header_from_comments(&comments, ncol) {
+            header = Some(h);
+            header_src = Some("comment line");
+        }
+    }
+    let nonfinite = count_nonfinite(a.iter());
+    let mut facts: Vec<(String, String)> = vec![(
+        "format".into(),
+        if comma {
+            "CSV text"
+        } else {
+            "whitespace-separated text"
+        }
+        .into(),
+    )];
+    let src = path.display().to_string();
+    let (d, cfacts) = match header {
+        Some(h) => {
+            facts.push((
+                "header".into(),
+                format!("{} ({})", h.join(", "), header_src.unwrap_or("")),
+            ));
+            classify_table(h, a, ext == "mjd")
+        }
+        None => {
+            facts.push(("header".into(), "none (bare numbers)".into()));
+            bare(a, ext == "mjd")
+        }
+    };
+    facts.extend(cfacts);
+    let mut l = Loaded::new(d, src, Origin::File);
+    l.info.facts.extend(facts);
+    Ok(warn_nonfinite(l, nonfinite, "'nan' or empty cells"))
+}
+
+/// A header hidden in the comments: the last comment line before the data whose word
+/// count equals the column count and which is not all numbers; or SExtractor's
+/// `#   1 NUMBER  description [unit]` list.
+fn header_from_comments(comments: &[&str], ncol: usize) -> Option<Vec<String>> {
+    // SExtractor: "#  <index> <NAME> ..."; vector columns leave index gaps.
+    let mut sex: Vec<(usize, String)> = Vec::new();
+    for c in comments {
+        let mut w = c.split_whitespace();
+        if let (Some(i), Some(n)) = (w.next(), w.next()) {
+            if let Ok(i) = i.parse::<usize>() {
+                if !is_num(n) {
+                    sex.push((i, n.to_string()));
+                    continue;
+                }
+            }
+        }
+        sex.clear();
+        break;
+    }
+    if !sex.is_empty() && sex.len() == comments.len() && sex[0].0 == 1 {
+        let mut names = Vec::with_capacity(ncol);
+        for k in 0..sex.len() {
+            let (i, n) = &sex[k];
+            let next = sex.get(k + 1).map_or(ncol + 1, |(j, _)| *j);
+            if next <= *i {
+                return None;
+            }
+            for m in 0..(next - i) {
+                names.push(if m == 0 {
+                    n.clone()
+                } else {
+                    format!("{n}_{m}")
+                });
+            }
+        }
+        if names.len() == ncol {
+            return Some(names);
+        }
+    }
+    comments.iter().rev().find_map(|c| {
+        let w: Vec<String> = c.split_whitespace().map(str::to_string).collect();
+        (w.len() == ncol && w.iter().any(|x| !is_num(x))).then_some(w)
+    })
+}
+
+/// Columns without names: a wide matrix is an image; two or three columns whose first
+/// is a regular grid are a spectrum; a `.mjd` file is MJD, magnitude, error; else a table.
+fn bare(a: Array2<f64>, mjd: bool) -> (Dataset, Vec<(String, String)>) {
+    let (nrow, ncol) = a.dim();
+    if ncol >= 16 && nrow >= 2 {
+        return (
+            Dataset::Frame(Frame {
+                data: a,
+                stored: Dtype::F64,
+            }),
+            vec![("read as".into(), "image (bare matrix: line = row)".into())],
+        );
+    }
+    let names: Vec<String> = (0..ncol).map(|j| format!("col{}", j + 1)).collect();
+    if mjd && (2..=3).contains(&ncol) {
+        let mut n = vec!["mjd".to_string(), "mag".to_string(), "mag_err".to_string()];
+        n.truncate(ncol);
+        return classify_table(n, a, true);
+    }
+    if (2..=3).contains(&ncol) && is_regular_grid(a.column(0)) {
+        let d = Dataset::Spectrum(Spectrum {
+            wavelength: a.column(0).to_owned(),
+            flux: a.column(1).to_owned(),
+            error: (ncol == 3).then(|| a.column(2).to_owned()),
+        });
+        return (
+            d,
+            vec![(
+                "read as".into(),
+                "spectrum (first column is a regular grid: wavelength, flux[, error])".into(),
+            )],
+        );
+    }
+    classify_table(names, a, false)
+}
+
+fn split_csv(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .comment(Some(b'#'))
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| Error::format(path, format!("CSV: {e}")))?;
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        out.push(Row {
+            line,
+            fields: rec.iter().map(str::to_string).collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn split_ws(text: &str) -> Vec<Row> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let l = l.split('#').next().unwrap_or("").trim();
+            (!l.is_empty()).then(|| Row {
+                line: i + 1,
+                fields: l.split_whitespace().map(str::to_string).collect(),
+            })
+        })
+        .collect()
+}
