@@ -2,9 +2,13 @@
 //! loader saw. Science is always computed in f64; the on-disk dtype is kept alongside
 //! so the memory views can teach what a dtype costs.
 
+pub mod fits;
 pub mod generate;
 pub mod load;
+pub mod mapped;
+pub mod npy;
 pub mod rng;
+pub mod text;
 
 use ndarray::{Array1, Array2};
 use serde::Serialize;
