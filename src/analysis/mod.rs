@@ -8,6 +8,9 @@ pub mod output;
 pub mod params;
 
 pub mod pairwise_distances;
+pub mod magnitude_sum;
+pub mod planck;
+pub mod streaming_stats;
 pub mod spectrum_pipeline;
 
 pub use ctx::{Control, Ctx};
@@ -85,6 +88,9 @@ pub trait Analysis: Send + Sync {
 static REGISTRY: &[&dyn Analysis] = &[
     &spectrum_pipeline::SpectrumPipeline,
     &pairwise_distances::PairwiseDistances,
+    &magnitude_sum::MagnitudeSum,
+    &planck::Planck,
+    &streaming_stats::StreamingStats,
 ];
 
 /// Every analysis, in chapter order.
