@@ -153,3 +153,10 @@ mod tests {
         assert!((m - m2).abs() < 1e-12 && (s - s2).abs() < 1e-12);
     }
 }
+
+/// Phase in [0, 1) of each time at a period (the fold every light-curve view uses).
+pub fn fold_phase(time: &[f64], period: f64, t0: f64) -> Vec<f64> {
+    time.iter()
+        .map(|t| ((t - t0) / period).rem_euclid(1.0))
+        .collect()
+}

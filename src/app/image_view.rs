@@ -1,0 +1,310 @@
+//! The maths behind the CCD viewer: display limits (min/max, percentile, IRAF zscale),
+//! stretches and colormaps. Pure functions, unit-tested, independent of egui.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stretch {
+    Linear,
+    Log,
+    Sqrt,
+    Asinh,
+    /// Linear between IRAF zscale limits (as ds9's "zscale" scale).
+    ZScale,
+}
+
+impl Stretch {
+    pub const ALL: [Stretch; 5] = [
+        Stretch::Linear,
+        Stretch::Log,
+        Stretch::Sqrt,
+        Stretch::Asinh,
+        Stretch::ZScale,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Stretch::Linear => "linear",
+            Stretch::Log => "log",
+            Stretch::Sqrt => "sqrt",
+            Stretch::Asinh => "asinh",
+            Stretch::ZScale => "zscale",
+        }
+    }
+
+    /// Map a value already normalised to 0..1 by the limits.
+    pub fn apply(self, v: f64) -> f64 {
+        let v = v.clamp(0.0, 1.0);
+        match self {
+            Stretch::Linear | Stretch::ZScale => v,
+            // ds9's log with exponent 1000.
+            Stretch::Log => (1000.0 * v + 1.0).log10() / 1001f64.log10(),
+            Stretch::Sqrt => v.sqrt(),
+            Stretch::Asinh => (v / 0.1).asinh() / 10f64.asinh(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Limits {
+    MinMax,
+    /// Central percentage kept, e.g. 99.5 clips 0.25 % at each end.
+    Percentile(f64),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Colormap {
+    Grey,
+    Viridis,
+    Inferno,
+    Magma,
+    Cividis,
+}
+
+impl Colormap {
+    pub const ALL: [Colormap; 5] = [
+        Colormap::Grey,
+        Colormap::Viridis,
+        Colormap::Inferno,
+        Colormap::Magma,
+        Colormap::Cividis,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Colormap::Grey => "grey",
+            Colormap::Viridis => "viridis",
+            Colormap::Inferno => "inferno",
+            Colormap::Magma => "magma",
+            Colormap::Cividis => "cividis",
+        }
+    }
+    /// RGB for t in 0..1.
+    pub fn rgb(self, t: f64) -> [u8; 3] {
+        let g = match self {
+            Colormap::Grey => {
+                let v = (t.clamp(0.0, 1.0) * 255.0).round() as u8;
+                return [v, v, v];
+            }
+            Colormap::Viridis => colorous::VIRIDIS,
+            Colormap::Inferno => colorous::INFERNO,
+            Colormap::Magma => colorous::MAGMA,
+            Colormap::Cividis => colorous::CIVIDIS,
+        };
+        let c = g.eval_continuous(t.clamp(0.0, 1.0));
+        [c.r, c.g, c.b]
+    }
+    /// A 256-entry lookup table (the per-pixel path uses it).
+    pub fn lut(self) -> Vec<[u8; 3]> {
+        (0..256).map(|i| self.rgb(i as f64 / 255.0)).collect()
+    }
+}
+
+/// Finite values sorted ascending (NaN/inf dropped), strided down to at most `max` samples.
+pub fn sorted_sample(data: &[f64], max: usize) -> Vec<f64> {
+    let step = (data.len() / max.max(1)).max(1);
+    let mut s: Vec<f64> = data
+        .iter()
+        .step_by(step)
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+/// Display limits (lo, hi) for the chosen limits and stretch.
+pub fn limits(data: &[f64], lim: Limits, stretch: Stretch) -> (f64, f64) {
+    if stretch == Stretch::ZScale {
+        return zscale(data);
+    }
+    let s = sorted_sample(data, 200_000);
+    if s.is_empty() {
+        return (0.0, 1.0);
+    }
+    match lim {
+        Limits::MinMax => (s[0], s[s.len() - 1]),
+        Limits::Percentile(p) => {
+            let cut = (100.0 - p.clamp(0.0, 100.0)) / 200.0;
+            let at = |q: f64| s[((s.len() - 1) as f64 * q).round() as usize];
+            (at(cut), at(1.0 - cut))
+        }
+    }
+}
+
+/// IRAF's zscale: fit a line to the sorted sample with iterative rejection and take the
+/// range the line spans around the median, scaled by 1/contrast (contrast 0.25).
+pub fn zscale(data: &[f64]) -> (f64, f64) {
+    let s = sorted_sample(data, 1000);
+    let n = s.len();
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (vmin, vmax) = (s[0], s[n - 1]);
+    let center = (n - 1) / 2;
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    };
+    let min_pix = 5usize.max(n / 2);
+    let grow = 1usize.max(n / 100);
+    let mut bad = vec![false; n];
+    let mut good = n;
+    let mut last_good = n + 1;
+    let mut slope = 0.0;
+    let mut fitted = false;
+    for _ in 0..5 {
+        if good >= last_good || good < min_pix {
+            break;
+        }
+        // Least-squares line through the good samples.
+        let (mut sx, mut sy, mut sxx, mut sxy, mut m) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (i, v) in s.iter().enumerate() {
+            if !bad[i] {
+                let x = i as f64;
+                sx += x;
+                sy += v;
+                sxx += x * x;
+                sxy += x * v;
+                m += 1.0;
+            }
+        }
+        let den = m * sxx - sx * sx;
+        if den == 0.0 {
+            break;
+        }
+        slope = (m * sxy - sx * sy) / den;
+        let icpt = (sy - slope * sx) / m;
+        fitted = true;
+        let flat: Vec<f64> = s
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v - (icpt + slope * i as f64))
+            .collect();
+        let kept: Vec<f64> = flat
+            .iter()
+            .zip(&bad)
+            .filter(|(_, b)| !**b)
+            .map(|(f, _)| *f)
+            .collect();
+        let mean = kept.iter().sum::<f64>() / kept.len() as f64;
+        let sd = (kept.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / kept.len() as f64).sqrt();
+        let thr = 2.5 * sd;
+        let reject: Vec<bool> = flat.iter().map(|f| *f < -thr || *f > thr).collect();
+        // Grow rejected samples by `grow` neighbours (a box convolution, 'same' mode).
+        let half = grow / 2;
+        for i in 0..n {
+            if reject[i] {
+                let lo = i.saturating_sub(half);
+                let hi = (i + grow - half).min(n);
+                for b in &mut bad[lo..hi] {
+                    *b = true;
+                }
+            }
+        }
+        last_good = good;
+        good = bad.iter().filter(|b| !**b).count();
+    }
+    if fitted && good >= min_pix {
+        let slope = slope / 0.25;
+        let lo = vmin.max(median - (center as f64 - 1.0) * slope);
+        let hi = vmax.min(median + (n - center) as f64 * slope);
+        if hi > lo {
+            return (lo, hi);
+        }
+    }
+    (vmin, vmax)
+}
+
+/// RGBA pixels (row 0 of the data at the bottom, as astronomers display frames),
+/// subsampled by `step` in both axes.
+pub fn render(
+    data: &ndarray::Array2<f64>,
+    lo: f64,
+    hi: f64,
+    stretch: Stretch,
+    cmap: Colormap,
+    step: usize,
+) -> (usize, usize, Vec<u8>) {
+    let step = step.max(1);
+    let (rows, cols) = data.dim();
+    let (h, w) = (rows.div_ceil(step), cols.div_ceil(step));
+    let lut = cmap.lut();
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut out = Vec::with_capacity(w * h * 4);
+    for yi in (0..h).rev() {
+        let r = yi * step;
+        for xi in 0..w {
+            let v = data[[r, xi * step]];
+            if v.is_finite() {
+                let t = stretch.apply((v - lo) / span);
+                let c = lut[(t * 255.0).round() as usize];
+                out.extend_from_slice(&[c[0], c[1], c[2], 255]);
+            } else {
+                out.extend_from_slice(&[255, 0, 255, 255]);
+            }
+        }
+    }
+    (w, h, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stretches_are_monotone_and_bounded() {
+        for s in Stretch::ALL {
+            assert_eq!(s.apply(0.0), 0.0, "{s:?}");
+            assert!((s.apply(1.0) - 1.0).abs() < 1e-12, "{s:?}");
+            let mut prev = -1.0;
+            for i in 0..=100 {
+                let v = s.apply(i as f64 / 100.0);
+                assert!(v >= prev, "{s:?} not monotone");
+                prev = v;
+            }
+        }
+        assert!(Stretch::Log.apply(0.01) > 0.3, "log lifts faint values");
+    }
+
+    #[test]
+    fn percentile_limits_clip_the_tails() {
+        let data: Vec<f64> = (0..=1000).map(|i| i as f64).collect();
+        assert_eq!(
+            limits(&data, Limits::MinMax, Stretch::Linear),
+            (0.0, 1000.0)
+        );
+        let (lo, hi) = limits(&data, Limits::Percentile(90.0), Stretch::Linear);
+        assert_eq!((lo, hi), (50.0, 950.0));
+    }
+
+    #[test]
+    fn zscale_ignores_bright_stars() {
+        // Noise around 100 (sd 5) plus 2% very bright pixels.
+        let mut r = crate::data::rng::Rng::new(3);
+        let data: Vec<f64> = (0..100_000)
+            .map(|i| {
+                if i % 50 == 0 {
+                    50_000.0
+                } else {
+                    100.0 + 5.0 * r.normal()
+                }
+            })
+            .collect();
+        let (lo, hi) = zscale(&data);
+        assert!(lo > 70.0 && lo < 100.0, "lo {lo}");
+        assert!(hi > 100.0 && hi < 200.0, "hi {hi}");
+        // A constant image falls back to its (degenerate) range.
+        assert_eq!(zscale(&[7.0; 100]), (7.0, 7.0));
+    }
+
+    #[test]
+    fn render_flips_rows_and_marks_nan() {
+        let d = ndarray::array![[0.0, 1.0], [f64::NAN, 1.0]];
+        let (w, h, px) = render(&d, 0.0, 1.0, Stretch::Linear, Colormap::Grey, 1);
+        assert_eq!((w, h), (2, 2));
+        // First output row is data row 1 (NaN shown magenta).
+        assert_eq!(&px[0..4], &[255, 0, 255, 255]);
+        assert_eq!(&px[8..12], &[0, 0, 0, 255]);
+        assert_eq!(&px[12..16], &[255, 255, 255, 255]);
+    }
+}

@@ -1,0 +1,565 @@
+//! The side and bar panels: menus, data panel, analysis panel (parameters from the
+//! registry's typed specs), status bar, and the Generate/About windows.
+
+use super::{reports, AstroApp, Tab, SAMPLES};
+use crate::analysis::{self, ParamKind, ParamValue};
+use crate::data::generate;
+use egui::{Color32, RichText};
+
+fn file_dialog() -> rfd::FileDialog {
+    rfd::FileDialog::new()
+}
+
+pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open…").clicked() {
+                ui.close();
+                if let Some(p) = file_dialog()
+                    .add_filter(
+                        "data",
+                        &[
+                            "fits", "fit", "fts", "csv", "txt", "dat", "mjd", "npy", "f64", "f32",
+                            "raw",
+                        ],
+                    )
+                    .add_filter("all files", &["*"])
+                    .pick_file()
+                {
+                    app.open_file(&p);
+                }
+            }
+            ui.menu_button("Open sample", |ui| {
+                for (label, file, credit) in SAMPLES {
+                    if ui.button(*label).on_hover_text(*credit).clicked() {
+                        ui.close();
+                        app.open_file(&super::sample_path(file));
+                    }
+                }
+            });
+            if ui.button("Generate…").clicked() {
+                ui.close();
+                app.gen.open = true;
+            }
+            ui.separator();
+            if ui.button("Save screenshot (PNG)…").clicked() {
+                ui.close();
+                if let Some(p) = file_dialog().set_file_name("astroperf.png").save_file() {
+                    app.screenshot_to = Some(p);
+                    ui.ctx()
+                        .send_viewport_cmd(egui::ViewportCommand::Screenshot(Default::default()));
+                }
+            }
+            ui.menu_button("Export run history", |ui| {
+                for (label, ext) in [("CSV…", "csv"), ("JSON…", "json"), ("Markdown…", "md")]
+                {
+                    if ui.button(label).clicked() {
+                        ui.close();
+                        if let Some(p) = file_dialog()
+                            .set_file_name(format!("astroperf-runs.{ext}"))
+                            .save_file()
+                        {
+                            app.status =
+                                Some(match reports::export_history(&p, &app.history_records()) {
+                                    Ok(()) => {
+                                        (format!("history written to {}", p.display()), false)
+                                    }
+                                    Err(e) => (e, true),
+                                });
+                        }
+                    }
+                }
+            });
+            if ui.button("Copy history as Markdown").clicked() {
+                ui.close();
+                ui.ctx()
+                    .copy_text(crate::bench::report::markdown(&app.history_records()));
+                app.status = Some(("Markdown table copied to the clipboard".into(), false));
+            }
+            if ui
+                .button("Compare with Python… (load records JSON)")
+                .clicked()
+            {
+                ui.close();
+                if let Some(p) = file_dialog().add_filter("JSON", &["json"]).pick_file() {
+                    app.status = Some(match crate::bench::load_records(&p) {
+                        Ok(r) => {
+                            let n = r.len();
+                            app.compare = r;
+                            (
+                                format!("{n} comparison records loaded; see the Timing tab"),
+                                false,
+                            )
+                        }
+                        Err(e) => (e.to_string(), true),
+                    });
+                }
+            }
+            ui.separator();
+            if ui.button("Save profile (.puffin)…").clicked() {
+                ui.close();
+                if let Some(p) = file_dialog().set_file_name("astroperf.puffin").save_file() {
+                    let view = app.profiler.global_frame_view().lock();
+                    app.status = Some(match reports::save_profile(&p, &view) {
+                        Ok(()) => (format!("profile written to {}", p.display()), false),
+                        Err(e) => (e, true),
+                    });
+                }
+            }
+            if ui.button("Load profile (.puffin)…").clicked() {
+                ui.close();
+                if let Some(p) = file_dialog().add_filter("puffin", &["puffin"]).pick_file() {
+                    match reports::load_profile(&p) {
+                        Ok(v) => {
+                            app.loaded_profile = Some((p.display().to_string(), v));
+                            app.settings.tab = Tab::FlameGraph;
+                        }
+                        Err(e) => app.status = Some((e, true)),
+                    }
+                }
+            }
+            ui.separator();
+            if ui.button("Quit").clicked() {
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.checkbox(
+                &mut app.settings.lecture,
+                "Lecture mode (large text, high contrast)",
+            );
+            ui.checkbox(&mut app.settings.dark, "Dark theme");
+            ui.separator();
+            for t in Tab::ALL {
+                if ui
+                    .selectable_label(app.settings.tab == t, t.name())
+                    .clicked()
+                {
+                    app.settings.tab = t;
+                    ui.close();
+                }
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            if ui.button("About and data credits").clicked() {
+                ui.close();
+                app.show_about = true;
+            }
+        });
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.toggle_value(&mut app.settings.lecture, "🎓 Lecture mode");
+        });
+    });
+}
+
+pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        if app.worker.busy {
+            let p = app.worker.control.progress() as f32;
+            ui.add(
+                egui::ProgressBar::new(p)
+                    .desired_width(260.0)
+                    .show_percentage()
+                    .animate(true),
+            );
+            ui.label(&app.worker.label);
+            if ui.button("Cancel").clicked() {
+                app.worker.cancel();
+            }
+        } else if let Some((msg, err)) = &app.status {
+            let c = if *err {
+                Color32::from_rgb(235, 90, 70)
+            } else {
+                ui.visuals().text_color()
+            };
+            ui.label(RichText::new(msg).color(c));
+        } else {
+            ui.label("ready");
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if let Some(p95) = app.frame_p95_ms() {
+                ui.label(RichText::new(format!("UI frame p95 {p95:.1} ms")).small());
+            }
+        });
+    });
+}
+
+pub fn data_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    ui.heading("Data");
+    let i = &app.data.info;
+    egui::Grid::new("datainfo").num_columns(2).show(ui, |ui| {
+        ui.label("kind");
+        ui.label(RichText::new(&i.kind).strong());
+        ui.end_row();
+        ui.label("shape");
+        ui.label(format!("{:?}", i.shape));
+        ui.end_row();
+        ui.label("dtype");
+        ui.label(&i.dtype);
+        ui.end_row();
+        ui.label("bytes");
+        ui.label(human_bytes(i.bytes));
+        ui.end_row();
+        ui.label("origin");
+        ui.label(match i.origin {
+            crate::data::Origin::File => "file",
+            crate::data::Origin::Generated => "generated",
+            crate::data::Origin::MemoryMapped => "memory-mapped",
+        });
+        ui.end_row();
+    });
+    ui.label(RichText::new(&i.source).small())
+        .on_hover_text(&i.source);
+    if !i.facts.is_empty() {
+        egui::CollapsingHeader::new(format!("header facts ({})", i.facts.len())).show(ui, |ui| {
+            for (k, v) in &i.facts {
+                ui.label(RichText::new(format!("{k}: {v}")).small().monospace());
+            }
+        });
+    }
+    for w in &i.warnings {
+        ui.label(RichText::new(format!("⚠ {w}")).color(Color32::from_rgb(230, 170, 40)));
+    }
+    ui.horizontal(|ui| {
+        if ui.button("Open…").clicked() {
+            if let Some(p) = file_dialog().pick_file() {
+                app.open_file(&p);
+            }
+        }
+        ui.menu_button("Sample…", |ui| {
+            for (label, file, credit) in SAMPLES {
+                if ui.button(*label).on_hover_text(*credit).clicked() {
+                    ui.close();
+                    app.open_file(&super::sample_path(file));
+                }
+            }
+        });
+        if ui.button("Generate…").clicked() {
+            app.gen.open = true;
+        }
+    });
+    ui.label(
+        RichText::new("or drop a FITS/CSV/TXT/NPY file on the window")
+            .small()
+            .weak(),
+    );
+}
+
+pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    ui.heading("Analysis");
+    let current = app.analysis();
+    egui::ComboBox::from_id_salt("analysis")
+        .width(300.0)
+        .selected_text(current.title())
+        .show_ui(ui, |ui| {
+            let mut sections: Vec<&str> =
+                analysis::registry().iter().map(|a| a.section()).collect();
+            sections.dedup();
+            for s in sections {
+                ui.label(RichText::new(s).strong().small());
+                for a in analysis::registry().iter().filter(|a| a.section() == s) {
+                    if ui
+                        .selectable_label(
+                            app.settings.analysis == a.id(),
+                            format!("   {}", a.title()),
+                        )
+                        .on_hover_text(a.help())
+                        .clicked()
+                    {
+                        app.settings.analysis = a.id().to_string();
+                    }
+                }
+            }
+        });
+    let a = app.analysis();
+    ui.label(
+        RichText::new(format!("{} · {}", a.section(), a.id()))
+            .small()
+            .weak(),
+    );
+    ui.label(a.help());
+    let kind = a.input_kind();
+    if kind != app.data.info.kind {
+        let note = if kind == "none" {
+            "generates its own samples".to_string()
+        } else {
+            format!(
+                "takes a {kind}: runs on generated data ({} {})",
+                a.default_size(),
+                a.size_unit()
+            )
+        };
+        ui.label(
+            RichText::new(note)
+                .small()
+                .color(Color32::from_rgb(230, 170, 40)),
+        );
+    }
+    ui.add_space(4.0);
+    params_ui(app, ui, a);
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        for (i, v) in analysis::ALL_VARIANTS.into_iter().enumerate() {
+            ui.checkbox(
+                &mut app.settings.variants[i],
+                RichText::new(v.name()).color(super::theme::variant_color(v)),
+            );
+        }
+    });
+    let cores = crate::bench::available_threads();
+    ui.add(egui::Slider::new(&mut app.settings.threads, 1..=cores).text("threads (parallel)"));
+    ui.add(egui::Slider::new(&mut app.settings.repeat, 1..=50).text("repeats"));
+    ui.add(egui::Slider::new(&mut app.settings.warmup, 0..=5).text("warm-up calls"));
+    ui.add_enabled_ui(!app.is_busy(), |ui| {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button(RichText::new("▶ Run").strong()).clicked() {
+                app.start_run(false);
+            }
+            if ui.button("Run all variants").clicked() {
+                app.start_run(true);
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            if ui
+                .button("Size sweep")
+                .on_hover_text("time the ticked variants on generated inputs of growing size")
+                .clicked()
+            {
+                app.start_size_sweep();
+            }
+            if ui
+                .button("Thread sweep")
+                .on_hover_text("time the parallel variant at 1..cores threads")
+                .clicked()
+            {
+                app.start_thread_sweep();
+            }
+        });
+    });
+    ui.collapsing("sweep settings", |ui| {
+        ui.add(egui::Slider::new(&mut app.settings.sweep_points, 2..=12).text("sizes"));
+        ui.add(
+            egui::Slider::new(&mut app.settings.sweep_max_factor, 0.05..=4.0)
+                .logarithmic(true)
+                .text("largest, × chapter size"),
+        );
+    });
+    if app.is_busy() {
+        ui.horizontal(|ui| {
+            ui.add(egui::ProgressBar::new(app.worker.control.progress() as f32).show_percentage());
+        });
+        if ui.button("Cancel").clicked() {
+            app.worker.cancel();
+        }
+    }
+}
+
+/// Editors built from the typed parameter specs; ranges are enforced by the widgets.
+fn params_ui(app: &mut AstroApp, ui: &mut egui::Ui, a: &'static dyn analysis::Analysis) {
+    let specs = a.params();
+    if specs.is_empty() {
+        ui.label(RichText::new("no parameters").small().weak());
+        return;
+    }
+    let current = app.params(a);
+    let saved = app.settings.params.entry(a.id().to_string()).or_default();
+    egui::Grid::new(("params", a.id()))
+        .num_columns(2)
+        .show(ui, |ui| {
+            for s in &specs {
+                ui.label(s.name).on_hover_text(s.help);
+                let v = current.get(s.name).cloned();
+                let new = match (&s.kind, v.clone()) {
+                    (ParamKind::Float { min, max }, v) => {
+                        let mut auto = v.is_none();
+                        let mut x = match v {
+                            Some(ParamValue::Float(x)) => x,
+                            _ => min.max(0.0).min(*max),
+                        };
+                        ui.horizontal(|ui| {
+                            if s.default.is_none() {
+                                ui.checkbox(&mut auto, "auto");
+                            }
+                            if !auto {
+                                let speed = ((max - min).abs() / 1000.0).clamp(1e-6, 10.0);
+                                ui.add(
+                                    egui::DragValue::new(&mut x).range(*min..=*max).speed(speed),
+                                )
+                                .on_hover_text(s.help);
+                            }
+                        });
+                        (!auto).then_some(ParamValue::Float(x))
+                    }
+                    (ParamKind::Int { min, max }, v) => {
+                        let mut auto = v.is_none();
+                        let mut x = match v {
+                            Some(ParamValue::Int(x)) => x,
+                            _ => (*min).max(0).min(*max),
+                        };
+                        ui.horizontal(|ui| {
+                            if s.default.is_none() {
+                                ui.checkbox(&mut auto, "auto");
+                            }
+                            if !auto {
+                                ui.add(egui::DragValue::new(&mut x).range(*min..=*max))
+                                    .on_hover_text(s.help);
+                            }
+                        });
+                        (!auto).then_some(ParamValue::Int(x))
+                    }
+                    (ParamKind::Choice(opts), v) => {
+                        let mut sel = match v {
+                            Some(ParamValue::Text(t)) => t,
+                            _ => opts.first().map(|o| o.to_string()).unwrap_or_default(),
+                        };
+                        egui::ComboBox::from_id_salt((a.id(), s.name))
+                            .selected_text(&sel)
+                            .show_ui(ui, |ui| {
+                                for o in opts.iter() {
+                                    ui.selectable_value(&mut sel, o.to_string(), *o);
+                                }
+                            });
+                        Some(ParamValue::Text(sel))
+                    }
+                    (ParamKind::Bool, v) => {
+                        let mut b = matches!(v, Some(ParamValue::Bool(true)));
+                        ui.checkbox(&mut b, "");
+                        Some(ParamValue::Bool(b))
+                    }
+                };
+                if new != v {
+                    match new {
+                        Some(n) => {
+                            saved.insert(s.name.to_string(), n);
+                        }
+                        None => {
+                            saved.remove(s.name);
+                        }
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    if ui.small_button("reset to defaults").clicked() {
+        app.settings.params.remove(a.id());
+    }
+}
+
+/// The Generate… dialog: a generator kind, its numeric parameters, and a seed.
+pub struct GenerateDialog {
+    pub open: bool,
+    kind: usize,
+    values: Vec<Vec<(String, f64)>>,
+    seed: u64,
+}
+
+impl Default for GenerateDialog {
+    fn default() -> Self {
+        let defaults: &[&[(&str, f64)]] = &[
+            &[("n", 50_000.0), ("z", 0.0123), ("noise", 1.0)],
+            &[
+                ("size", 1024.0),
+                ("stars", 40.0),
+                ("fwhm", 3.53),
+                ("background", 100.0),
+                ("noise", 5.0),
+                ("cosmics", 0.0),
+            ],
+            &[
+                ("n", 1000.0),
+                ("period", 3.7),
+                ("amplitude", 0.1),
+                ("noise", 0.05),
+                ("span", 100.0),
+            ],
+            &[("n", 2000.0)],
+            &[("n", 100_000.0)],
+            &[("n", 100_000.0), ("common", 50_000.0), ("offset", 0.5)],
+            &[("count", 1000.0), ("n", 3000.0)],
+        ];
+        GenerateDialog {
+            open: false,
+            kind: 0,
+            values: defaults
+                .iter()
+                .map(|v| v.iter().map(|(k, x)| (k.to_string(), *x)).collect())
+                .collect(),
+            seed: 1,
+        }
+    }
+}
+
+pub fn generate_window(app: &mut AstroApp, ctx: &egui::Context) {
+    if !app.gen.open {
+        return;
+    }
+    let mut open = true;
+    let mut make = None;
+    egui::Window::new("Generate data")
+        .open(&mut open)
+        .resizable(false)
+        .show(ctx, |ui| {
+            let g = &mut app.gen;
+            egui::ComboBox::from_label("kind")
+                .selected_text(generate::GENERATORS[g.kind].0)
+                .show_ui(ui, |ui| {
+                    for (i, (k, _)) in generate::GENERATORS.iter().enumerate() {
+                        ui.selectable_value(&mut g.kind, i, *k);
+                    }
+                });
+            egui::Grid::new("genparams").num_columns(2).show(ui, |ui| {
+                for (k, v) in &mut g.values[g.kind] {
+                    ui.label(k.as_str());
+                    let speed = (v.abs() / 100.0).max(0.001);
+                    ui.add(egui::DragValue::new(v).range(0.0..=1.0e9).speed(speed));
+                    ui.end_row();
+                }
+                ui.label("seed");
+                ui.add(egui::DragValue::new(&mut g.seed));
+                ui.end_row();
+            });
+            if ui.button("Generate").clicked() {
+                make = Some((
+                    generate::GENERATORS[g.kind].0,
+                    g.values[g.kind].clone(),
+                    g.seed,
+                ));
+            }
+        });
+    app.gen.open = open;
+    if let Some((kind, nums, seed)) = make {
+        match generate::generate_kind(kind, &nums, seed) {
+            Ok(l) => {
+                app.set_data(l);
+                app.gen.open = false;
+            }
+            Err(e) => app.status = Some((e.to_string(), true)),
+        }
+    }
+}
+
+pub fn about_window(app: &mut AstroApp, ctx: &egui::Context) {
+    let mut open = app.show_about;
+    egui::Window::new("About astroperf").open(&mut open).show(ctx, |ui| {
+        ui.label("astroperf makes performance visible: every analysis in a naive, a vectorized and a parallel variant, with per-stage timings and a live puffin flame graph.");
+        ui.add_space(6.0);
+        ui.label(RichText::new("Bundled sample data").strong());
+        for (label, file, credit) in SAMPLES {
+            ui.label(format!("• {label} ({file}): {credit}"));
+        }
+    });
+    app.show_about = open;
+}
+
+pub fn human_bytes(b: usize) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}

@@ -1,0 +1,381 @@
+//! Timing views: bars per variant with spread and speed-ups, stage breakdown, size and
+//! thread sweeps, and the run history. The numbers all come from `RunRecord`s.
+
+use super::theme::variant_color;
+use crate::analysis::Variant;
+use crate::bench::report::fmt_secs;
+use crate::bench::RunRecord;
+use egui::{Color32, RichText};
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, Points, Text};
+
+/// Least-squares slope of log(time) against log(size): the k of O(N^k).
+pub fn fit_exponent(points: &[(f64, f64)]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|(x, y)| *x > 0.0 && *y > 0.0 && x.is_finite() && y.is_finite())
+        .map(|(x, y)| (x.ln(), y.ln()))
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+fn log_axis(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
+    let v = 10f64.powf(m.value);
+    if (m.value - m.value.round()).abs() < 1e-6 {
+        if v >= 1.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.0e}")
+        }
+    } else {
+        String::new()
+    }
+}
+
+/// Median bars per variant (plus Python rows if present), min–max whiskers, the
+/// speed-up written above each bar, and the first (warm-up) call as a pale bar beside it.
+pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f32) {
+    let mut rows: Vec<(String, Color32, &crate::bench::VariantRun)> = r
+        .runs
+        .iter()
+        .map(|v| (v.variant.name().to_string(), variant_color(v.variant), v))
+        .collect();
+    for e in extra {
+        for v in &e.runs {
+            rows.push((
+                format!("{} {}", e.tool, v.variant),
+                Color32::from_rgb(120, 120, 120),
+                v,
+            ));
+        }
+    }
+    let naive = r
+        .runs
+        .iter()
+        .find(|v| v.variant == Variant::Naive)
+        .map(|v| v.median_s);
+    let unit = pick_unit(rows.iter().map(|r| r.2.median_s.max(r.2.first_s)));
+    ui.label(
+        RichText::new(format!(
+            "{} on {} {} — median of {} repeats; whiskers min–max; pale bar = first call (warm-up)",
+            r.analysis,
+            r.size,
+            r.size_unit,
+            r.runs.first().map_or(0, |v| v.times_s.len())
+        ))
+        .small(),
+    );
+    let text_color = ui.visuals().strong_text_color();
+    Plot::new("timing_bars")
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .y_axis_label(format!("time ({})", unit.1))
+        .show_x(false)
+        .show(ui, |p| {
+            for (i, (name, color, v)) in rows.iter().enumerate() {
+                let x = i as f64;
+                let med = v.median_s * unit.0;
+                p.bar_chart(
+                    BarChart::new(name.clone(), vec![Bar::new(x, med).width(0.55)]).color(*color),
+                );
+                p.bar_chart(
+                    BarChart::new(
+                        format!("{name} first call"),
+                        vec![Bar::new(x + 0.38, v.first_s * unit.0).width(0.18)],
+                    )
+                    .color(color.gamma_multiply(0.35)),
+                );
+                p.line(
+                    Line::new(
+                        format!("{name} spread"),
+                        vec![[x, v.min_s * unit.0], [x, v.max_s * unit.0]],
+                    )
+                    .color(Color32::from_gray(200))
+                    .width(line_w + 1.0),
+                );
+                let label = match naive {
+                    Some(n) if v.median_s > 0.0 => {
+                        format!(
+                            "{name}\n{}\n{:.1}× naive",
+                            fmt_secs(v.median_s),
+                            n / v.median_s
+                        )
+                    }
+                    _ => format!("{name}\n{}", fmt_secs(v.median_s)),
+                };
+                let top = (v.max_s * unit.0).max(med);
+                p.text(
+                    Text::new(format!("{name} label"), PlotPoint::new(x, top), label)
+                        .anchor(egui::Align2::CENTER_BOTTOM)
+                        .color(text_color),
+                );
+            }
+        });
+}
+
+/// Scale factor and unit name so the largest value reads well.
+fn pick_unit(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
+    let m = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+    if m >= 1.0 {
+        (1.0, "s")
+    } else if m >= 1e-3 {
+        (1e3, "ms")
+    } else {
+        (1e6, "µs")
+    }
+}
+
+/// Stacked stage times per variant: where each variant spends its time.
+pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
+    let unit = pick_unit(r.runs.iter().map(|v| v.median_s));
+    let mut names: Vec<String> = Vec::new();
+    for v in &r.runs {
+        for s in &v.stages {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+    }
+    ui.label(
+        RichText::new("median time per stage (each stage is a puffin scope; see the flame graph)")
+            .small(),
+    );
+    Plot::new("stage_bars")
+        .legend(Legend::default())
+        .allow_scroll(false)
+        .y_axis_label(format!("time ({})", unit.1))
+        .show_x(false)
+        .show(ui, |p| {
+            let mut charts: Vec<BarChart> = Vec::new();
+            for (si, name) in names.iter().enumerate() {
+                let bars: Vec<Bar> = r
+                    .runs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let t = v
+                            .stages
+                            .iter()
+                            .find(|s| &s.name == name)
+                            .map_or(0.0, |s| s.median_s);
+                        Bar::new(i as f64, t * unit.0).width(0.6).name(format!(
+                            "{} · {name}: {}",
+                            v.variant,
+                            fmt_secs(t)
+                        ))
+                    })
+                    .collect();
+                let others: Vec<&BarChart> = charts.iter().collect();
+                let chart = BarChart::new(name.clone(), bars)
+                    .color(super::theme::palette(si))
+                    .stack_on(&others);
+                charts.push(chart);
+            }
+            for c in charts {
+                p.bar_chart(c);
+            }
+            for (i, v) in r.runs.iter().enumerate() {
+                p.text(
+                    Text::new(
+                        format!("{} label", v.variant),
+                        PlotPoint::new(i as f64, v.median_s * unit.0),
+                        format!("{}\n{}", v.variant, fmt_secs(v.median_s)),
+                    )
+                    .anchor(egui::Align2::CENTER_BOTTOM),
+                );
+            }
+        });
+}
+
+/// log-log time against size per variant with the fitted exponent in the legend.
+pub fn size_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f32) {
+    if points.is_empty() {
+        ui.label("No size sweep yet: press “Size sweep” in the analysis panel.");
+        return;
+    }
+    let unit = &points[0].1.size_unit;
+    Plot::new("size_sweep")
+        .legend(Legend::default())
+        .x_axis_label(format!("size ({unit}, log)"))
+        .y_axis_label("median time (s, log)")
+        .x_axis_formatter(log_axis)
+        .y_axis_formatter(log_axis)
+        .label_formatter(|name, v| {
+            format!(
+                "{name}\nN = {:.0}\nt = {}",
+                10f64.powf(v.x),
+                fmt_secs(10f64.powf(v.y))
+            )
+        })
+        .show(ui, |p| {
+            for variant in crate::analysis::ALL_VARIANTS {
+                let pts: Vec<(f64, f64)> = points
+                    .iter()
+                    .filter_map(|(n, r)| {
+                        r.runs
+                            .iter()
+                            .find(|v| v.variant == variant)
+                            .map(|v| (*n as f64, v.median_s))
+                    })
+                    .collect();
+                if pts.is_empty() {
+                    continue;
+                }
+                let k = fit_exponent(&pts);
+                let name = match k {
+                    Some(k) => format!("{variant}  O(N^{k:.2})"),
+                    None => variant.name().to_string(),
+                };
+                let xy: Vec<[f64; 2]> = pts.iter().map(|(x, y)| [x.log10(), y.log10()]).collect();
+                p.line(
+                    Line::new(name.clone(), xy.clone())
+                        .color(variant_color(variant))
+                        .width(line_w),
+                );
+                p.points(
+                    Points::new(name, xy)
+                        .radius(line_w + 2.5)
+                        .color(variant_color(variant)),
+                );
+            }
+        });
+}
+
+/// Speed-up against one thread, with the ideal (linear) line.
+pub fn thread_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f32) {
+    if points.is_empty() {
+        ui.label("No thread sweep yet: press “Thread sweep” in the analysis panel.");
+        return;
+    }
+    let t1 = points
+        .iter()
+        .find(|(t, _)| *t == 1)
+        .and_then(|(_, r)| r.runs.first())
+        .map(|v| v.median_s);
+    let max_t = points.iter().map(|p| p.0).max().unwrap_or(1) as f64;
+    ui.label(
+        RichText::new(format!(
+            "parallel variant; this machine has {} hardware threads",
+            crate::bench::available_threads()
+        ))
+        .small(),
+    );
+    Plot::new("thread_sweep")
+        .legend(Legend::default())
+        .x_axis_label("threads")
+        .y_axis_label("speed-up over 1 thread")
+        .show(ui, |p| {
+            p.line(
+                Line::new("ideal", vec![[1.0, 1.0], [max_t, max_t]])
+                    .color(Color32::GRAY)
+                    .style(egui_plot::LineStyle::dashed_loose())
+                    .width(line_w),
+            );
+            if let Some(t1) = t1 {
+                let xy: Vec<[f64; 2]> = points
+                    .iter()
+                    .filter_map(|(t, r)| r.runs.first().map(|v| [*t as f64, t1 / v.median_s]))
+                    .collect();
+                let c = variant_color(Variant::Parallel);
+                p.line(
+                    Line::new("measured", xy.clone())
+                        .color(c)
+                        .width(line_w + 0.5),
+                );
+                p.points(Points::new("measured", xy).radius(line_w + 3.0).color(c));
+            }
+        });
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum HistorySort {
+    #[default]
+    Newest,
+    Analysis,
+    Median,
+}
+
+/// Every run of the session, one row per variant; a ✓ when the variants agreed.
+pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut HistorySort) {
+    ui.horizontal(|ui| {
+        ui.label("sort by:");
+        ui.selectable_value(sort, HistorySort::Newest, "newest");
+        ui.selectable_value(sort, HistorySort::Analysis, "analysis");
+        ui.selectable_value(sort, HistorySort::Median, "median time");
+    });
+    let mut rows: Vec<(&super::HistoryEntry, &crate::bench::VariantRun)> = history
+        .iter()
+        .flat_map(|h| h.record.runs.iter().map(move |v| (h, v)))
+        .collect();
+    match sort {
+        HistorySort::Newest => rows.sort_by(|a, b| b.0.id.cmp(&a.0.id)),
+        HistorySort::Analysis => rows.sort_by(|a, b| {
+            a.0.record
+                .analysis
+                .cmp(&b.0.record.analysis)
+                .then(a.1.variant.cmp(&b.1.variant))
+        }),
+        HistorySort::Median => rows.sort_by(|a, b| a.1.median_s.total_cmp(&b.1.median_s)),
+    }
+    egui::ScrollArea::both()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            egui::Grid::new("history")
+                .striped(true)
+                .num_columns(10)
+                .show(ui, |ui| {
+                    for h in [
+                        "#", "time", "analysis", "input", "variant", "threads", "median", "min",
+                        "MAD", "agree",
+                    ] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for (h, v) in rows {
+                        ui.label(h.id.to_string());
+                        ui.label(&h.when);
+                        ui.label(&h.record.analysis);
+                        ui.label(format!("{} {}", h.record.size, h.record.size_unit));
+                        ui.label(RichText::new(v.variant.name()).color(variant_color(v.variant)));
+                        ui.label(v.threads.to_string());
+                        ui.label(fmt_secs(v.median_s));
+                        ui.label(fmt_secs(v.min_s));
+                        ui.label(fmt_secs(v.mad_s));
+                        if v.agrees {
+                            ui.label(RichText::new("✓").color(Color32::from_rgb(80, 200, 120)));
+                        } else {
+                            ui.label(
+                                RichText::new("⚠ differs").color(Color32::from_rgb(230, 80, 60)),
+                            )
+                            .on_hover_text(h.record.disagreement.as_deref().unwrap_or(""));
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponent_fit_recovers_power_laws() {
+        let quad: Vec<(f64, f64)> = [100.0, 200.0, 400.0, 800.0]
+            .iter()
+            .map(|n| (*n, 3e-9 * n * n))
+            .collect();
+        assert!((fit_exponent(&quad).expect("fit") - 2.0).abs() < 1e-9);
+        let lin: Vec<(f64, f64)> = [1e3, 1e4, 1e5].iter().map(|n| (*n, 2e-8 * n)).collect();
+        assert!((fit_exponent(&lin).expect("fit") - 1.0).abs() < 1e-9);
+        assert!(fit_exponent(&[(10.0, 1.0)]).is_none());
+        assert!(fit_exponent(&[(10.0, 1.0), (10.0, 2.0)]).is_none());
+    }
+}
