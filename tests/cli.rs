@@ -1,0 +1,280 @@
+//! The `astroperf` binary end to end: `info` on real files, exit code 3 with one stderr
+//! line naming the file for every bad input, exit code 2 for bad arguments, and the
+//! spectrum pipeline from the golden FITS/NPY/CSV copies and the real NGC 5548 spectrum.
+
+use ndarray::{Array1, ArrayD};
+use ndarray_npy::ReadNpyExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+fn astroperf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_astroperf"))
+        .args(args)
+        .output()
+        .expect("run astroperf")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn npy1(p: &Path) -> Array1<f64> {
+    let f = std::fs::File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    ArrayD::<f64>::read_npy(f)
+        .expect("read npy")
+        .into_dimensionality()
+        .expect("1-D")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_on_real_files() {
+    let o = astroperf(&["info", s(&data("real/fast_ngc5548.fits"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("kind:     spectrum"), "{out}");
+    assert!(out.contains("log-linear"), "{out}");
+    assert!(out.contains("NAXIS2"), "the quirk warning is shown: {out}");
+
+    let o = astroperf(&["info", s(&data("real/eso_ntt_emmi_R.fits")), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("info --json is JSON");
+    assert_eq!(v["kind"], "frame");
+    assert_eq!(v["shape"], serde_json::json!([256, 256]));
+    assert_eq!(v["dtype"], "int16");
+}
+
+/// Write the bad inputs into `dir` and return their paths.
+fn bad_files(dir: &Path) -> Vec<PathBuf> {
+    let w = |name: &str, b: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, b).expect("write");
+        p
+    };
+    let good = std::fs::read(data("golden/ccd_frame_f64.fits")).expect("read");
+    // A header declaring 10^12 float64 pixels on a file of one block of data.
+    let mut huge = String::new();
+    for (k, v) in [
+        ("SIMPLE", "T"),
+        ("BITPIX", "-64"),
+        ("NAXIS", "2"),
+        ("NAXIS1", "1000000"),
+        ("NAXIS2", "1000000"),
+    ] {
+        huge.push_str(&format!("{:<80}", format!("{k:<8}= {v:>20}")));
+    }
+    huge.push_str(&format!("{:<80}", "END"));
+    let mut huge = format!("{huge:<2880}").into_bytes();
+    huge.extend([0u8; 2880]);
+    vec![
+        w("truncated.fits", &good[..100_000]),
+        w("notfits.fits", b"plain text pretending to be FITS\n"),
+        w("empty.fits", b""),
+        w("absurd.fits", &huge),
+        w("words.csv", b"wavelength,flux\n1,2\n2,two\n"),
+        w("unknown.xyz", b"1 2 3\n"),
+        dir.join("missing.fits"),
+    ]
+}
+
+#[test]
+fn bad_inputs_exit_3_with_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for p in bad_files(dir.path()) {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_string();
+        for args in [
+            vec!["info", s(&p)],
+            vec![
+                "run",
+                "spectrum-pipeline",
+                "--input",
+                s(&p),
+                "--repeat",
+                "1",
+            ],
+        ] {
+            let o = astroperf(&args);
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(3), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
+            assert!(
+                err.contains(&name),
+                "{args:?}: does not name the file: {err}"
+            );
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    for args in [
+        vec!["run", "no-such-analysis"],
+        vec!["run", "spectrum-pipeline", "--param", "window=abc"],
+        vec!["run", "spectrum-pipeline", "--param", "nonsense=1"],
+    ] {
+        let o = astroperf(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn spectrum_shorter_than_window_exits_3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("short.csv");
+    let mut t = String::from("wavelength,flux\n");
+    for i in 0..50 {
+        t.push_str(&format!("{},{}\n", 5000 + i, 1.0 + (i % 3) as f64));
+    }
+    std::fs::write(&p, t).expect("write");
+    let o = astroperf(&[
+        "run",
+        "spectrum-pipeline",
+        "--input",
+        s(&p),
+        "--param",
+        "window=101",
+        "--repeat",
+        "1",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("window"), "{err}");
+}
+
+/// Run the pipeline with window=101 on `input`, check agreement, continuum and lines.
+fn golden_pipeline(input: &Path) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = astroperf(&[
+        "run",
+        "spectrum-pipeline",
+        "--input",
+        s(input),
+        "--variant",
+        "all",
+        "--param",
+        "window=101",
+        "--json",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        s(out.path()),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}: {}",
+        input.display(),
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("run --json is JSON");
+    assert_eq!(v["agree"], true, "{}", input.display());
+    assert_eq!(v["runs"].as_array().map(|r| r.len()), Some(3));
+
+    let got = npy1(&out.path().join("continuum.npy"));
+    let want = npy1(&data("golden/spectrum_continuum_median101.npy"));
+    assert_eq!(got.len(), want.len());
+    let worst = (&got - &want).mapv(f64::abs).fold(0.0f64, |a, &b| a.max(b));
+    assert!(
+        worst <= 1e-9,
+        "{}: continuum off by {worst}",
+        input.display()
+    );
+
+    let lines = std::fs::read_to_string(out.path().join("lines.csv")).expect("lines.csv");
+    let idx: Vec<i64> = lines
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f = l.split(',').next().unwrap_or("");
+            f.parse::<f64>().expect("index") as i64
+        })
+        .collect();
+    let f = std::fs::File::open(data("golden/spectrum_peaks_median101.npy")).expect("open");
+    let want: Vec<i64> = ArrayD::<i64>::read_npy(f)
+        .expect("read")
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(want.len(), 9);
+    assert_eq!(idx, want, "{}", input.display());
+}
+
+#[test]
+fn golden_spectrum_pipeline_from_fits() {
+    golden_pipeline(&data("golden/spectrum.fits"));
+}
+
+#[test]
+fn golden_spectrum_pipeline_from_npy() {
+    golden_pipeline(&data("golden/spectrum.npy"));
+}
+
+#[test]
+fn golden_spectrum_pipeline_from_csv() {
+    // The golden set has no spectrum.csv; write it as numpy's %.17g would (exact floats).
+    let f = std::fs::File::open(data("golden/spectrum.npy")).expect("open");
+    let a = ArrayD::<f64>::read_npy(f).expect("read");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("spectrum.csv");
+    let mut t = String::from("wavelength_A,flux\n");
+    for r in a.outer_iter() {
+        t.push_str(&format!("{:?},{:?}\n", r[0], r[1]));
+    }
+    std::fs::write(&p, t).expect("write");
+    golden_pipeline(&p);
+}
+
+#[test]
+fn ngc5548_lines_at_the_galaxy_redshift() {
+    // window=101 pixels (about 85 Å at 5000 Å on this log-linear grid) and k=3.
+    let o = astroperf(&[
+        "run",
+        "spectrum-pipeline",
+        "--input",
+        s(&data("real/fast_ngc5548.fits")),
+        "--param",
+        "window=101",
+        "--param",
+        "k=3",
+        "--json",
+        "--repeat",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["agree"], true);
+    let sum = &v["runs"][0]["summary"];
+    let lines: Vec<f64> = sum["line_wavelengths"]
+        .as_array()
+        .expect("line_wavelengths")
+        .iter()
+        .filter_map(|x| x.as_f64())
+        .collect();
+    let z = 4985.0 / 299_792.458;
+    for (name, rest) in [("[OIII] 5007", 5006.84), ("H-alpha", 6562.8)] {
+        let obs = rest * (1.0 + z);
+        assert!(
+            lines.iter().any(|l| (l - obs).abs() < 5.0),
+            "{name}: no line within 5 Å of {obs:.1} in {lines:?}"
+        );
+    }
+    let zf = sum["redshift"].as_f64().expect("redshift");
+    assert!((zf - z).abs() < 0.001, "redshift {zf} vs {z}");
+}
