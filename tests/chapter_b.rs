@@ -225,3 +225,116 @@ fn streaming_stats_equal_two_pass_on_the_held_stream_and_on_a_memory_map() {
     let gen = run_on(a, Variant::Naive, &d, &p, 1);
     assert_eq!(stats_row(&mapped), stats_row(&gen));
 }
+
+// ---------------------------------------------------------------- spectrum-stack
+
+#[test]
+fn spectrum_stack_variants_and_modes_agree() {
+    let a = find("spectrum-stack");
+    assert_eq!(
+        a.generate(250 * 3000 + 5, 2).expect("generate").shape(),
+        vec![250, 3000]
+    );
+    let d = Dataset::SpectrumBatch(astroperf::analysis::spectrum_stack::stack_batch(
+        201, 500, 2,
+    ));
+    for (mode, mb) in [("memory", "32"), ("mmap", "1")] {
+        let p = params(a, &[("mode", mode), ("block_mb", mb)]);
+        let o = all_agree(a, &d, &p);
+        let want: Vec<i64> = vec![0, 100, 200];
+        match o.get("outliers") {
+            Some(astroperf::analysis::ArtifactData::I64(x)) => {
+                assert_eq!(x.iter().copied().collect::<Vec<_>>(), want, "{mode}")
+            }
+            _ => panic!("no outliers artifact"),
+        }
+    }
+    // In memory and through the memory map: the same numbers.
+    let mem = run_on(
+        a,
+        Variant::Vectorized,
+        &d,
+        &params(a, &[("mode", "memory")]),
+        1,
+    );
+    let map = run_on(
+        a,
+        Variant::Vectorized,
+        &d,
+        &params(a, &[("mode", "mmap")]),
+        1,
+    );
+    mem.agrees_with(&map).expect("memory vs mmap");
+    assert_eq!(mem.f64_slice("coadd"), map.f64_slice("coadd"));
+}
+
+#[test]
+fn spectrum_stack_small_stack_by_hand() {
+    use astroperf::data::SpectrumBatch;
+    let a = find("spectrum-stack");
+    let flux = Array2::from_shape_vec(
+        (5, 4),
+        vec![
+            1.0, 2.0, 3.0, 4.0, //
+            2.0, 3.0, 4.0, 5.0, //
+            3.0, 4.0, 5.0, 6.0, //
+            2.0, 5.0, 2.0, 5.0, //
+            50.0, 50.0, 50.0, 50.0,
+        ],
+    )
+    .expect("shape");
+    let d = Dataset::SpectrumBatch(SpectrumBatch {
+        wavelength: ndarray::Array1::from(vec![1.0, 2.0, 3.0, 4.0]),
+        flux: flux.clone(),
+    });
+    // By hand: column medians; per-spectrum median |resid| and variance (ddof 0).
+    let median = [2.0, 4.0, 4.0, 5.0];
+    let dev = [1.0, 0.0, 1.0, 0.5, 46.0];
+    let var = [0.1875, 0.1875, 0.1875, 1.1875];
+    let w: Vec<f64> = var.iter().map(|v| 1.0 / v).chain([0.0]).collect();
+    let wsum: f64 = w.iter().sum();
+    let coadd: Vec<f64> = (0..4)
+        .map(|c| (0..5).map(|r| w[r] * flux[[r, c]]).sum::<f64>() / wsum)
+        .collect();
+    for mode in ["memory", "mmap"] {
+        let p = params(a, &[("mode", mode)]);
+        for v in ALL_VARIANTS {
+            let o = run_on(a, v, &d, &p, 2);
+            assert_eq!(
+                o.f64_slice("median_spectrum"),
+                Some(&median[..]),
+                "{v} {mode}"
+            );
+            let (_, rows) = o.table_of("spectra").expect("spectra");
+            for r in 0..5 {
+                assert_eq!(rows[[r, 1]], dev[r], "{v} {mode} dev {r}");
+                if r < 4 {
+                    assert!((rows[[r, 2]] - var[r]).abs() < 1e-15, "{v} {mode} var {r}");
+                }
+            }
+            let got = o.f64_slice("coadd").expect("coadd");
+            for (g, c) in got.iter().zip(&coadd) {
+                assert!((g - c).abs() < 1e-13, "{v} {mode}: {g} vs {c}");
+            }
+            assert_eq!(o.summary_f64("n_outliers"), Some(1.0));
+        }
+    }
+}
+
+#[test]
+fn spectrum_stack_noise_averages_down() {
+    // 1000 spectra of N(100, 1): the coadd of the 990 good ones scatters by 1/sqrt(990).
+    let a = find("spectrum-stack");
+    let d = Dataset::SpectrumBatch(astroperf::analysis::spectrum_stack::stack_batch(
+        1000, 600, 9,
+    ));
+    let o = run_on(a, Variant::Parallel, &d, &params(a, &[]), 2);
+    let c = o.f64_slice("coadd").expect("coadd");
+    let n = c.len() as f64;
+    let mean = c.iter().sum::<f64>() / n;
+    let sd = (c.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let want = 1.0 / 990f64.sqrt();
+    assert!((mean - 100.0).abs() < 0.005, "mean {mean}");
+    assert!((sd / want - 1.0).abs() < 0.1, "scatter {sd} vs {want}");
+    assert_eq!(o.summary_f64("n_outliers"), Some(10.0));
+}
