@@ -32,6 +32,8 @@ const TILE: usize = 512;
 const LANES: usize = 4;
 /// Largest FFT the fast method may allocate (complex values per grid).
 pub const MAX_FFT: usize = 1 << 24;
+/// Relative size below which the cos/sin design matrix counts as singular.
+const DEGENERATE: f64 = 1e-10;
 
 /// An evenly spaced frequency grid, `np.linspace(fmin, fmax, n)` (both ends included).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -138,6 +140,19 @@ impl Prepared {
         let ssh = ss - s * s;
         let csh = cs - c * s;
         let d = cch * ssh - csh * csh;
+        if d <= DEGENERATE * cch * ssh || cch.min(ssh) <= DEGENERATE * (cch + ssh) {
+            // cos and sin are (nearly) collinear over the samples — e.g. exactly the
+            // Nyquist frequency of evenly spaced times, where sin(ωt) = 0 — so the
+            // 2×2 system is singular; fit the one component that is there instead of
+            // dividing round-off by round-off.
+            return if cch.max(ssh) <= 0.0 {
+                0.0
+            } else if cch >= ssh {
+                yc * yc / (cch * self.yy)
+            } else {
+                ys * ys / (ssh * self.yy)
+            };
+        }
         (ssh * yc * yc + cch * ys * ys - 2.0 * csh * yc * ys) / (self.yy * d)
     }
 }
