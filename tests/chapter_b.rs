@@ -338,3 +338,46 @@ fn spectrum_stack_noise_averages_down() {
     assert!((sd / want - 1.0).abs() < 0.1, "scatter {sd} vs {want}");
     assert_eq!(o.summary_f64("n_outliers"), Some(10.0));
 }
+
+// ---------------------------------------------------------------- population-synthesis
+
+#[test]
+fn population_synthesis_variants_agree() {
+    let a = find("population-synthesis");
+    let d = a.generate(12, 4).expect("generate");
+    assert_eq!(a.size_of(&d), 12);
+    for age in ["0", "1", "0.01"] {
+        let p = params(a, &[("stars", "2001"), ("age", age)]);
+        all_agree(a, &d, &p);
+    }
+}
+
+#[test]
+fn population_synthesis_matches_the_analytic_imf() {
+    // Salpeter, 0.08-120 M☉: <m> = [(M^-0.35 - m^-0.35)/-0.35] / [(M^-1.35 - m^-1.35)/-1.35]
+    // = 0.2847 M☉; fraction above 8 M☉ = (8^-1.35 - 120^-1.35)/(0.08^-1.35 - 120^-1.35).
+    let a = find("population-synthesis");
+    let d = a.generate(200, 21).expect("generate");
+    let o = run_on(a, Variant::Parallel, &d, &params(a, &[]), 2);
+    let (lo, hi) = (0.08f64, 120.0f64);
+    let mean =
+        ((hi.powf(-0.35) - lo.powf(-0.35)) / -0.35) / ((hi.powf(-1.35) - lo.powf(-1.35)) / -1.35);
+    assert!((mean - 0.2847).abs() < 1e-4);
+    let got = o.summary_f64("mean_mass").expect("mean_mass");
+    assert!((got / mean - 1.0).abs() < 0.01, "mean mass {got} vs {mean}");
+    let f8 = (8f64.powf(-1.35) - hi.powf(-1.35)) / (lo.powf(-1.35) - hi.powf(-1.35));
+    let n8 = o.summary_f64("mean_n_gt8").expect("n_gt8");
+    assert!(
+        (n8 / (f8 * 10_000.0) - 1.0).abs() < 0.05,
+        "N>8 {n8} vs {}",
+        f8 * 10_000.0
+    );
+    // At 1 Gyr the turn-off is 10^0.4 M☉: alive fraction from the same power law.
+    let fa = (lo.powf(-1.35) - 10f64.powf(0.4 * -1.35)) / (lo.powf(-1.35) - hi.powf(-1.35));
+    let alive = o.summary_f64("mean_n_alive").expect("alive");
+    assert!(
+        (alive / (fa * 10_000.0) - 1.0).abs() < 0.002,
+        "alive {alive} vs {}",
+        fa * 1e4
+    );
+}

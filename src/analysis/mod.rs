@@ -22,6 +22,7 @@ pub mod pairwise_distances;
 pub mod period_search;
 pub mod phase_fold;
 pub mod planck;
+pub mod population_synthesis;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -114,6 +115,7 @@ static REGISTRY: &[&dyn Analysis] = &[
     &peak_count::PeakCount,
     &phase_fold::PhaseFold,
     &period_search::PeriodSearch,
+    &population_synthesis::PopulationSynthesis,
 ];
 
 /// Every analysis, in chapter order.
