@@ -693,3 +693,81 @@ fn nans_are_kept_with_a_warning() {
         l.info.warnings
     );
 }
+
+/// A deterministic mini-fuzz: truncations and corrupted header bytes of every FITS file
+/// must give Ok or a one-line Err naming the file, never a panic.
+#[test]
+fn corrupted_fits_never_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let files = [
+        "real/fast_ngc5548.fits",
+        "real/eso_ntt_emmi_R.fits",
+        "golden/spectrum.fits",
+        "golden/lightcurve.fits",
+        "golden/ccd_frame_i16.fits",
+    ];
+    let mut n = 0;
+    for rel in files {
+        let good = std::fs::read(data(rel)).expect("read");
+        let name = format!("fuzz_{}", rel.replace('/', "_"));
+        for k in 0..40 {
+            let mut b = good.clone();
+            if k % 4 == 0 {
+                let cut = (next() as usize) % b.len();
+                b.truncate(cut.max(1));
+            } else {
+                // Overwrite a few bytes in the headers (first and, if any, second HDU).
+                let region = 2880.min(b.len()) * if b.len() > 5760 { 2 } else { 1 };
+                for _ in 0..(1 + k % 5) {
+                    let i = (next() as usize) % region;
+                    b[i] = b"0123456789 -=.'ETXNAISBD9"[(next() as usize) % 25];
+                }
+            }
+            let p = write(dir.path(), &name, &b);
+            if let Err(e) = load(&p) {
+                let m = e.to_string();
+                assert!(m.contains(&name) && !m.contains('\n'), "{m}");
+            }
+            n += 1;
+        }
+    }
+    assert_eq!(n, 200);
+}
+
+/// `load` maps an NPY above 256 MiB instead of copying it (a sparse file: no real I/O).
+#[test]
+fn large_npy_is_mapped_automatically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = dir.path().join("big.npy");
+    let n: usize = 40 * 1024 * 1024; // 320 MiB of float64
+    let h = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({n},), }}");
+    let h = format!("{h:<117}\n");
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((h.len() as u16).to_le_bytes());
+    b.extend(h.as_bytes());
+    b.extend(7.5f64.to_le_bytes());
+    std::fs::write(&p, &b).expect("write");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .expect("open");
+    f.set_len((128 + 8 * n) as u64).expect("set_len");
+    drop(f);
+    let l = load(&p).expect("big npy");
+    assert_eq!(l.info.origin, Origin::MemoryMapped);
+    let Dataset::Mapped(m) = &l.data else {
+        panic!("expected a mapped array, got {}", l.data.kind())
+    };
+    assert_eq!(
+        (m.shape.clone(), m.get(0), m.get(n - 1)),
+        (vec![n], 7.5, 0.0)
+    );
+    assert_eq!(l.info.bytes, 8 * n);
+}

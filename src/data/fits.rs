@@ -504,7 +504,9 @@ fn image(
     while shape.len() > 1 && shape.last() == Some(&1) {
         shape.pop();
     }
-    let vals = decode(data, lay.bitpix, bscale, bzero, blank);
+    let mut vals = decode(data, lay.bitpix, bscale, bzero, blank);
+    // GCOUNT/PCOUNT (not used by images) can make the data unit longer than the image.
+    vals.truncate(shape.iter().product());
     let nonfinite = count_nonfinite(&vals);
     let stored = dtype_of(lay.bitpix);
     let src = path.display().to_string();
@@ -685,6 +687,12 @@ fn bintable(
             format!(
                 "BINTABLE columns (TFORMn) add up to {off} bytes per row but NAXIS1 = {row_len}"
             ),
+        ));
+    }
+    if nrows.checked_mul(row_len).is_none_or(|b| b > data.len()) {
+        return Err(Error::format(
+            path,
+            format!("BINTABLE of {nrows} rows x {row_len} bytes does not fit its data unit"),
         ));
     }
     let numeric = |c: char| matches!(c, 'L' | 'B' | 'I' | 'J' | 'K' | 'E' | 'D');

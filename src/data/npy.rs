@@ -43,7 +43,7 @@ impl NpyHeader {
         Some((t, little))
     }
 
-    pub fn len(&self) -> Option<usize> {
+    pub fn n_elements(&self) -> Option<usize> {
         self.shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b))
     }
 }
@@ -113,7 +113,7 @@ pub fn read_header(path: &Path, file_len: u64) -> Result<NpyHeader> {
     let size = hdr
         .dtype()
         .map_or(1, |(d, _)| d.size())
-        .checked_mul(hdr.len().ok_or_else(|| bad("shape overflows"))?)
+        .checked_mul(hdr.n_elements().ok_or_else(|| bad("shape overflows"))?)
         .ok_or_else(|| bad("shape overflows"))?;
     let avail = file_len.saturating_sub(hdr.data_offset as u64);
     if size as u64 > avail {
