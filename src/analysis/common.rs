@@ -116,6 +116,13 @@ pub fn chunk_len(n: usize, threads: usize) -> usize {
     n.div_ceil((threads.max(1) * 4).max(1)).max(1)
 }
 
+/// Phase in [0, 1) of each time at a period (the fold every light-curve view uses).
+pub fn fold_phase(time: &[f64], period: f64, t0: f64) -> Vec<f64> {
+    time.iter()
+        .map(|t| ((t - t0) / period).rem_euclid(1.0))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,11 +159,4 @@ mod tests {
         let (m2, s2) = mean_std(&x, false);
         assert!((m - m2).abs() < 1e-12 && (s - s2).abs() < 1e-12);
     }
-}
-
-/// Phase in [0, 1) of each time at a period (the fold every light-curve view uses).
-pub fn fold_phase(time: &[f64], period: f64, t0: f64) -> Vec<f64> {
-    time.iter()
-        .map(|t| ((t - t0) / period).rem_euclid(1.0))
-        .collect()
 }

@@ -192,8 +192,8 @@ pub fn zscale(data: &[f64]) -> (f64, f64) {
         let reject: Vec<bool> = flat.iter().map(|f| *f < -thr || *f > thr).collect();
         // Grow rejected samples by `grow` neighbours (a box convolution, 'same' mode).
         let half = grow / 2;
-        for i in 0..n {
-            if reject[i] {
+        for (i, &r) in reject.iter().enumerate() {
+            if r {
                 let lo = i.saturating_sub(half);
                 let hi = (i + grow - half).min(n);
                 for b in &mut bad[lo..hi] {

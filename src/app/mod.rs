@@ -343,7 +343,9 @@ impl AstroApp {
         let variants = self.chosen_variants();
         let pts = self.settings.sweep_points.clamp(2, 12);
         let max = ((a.default_size() as f64) * self.settings.sweep_max_factor).max(4.0);
-        let min = (a.quick_size() as f64 / 2.0).clamp(2.0, max / 2.0);
+        let min = (a.quick_size() as f64 / 2.0)
+            .max(max / 64.0)
+            .clamp(2.0, max / 2.0);
         let sizes: Vec<usize> = (0..pts)
             .map(|i| (min * (max / min).powf(i as f64 / (pts - 1) as f64)).round() as usize)
             .collect();
@@ -436,6 +438,15 @@ impl AstroApp {
             when: clock(),
             record,
         });
+    }
+
+    pub fn data_kind(&self) -> &str {
+        &self.data.info.kind
+    }
+
+    /// Points in the (size, thread) sweeps so far.
+    pub fn sweep_len(&self) -> (usize, usize) {
+        (self.size_sweep.len(), self.thread_sweep.len())
     }
 
     pub fn history_records(&self) -> Vec<RunRecord> {

@@ -321,14 +321,14 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         });
         ui.horizontal_wrapped(|ui| {
             if ui
-                .button("Size sweep")
+                .button("Run size sweep")
                 .on_hover_text("time the ticked variants on generated inputs of growing size")
                 .clicked()
             {
                 app.start_size_sweep();
             }
             if ui
-                .button("Thread sweep")
+                .button("Run thread sweep")
                 .on_hover_text("time the parallel variant at 1..cores threads")
                 .clicked()
             {

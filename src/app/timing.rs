@@ -78,6 +78,7 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
         .allow_scroll(false)
         .y_axis_label(format!("time ({})", unit.1))
         .show_x(false)
+        .show_axes([false, true])
         .show(ui, |p| {
             for (i, (name, color, v)) in rows.iter().enumerate() {
                 let x = i as f64;
@@ -87,18 +88,15 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
                 );
                 p.bar_chart(
                     BarChart::new(
-                        format!("{name} first call"),
+                        "first call (warm-up)",
                         vec![Bar::new(x + 0.38, v.first_s * unit.0).width(0.18)],
                     )
                     .color(color.gamma_multiply(0.35)),
                 );
                 p.line(
-                    Line::new(
-                        format!("{name} spread"),
-                        vec![[x, v.min_s * unit.0], [x, v.max_s * unit.0]],
-                    )
-                    .color(Color32::from_gray(200))
-                    .width(line_w + 1.0),
+                    Line::new("", vec![[x, v.min_s * unit.0], [x, v.max_s * unit.0]])
+                        .color(Color32::from_gray(200))
+                        .width(line_w + 1.0),
                 );
                 let label = match naive {
                     Some(n) if v.median_s > 0.0 => {
@@ -112,7 +110,7 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
                 };
                 let top = (v.max_s * unit.0).max(med);
                 p.text(
-                    Text::new(format!("{name} label"), PlotPoint::new(x, top), label)
+                    Text::new("", PlotPoint::new(x, top), label)
                         .anchor(egui::Align2::CENTER_BOTTOM)
                         .color(text_color),
                 );
@@ -152,6 +150,7 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
         .allow_scroll(false)
         .y_axis_label(format!("time ({})", unit.1))
         .show_x(false)
+        .show_axes([false, true])
         .show(ui, |p| {
             let mut charts: Vec<BarChart> = Vec::new();
             for (si, name) in names.iter().enumerate() {
@@ -184,7 +183,7 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
             for (i, v) in r.runs.iter().enumerate() {
                 p.text(
                     Text::new(
-                        format!("{} label", v.variant),
+                        "",
                         PlotPoint::new(i as f64, v.median_s * unit.0),
                         format!("{}\n{}", v.variant, fmt_secs(v.median_s)),
                     )
@@ -197,7 +196,7 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
 /// log-log time against size per variant with the fitted exponent in the legend.
 pub fn size_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f32) {
     if points.is_empty() {
-        ui.label("No size sweep yet: press “Size sweep” in the analysis panel.");
+        ui.label("No size sweep yet: press “Run size sweep” in the analysis panel.");
         return;
     }
     let unit = &points[0].1.size_unit;
@@ -228,7 +227,9 @@ pub fn size_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f
                 if pts.is_empty() {
                     continue;
                 }
-                let k = fit_exponent(&pts);
+                // Small sizes are dominated by fixed costs; fit the asymptotic upper half.
+                let tail = &pts[pts.len().saturating_sub(pts.len().div_ceil(2) + 1)..];
+                let k = fit_exponent(tail);
                 let name = match k {
                     Some(k) => format!("{variant}  O(N^{k:.2})"),
                     None => variant.name().to_string(),
@@ -251,7 +252,7 @@ pub fn size_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f
 /// Speed-up against one thread, with the ideal (linear) line.
 pub fn thread_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f32) {
     if points.is_empty() {
-        ui.label("No thread sweep yet: press “Thread sweep” in the analysis panel.");
+        ui.label("No thread sweep yet: press “Run thread sweep” in the analysis panel.");
         return;
     }
     let t1 = points
@@ -315,7 +316,7 @@ pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut
         .flat_map(|h| h.record.runs.iter().map(move |v| (h, v)))
         .collect();
     match sort {
-        HistorySort::Newest => rows.sort_by(|a, b| b.0.id.cmp(&a.0.id)),
+        HistorySort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.0.id)),
         HistorySort::Analysis => rows.sort_by(|a, b| {
             a.0.record
                 .analysis

@@ -225,6 +225,13 @@ pub fn run(
     Ok((record, outputs))
 }
 
+/// Read a JSON array of run records (ours, or the Python reference's in our schema).
+pub fn load_records(path: &std::path::Path) -> Result<Vec<RunRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::format(path, format!("not a JSON array of run records: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,11 +242,4 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert_eq!(mad(&[1.0, 2.0, 3.0, 100.0]), 1.0);
     }
-}
-
-/// Read a JSON array of run records (ours, or the Python reference's in our schema).
-pub fn load_records(path: &std::path::Path) -> Result<Vec<RunRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::format(path, format!("not a JSON array of run records: {e}")))
 }

@@ -1,0 +1,147 @@
+//! UI tests of the real app with egui_kittest: open, load a sample, run all variants,
+//! visit every tab. Deterministic views are compared with committed snapshots; views
+//! holding measured times are rendered to `tests/snapshots/render/` for the README and
+//! checked through the app state instead (times differ run to run).
+
+use astroperf::app::{AstroApp, Settings, Tab};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+
+fn harness() -> Harness<'static, AstroApp> {
+    Harness::builder()
+        .with_size([1400.0, 880.0])
+        .build_eframe(|cc| {
+            let settings = Settings {
+                repeat: 2,
+                ..Default::default()
+            };
+            AstroApp::with_settings(&cc.egui_ctx, settings)
+        })
+}
+
+/// Step the UI until the worker has finished (the UI keeps rendering meanwhile).
+fn wait_idle(h: &mut Harness<'static, AstroApp>) {
+    for _ in 0..6000 {
+        h.step();
+        if !h.state().is_busy() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(!h.state().is_busy(), "the run did not finish");
+    h.run_steps(4);
+}
+
+/// The status bar shows the live UI frame time: mask it out of comparisons.
+fn snapshot(h: &mut Harness<'static, AstroApp>, name: &str) {
+    h.mask(egui::Rect::from_min_max(
+        egui::pos2(0.0, 850.0),
+        egui::pos2(1400.0, 880.0),
+    ));
+    h.snapshot_options(name, &SnapshotOptions::new().threshold(1.0));
+}
+
+fn render(h: &mut Harness<'static, AstroApp>, name: &str) {
+    let img = h
+        .render()
+        .expect("a wgpu adapter (Mesa lavapipe) renders the UI");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/render");
+    std::fs::create_dir_all(&dir).expect("create render dir");
+    img.save(dir.join(format!("{name}.png")))
+        .expect("write render");
+}
+
+#[test]
+fn opens_ready_and_runs_all_variants_on_the_default_spectrum() {
+    let mut h = harness();
+    h.run_steps(3);
+    assert_eq!(h.state().settings.analysis, "spectrum-pipeline");
+    h.get_by_label("Run all variants").click();
+    h.step();
+    assert!(h.state().is_busy(), "Run all variants starts a job");
+    wait_idle(&mut h);
+    let recs = h.state().history_records();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].runs.len(), 3);
+    assert!(
+        recs[0].agree,
+        "variants disagree: {:?}",
+        recs[0].disagreement
+    );
+    // The default spectrum's lines give its true redshift.
+    let z = recs[0].runs[2].summary["redshift"]
+        .as_f64()
+        .expect("redshift");
+    assert!((z - 0.0123).abs() < 2e-4, "z = {z}");
+    snapshot(&mut h, "spectrum_result");
+
+    for (tab, name) in [
+        ("Timing", "timing"),
+        ("Stages", "stages"),
+        ("History", "history"),
+        ("Flame graph", "flame_graph"),
+    ] {
+        h.get_by_label(tab).click();
+        h.run_steps(3);
+        render(&mut h, name);
+    }
+    assert_eq!(h.state().settings.tab, Tab::FlameGraph);
+}
+
+#[test]
+fn loads_the_eso_sample_and_draws_its_sources() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Sample…").click();
+    h.run_steps(2);
+    h.get_by_label("ESO NTT/EMMI R-band CCD frame").click();
+    h.run_steps(2);
+    assert_eq!(h.state().data_kind(), "frame");
+    assert_eq!(h.state().settings.analysis, "ccd-pipeline");
+    h.get_by_label("Run all variants").click();
+    h.step();
+    wait_idle(&mut h);
+    let recs = h.state().history_records();
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].agree, "{:?}", recs[0].disagreement);
+    let n = recs[0].runs[0].summary["n_sources"]
+        .as_u64()
+        .expect("n_sources");
+    assert!(n > 0);
+    snapshot(&mut h, "ccd_result");
+}
+
+#[test]
+fn size_and_thread_sweeps_fill_their_plots() {
+    let mut h = harness();
+    h.run_steps(2);
+    // A cheap analysis keeps the sweep short.
+    h.state_mut().settings.analysis = "pairwise-distances".into();
+    h.state_mut().settings.sweep_max_factor = 0.25;
+    h.state_mut().settings.sweep_points = 3;
+    h.run_steps(2);
+    h.get_by_label("Run size sweep").click();
+    h.step();
+    wait_idle(&mut h);
+    assert_eq!(h.state().sweep_len(), (3, 0));
+    render(&mut h, "size_sweep");
+    h.get_by_label("Run thread sweep").click();
+    h.step();
+    wait_idle(&mut h);
+    assert_eq!(
+        h.state().sweep_len().1,
+        astroperf::bench::available_threads()
+    );
+    render(&mut h, "thread_sweep");
+}
+
+#[test]
+fn lecture_mode_enlarges_the_ui() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("🎓 Lecture mode").click();
+    h.run_steps(3);
+    assert!(h.state().settings.lecture);
+    assert!((h.ctx.zoom_factor() - 1.6).abs() < 1e-3);
+    snapshot(&mut h, "lecture_mode");
+}
