@@ -114,7 +114,8 @@ impl Analysis for CrossMatch {
                 stage!(ctx, "brute force", brute_force(&q, &t, radius, ctx)?)
             }
             _ => {
-                let index = stage!(ctx, "zone index", ZoneIndex::build(c2, radius, par));
+                let t = stage!(ctx, "unit vectors", unit_vectors(c2, par));
+                let index = stage!(ctx, "zone index", ZoneIndex::build(&t, radius, par));
                 stage!(ctx, "query", index.query_all(&q, radius, par, ctx)?)
             }
         };
@@ -273,59 +274,67 @@ fn zone_of(dec: f64, height: f64, n_zones: usize) -> usize {
     }
 }
 
+/// Counting sort of rows by zone: (zone starts, n_zones + 1 of them; row order).
+fn zone_order(dec: &[f64], height: f64, n_zones: usize) -> (Vec<usize>, Vec<usize>) {
+    let zone: Vec<u32> = dec
+        .iter()
+        .map(|&d| zone_of(d, height, n_zones) as u32)
+        .collect();
+    let mut start = vec![0usize; n_zones + 1];
+    for &z in &zone {
+        start[z as usize + 1] += 1;
+    }
+    for z in 0..n_zones {
+        start[z + 1] += start[z];
+    }
+    let mut next = start.clone();
+    let mut order = vec![0usize; dec.len()];
+    for (i, &z) in zone.iter().enumerate() {
+        order[next[z as usize]] = i;
+        next[z as usize] += 1;
+    }
+    (start, order)
+}
+
 impl ZoneIndex {
-    pub fn build(c: &Catalog, radius_arcsec: f64, parallel: bool) -> ZoneIndex {
-        let n = c.len();
+    /// Index catalog 2 (its unit vectors with RA/Dec): a counting sort into zones, then
+    /// a small sort by RA inside each zone.
+    pub fn build(c: &Xyz, radius_arcsec: f64, parallel: bool) -> ZoneIndex {
+        let n = c.x.len();
         let r = radius_arcsec * ARCSEC;
-        // Zones about as tall as the mean spacing of sources (a few per zone and RA
-        // window), never lower than the radius, at most MAX_ZONES.
+        // Zones about a quarter of the mean source spacing tall (a handful of sources per
+        // zone and RA window), never lower than the radius, at most MAX_ZONES.
         let spacing = (4.0 * PI / n.max(1) as f64).sqrt();
         let height = r.max(spacing / 4.0).max(PI / MAX_ZONES as f64);
         let n_zones = ((PI / height).ceil() as usize).clamp(1, MAX_ZONES);
-        let key = |i: usize| {
-            let dec = c.dec[i].to_radians();
-            let ra = c.ra[i].to_radians().rem_euclid(2.0 * PI);
-            (zone_of(dec, height, n_zones), ra, i)
+        let (start, mut order) = zone_order(&c.dec, height, n_zones);
+        let by_ra = |zone: &mut [usize]| {
+            zone.sort_unstable_by(|&i, &j| c.ra[i].total_cmp(&c.ra[j]).then(i.cmp(&j)))
         };
-        let mut keys: Vec<(usize, f64, usize)> = if parallel {
-            (0..n).into_par_iter().map(key).collect()
-        } else {
-            (0..n).map(key).collect()
-        };
-        let cmp = |a: &(usize, f64, usize), b: &(usize, f64, usize)| {
-            a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
-        };
-        if parallel {
-            keys.par_sort_unstable_by(cmp);
-        } else {
-            keys.sort_unstable_by(cmp);
-        }
-        let mut start = vec![0usize; n_zones + 1];
-        for k in &keys {
-            start[k.0 + 1] += 1;
-        }
+        // split `order` into its zones and sort each
+        let mut zones: Vec<&mut [usize]> = Vec::with_capacity(n_zones);
+        let mut rest: &mut [usize] = &mut order;
         for z in 0..n_zones {
-            start[z + 1] += start[z];
+            let (head, tail) = rest.split_at_mut(start[z + 1] - start[z]);
+            zones.push(head);
+            rest = tail;
         }
-        let mut idx = ZoneIndex {
+        if parallel {
+            zones.par_iter_mut().for_each(|z| by_ra(z));
+        } else {
+            zones.iter_mut().for_each(|z| by_ra(z));
+        }
+        let gather = |v: &[f64]| -> Vec<f64> { order.iter().map(|&i| v[i]).collect() };
+        ZoneIndex {
             height,
             n_zones,
             start,
-            ra: Vec::with_capacity(n),
-            x: Vec::with_capacity(n),
-            y: Vec::with_capacity(n),
-            z: Vec::with_capacity(n),
-            id: Vec::with_capacity(n),
-        };
-        for &(_, ra, i) in &keys {
-            let (x, y, z) = xyz_of(c.ra[i], c.dec[i]);
-            idx.ra.push(ra);
-            idx.x.push(x);
-            idx.y.push(y);
-            idx.z.push(z);
-            idx.id.push(i);
+            ra: gather(&c.ra),
+            x: gather(&c.x),
+            y: gather(&c.y),
+            z: gather(&c.z),
+            id: order,
         }
-        idx
     }
 
     /// Scan sorted positions `lo..hi` for a better hit.
@@ -388,29 +397,38 @@ impl ZoneIndex {
         accept(best, cmax)
     }
 
+    /// Every query, visited in zone order of the queries themselves (neighbouring
+    /// queries then read the same few zones, which stay in cache); results are written
+    /// back in catalog-1 order.
     pub fn query_all(&self, q: &Xyz, radius: f64, parallel: bool, ctx: &Ctx) -> Result<Vec<Hit>> {
         let r = radius * ARCSEC;
         let sin_r = r.sin();
         let cmax = max_chord(radius);
         let n = q.x.len();
-        let mut out: Vec<Hit> = vec![None; n];
-        let run = |b: usize, chunk: &mut [Hit]| -> Result<()> {
-            ctx.check()?;
-            for (k, o) in chunk.iter_mut().enumerate() {
-                let i = b * CHECK_EVERY + k;
-                *o = self.query((q.x[i], q.y[i], q.z[i]), q.ra[i], q.dec[i], r, sin_r, cmax);
-            }
-            Ok(())
-        };
-        if parallel {
-            out.par_chunks_mut(CHECK_EVERY)
-                .enumerate()
-                .try_for_each(|(b, c)| run(b, c))?;
+        let (_, order) = zone_order(&q.dec, self.height, self.n_zones);
+        let one =
+            |i: usize| self.query((q.x[i], q.y[i], q.z[i]), q.ra[i], q.dec[i], r, sin_r, cmax);
+        let hits: Vec<Hit> = if parallel {
+            order
+                .par_chunks(CHECK_EVERY)
+                .map(|c| {
+                    ctx.check()?;
+                    Ok(c.iter().map(|&i| one(i)).collect::<Vec<Hit>>())
+                })
+                .collect::<Result<Vec<Vec<Hit>>>>()?
+                .concat()
         } else {
-            for (b, c) in out.chunks_mut(CHECK_EVERY).enumerate() {
-                run(b, c)?;
+            let mut v = Vec::with_capacity(n);
+            for (b, c) in order.chunks(CHECK_EVERY).enumerate() {
+                ctx.check()?;
+                v.extend(c.iter().map(|&i| one(i)));
                 ctx.progress((b * CHECK_EVERY) as f64 / n.max(1) as f64);
             }
+            v
+        };
+        let mut out: Vec<Hit> = vec![None; n];
+        for (&i, h) in order.iter().zip(hits) {
+            out[i] = h;
         }
         Ok(out)
     }
@@ -479,10 +497,13 @@ mod tests {
         let t = unit_vectors(&c2, false);
         for radius in [1.0, 30.0, 60.0, 3600.0] {
             let bf = brute_force(&q, &t, radius, &ctx).expect("bf");
-            let idx = ZoneIndex::build(&c2, radius, false);
+            let idx = ZoneIndex::build(&t, radius, false);
             let zi = idx.query_all(&q, radius, false, &ctx).expect("zi");
             assert_eq!(bf, zi, "radius {radius}");
-            assert!(bf.iter().filter(|h| h.is_some()).count() > 20, "radius {radius}");
+            assert!(
+                bf.iter().filter(|h| h.is_some()).count() > 20,
+                "radius {radius}"
+            );
         }
     }
 }
