@@ -148,17 +148,17 @@ pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
     let df_auto = 1.0 / (5.0 * baseline);
     let fmin = params.opt_f64("fmin").unwrap_or(0.5 * df_auto);
     let fmax = params.opt_f64("fmax").unwrap_or(2.5 * npts / baseline);
-    if !(fmin > 0.0) || !fmin.is_finite() {
+    if fmin.is_nan() || fmin <= 0.0 || !fmin.is_finite() {
         return Err(Error::param(format!("fmin must be positive, not {fmin}")));
     }
-    if !(fmin < fmax) || !fmax.is_finite() {
+    if fmin >= fmax || fmax.is_nan() || !fmax.is_finite() {
         return Err(Error::param(format!(
             "fmin ({fmin}) must be smaller than fmax ({fmax})"
         )));
     }
     let n = match params.opt_i64("n") {
         Some(n) => {
-            if n < 2 || n > MAX_N {
+            if !(2..=MAX_N).contains(&n) {
                 return Err(Error::param(format!(
                     "n must be between 2 and {MAX_N}, not {n}"
                 )));
@@ -167,7 +167,7 @@ pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
         }
         None => {
             let n = 1.0 + ((fmax - fmin) / df_auto).round();
-            if !(n <= MAX_AUTO_N as f64) {
+            if n.is_nan() || n > MAX_AUTO_N as f64 {
                 return Err(Error::param(format!(
                     "the automatic grid ({fmin:.4}..{fmax:.4}, 5 samples per peak) would have {n:.0} frequencies; set n, fmin or fmax"
                 )));
@@ -350,7 +350,7 @@ impl Analysis for PeriodSearch {
         });
         for (i, p) in preps.iter().enumerate() {
             if let Some(p) = p {
-                if !(p.yy > 0.0) {
+                if p.yy.is_nan() || p.yy <= 0.0 {
                     return Err(Error::input(format!(
                         "light curve {i}: the weighted flux variance is zero; there is no variability to search"
                     )));

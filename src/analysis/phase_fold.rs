@@ -115,7 +115,7 @@ impl Analysis for PhaseFold {
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         clean(self, input)?;
         let p = params.f64("period")?;
-        if !(p > 0.0) || !p.is_finite() {
+        if p.is_nan() || p <= 0.0 || !p.is_finite() {
             return Err(Error::param(format!("period must be positive, not {p}")));
         }
         Ok(())
@@ -313,7 +313,7 @@ pub fn radix_argsort(ph: &[f64]) -> Vec<u32> {
         for k in &keys {
             count[((k >> shift) & 0xff) as usize] += 1;
         }
-        if count.iter().any(|&c| c == n) {
+        if count.contains(&n) {
             continue;
         }
         let mut pos = [0usize; 256];
