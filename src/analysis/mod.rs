@@ -23,6 +23,7 @@ pub mod period_search;
 pub mod phase_fold;
 pub mod planck;
 pub mod population_synthesis;
+pub mod banded_median;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -116,6 +117,7 @@ static REGISTRY: &[&dyn Analysis] = &[
     &phase_fold::PhaseFold,
     &period_search::PeriodSearch,
     &population_synthesis::PopulationSynthesis,
+    &banded_median::BandedMedian,
 ];
 
 /// Every analysis, in chapter order.
