@@ -381,3 +381,78 @@ fn population_synthesis_matches_the_analytic_imf() {
         fa * 1e4
     );
 }
+
+// ---------------------------------------------------------------- catalog-chunks
+
+#[test]
+fn catalog_chunks_variants_agree() {
+    let a = find("catalog-chunks");
+    let d = a.generate(a.quick_size() + 3, 8).expect("generate");
+    assert_eq!(a.size_of(&d), a.quick_size() + 3);
+    for (chunk, keep) in [("100000", "10000"), ("7777", "300"), ("1", "0")] {
+        if chunk == "1" {
+            // one row per chunk on a small file only
+            let small = a.generate(5000, 8).expect("generate");
+            all_agree(
+                a,
+                &small,
+                &params(a, &[("chunk", chunk), ("max_rows", keep)]),
+            );
+        } else {
+            all_agree(a, &d, &params(a, &[("chunk", chunk), ("max_rows", keep)]));
+        }
+    }
+}
+
+#[test]
+fn catalog_chunks_count_equals_a_direct_scan() {
+    let a = find("catalog-chunks");
+    let d = a.generate(60_001, 5).expect("generate");
+    let Dataset::Mapped(m) = &d else {
+        panic!("generate should map a file")
+    };
+    // Independent: read every magnitude straight from the map.
+    let mags: Vec<f64> = (0..60_001).map(|i| m.get(i * 3 + 2)).collect();
+    assert!(mags.iter().all(|v| (10.0..20.0).contains(v)));
+    for limit in [15.0, 12.5] {
+        let want: Vec<usize> = (0..mags.len()).filter(|&i| mags[i] < limit).collect();
+        let p = params(a, &[("limit", &limit.to_string()), ("chunk", "4096")]);
+        let o = run_on(a, Variant::Parallel, &d, &p, 2);
+        assert_eq!(o.summary_f64("n_bright"), Some(want.len() as f64));
+        let (_, rows) = o.table_of("bright").expect("bright");
+        assert_eq!(rows.nrows(), want.len().min(10_000));
+        for (r, &i) in want.iter().take(10_000).enumerate() {
+            assert_eq!(rows[[r, 0]], i as f64);
+            assert_eq!(rows[[r, 3]], mags[i]);
+        }
+        let (_, h) = o.table_of("mag_histogram").expect("histogram");
+        assert_eq!(h.column(2).sum(), 60_001.0);
+        // Uniform magnitudes in [10, 20): the bright fraction is (limit - 10) / 10.
+        let frac = o.summary_f64("bright_fraction").expect("fraction");
+        assert!((frac - (limit - 10.0) / 10.0).abs() < 0.01, "{frac}");
+    }
+}
+
+#[test]
+fn catalog_chunks_reads_an_in_memory_catalog_too() {
+    use astroperf::data::Catalog;
+    let a = find("catalog-chunks");
+    let c = Catalog {
+        ra: ndarray::Array1::from(vec![1.0, 2.0, 3.0, 4.0]),
+        dec: ndarray::Array1::from(vec![-1.0, 0.0, 1.0, 2.0]),
+        mag: Some(ndarray::Array1::from(vec![14.0, 16.0, 15.0, 9.0])),
+        color: None,
+    };
+    let o = all_agree(a, &Dataset::Catalog(c), &params(a, &[("chunk", "3")]));
+    let (_, rows) = o.table_of("bright").expect("bright");
+    assert_eq!(rows.column(0).to_vec(), vec![0.0, 3.0]);
+    assert_eq!(rows.column(3).to_vec(), vec![14.0, 9.0]);
+    assert!(a
+        .run(
+            Variant::Naive,
+            &Dataset::None,
+            &params(a, &[]),
+            &Ctx::detached(1)
+        )
+        .is_err());
+}

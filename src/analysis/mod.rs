@@ -24,6 +24,7 @@ pub mod phase_fold;
 pub mod planck;
 pub mod population_synthesis;
 pub mod banded_median;
+pub mod catalog_chunks;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -118,6 +119,7 @@ static REGISTRY: &[&dyn Analysis] = &[
     &period_search::PeriodSearch,
     &population_synthesis::PopulationSynthesis,
     &banded_median::BandedMedian,
+    &catalog_chunks::CatalogChunks,
 ];
 
 /// Every analysis, in chapter order.

@@ -303,7 +303,7 @@ impl Source<'_> {
 
 /// Drop the resident pages of elements `e0..e1` of a read-only file map (they are
 /// re-read from the file if touched again), keeping the RSS of a large stack bounded.
-fn release(m: &Mapped, e0: usize, e1: usize) {
+pub(crate) fn release(m: &Mapped, e0: usize, e1: usize) {
     let size = m.dtype.size();
     let start = m.offset + e0 * size;
     let page = 4096;
