@@ -375,7 +375,7 @@ pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
         format!("{k} of {} ({}{name})", layout.len(), lay.xtension),
     ));
     let loaded = if lay.xtension == "BINTABLE" {
-        bintable(path, hdr, lay, data, &mut facts, &mut warnings)?
+        bintable(path, hdr, lay, data, &mut facts)?
     } else {
         image(path, hdr, lay, data, &mut facts, &mut warnings)?
     };
@@ -632,7 +632,6 @@ fn bintable(
     lay: &HduLayout,
     data: &[u8],
     facts: &mut Vec<(String, String)>,
-    warnings: &mut Vec<String>,
 ) -> Result<Loaded> {
     let (row_len, nrows) = match lay.naxis.as_slice() {
         [a, b] => (*a as usize, *b as usize),
@@ -701,6 +700,7 @@ fn bintable(
     let mut names = Vec::new();
     let mut cols: Vec<Vec<f64>> = Vec::new();
     let mut skipped = Vec::new();
+    let mut units = Vec::new();
     let mut len = None;
     for (i, f) in fields.iter().enumerate() {
         let ok = numeric(f.code) && if arrays { f.repeat > 1 } else { f.repeat == 1 };
@@ -731,14 +731,19 @@ fn bintable(
                 v.push(decode_cell(f.code, b, tscal, tzero, tnull));
             }
         }
+        if let Some(u) = hdr.str(&format!("TUNIT{k}")).filter(|u| !u.is_empty()) {
+            units.push(format!("{} [{u}]", f.name));
+        }
         names.push(f.name.clone());
         cols.push(v);
+    }
+    if !units.is_empty() {
+        facts.push(("units".into(), units.join(", ")));
     }
     if !skipped.is_empty() {
         facts.push(("skipped columns".into(), skipped.join(", ")));
     }
-    let n = len.map_or(0, |l| if arrays { l } else { nrows });
-    let n = if arrays { n } else { nrows };
+    let n = if arrays { len.unwrap_or(0) } else { nrows };
     if cols.is_empty() || n == 0 {
         return Err(Error::format(
             path,
@@ -756,7 +761,6 @@ fn bintable(
     let nonfinite = count_nonfinite(a.iter());
     let (d, cfacts) = classify_table(names, a, false);
     facts.extend(cfacts);
-    let _ = warnings;
     let l = Loaded::new(d, path.display().to_string(), Origin::File);
     Ok(warn_nonfinite(
         l,
