@@ -25,6 +25,7 @@ pub mod planck;
 pub mod population_synthesis;
 pub mod banded_median;
 pub mod catalog_chunks;
+pub mod observation_batch;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -120,6 +121,7 @@ static REGISTRY: &[&dyn Analysis] = &[
     &population_synthesis::PopulationSynthesis,
     &banded_median::BandedMedian,
     &catalog_chunks::CatalogChunks,
+    &observation_batch::ObservationBatch,
 ];
 
 /// Every analysis, in chapter order.
