@@ -102,7 +102,11 @@ impl Analysis for AngularDistances {
                 Variant::Parallel => tables(&ra, &dec, true, ctx)?,
             }
         );
-        let (min, max, mean) = stage!(ctx, "summary", off_diagonal_stats(&d, n));
+        let (min, max, mean) = stage!(
+            ctx,
+            "summary",
+            off_diagonal_stats(&d, n, variant == Variant::Parallel)
+        );
         ctx.progress(1.0);
         let m = Array2::from_shape_vec((n, n), d)
             .map_err(|e| Error::input(format!("distance matrix shape: {e}")))?;
@@ -255,23 +259,33 @@ fn mirror(out: &mut [f64], n: usize, parallel: bool) {
     }
 }
 
-/// (min, max, mean) over the off-diagonal entries, in a fixed order.
-fn off_diagonal_stats(d: &[f64], n: usize) -> (f64, f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    let mut s = 0.0;
-    for (i, row) in d.chunks(n).enumerate() {
-        let mut rs = 0.0;
-        for (j, &v) in row.iter().enumerate() {
-            if i != j {
-                lo = lo.min(v);
-                hi = hi.max(v);
-                rs += v;
-            }
+/// (min, max, mean) over the off-diagonal entries: the matrix is symmetric, so the
+/// strict upper triangle suffices; per-row partials combined in row order (the same
+/// bits at any thread count).
+fn off_diagonal_stats(d: &[f64], n: usize, parallel: bool) -> (f64, f64, f64) {
+    let row = |(i, r): (usize, &[f64])| -> (f64, f64, f64) {
+        let mut lo = f64::INFINITY;
+        let mut hi = f64::NEG_INFINITY;
+        let mut s = 0.0;
+        for &v in &r[i + 1..] {
+            lo = lo.min(v);
+            hi = hi.max(v);
+            s += v;
         }
-        s += rs;
+        (lo, hi, s)
+    };
+    let parts: Vec<(f64, f64, f64)> = if parallel {
+        d.par_chunks(n).enumerate().map(row).collect()
+    } else {
+        d.chunks(n).enumerate().map(row).collect()
+    };
+    let (mut lo, mut hi, mut s) = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+    for (a, b, c) in parts {
+        lo = lo.min(a);
+        hi = hi.max(b);
+        s += c;
     }
-    (lo, hi, s / (n * (n - 1)) as f64)
+    (lo, hi, 2.0 * s / (n * (n - 1)) as f64)
 }
 
 /// Vincenty's formula (radians in, radians out): well-conditioned at every separation,
