@@ -771,3 +771,31 @@ fn large_npy_is_mapped_automatically() {
     );
     assert_eq!(l.info.bytes, 8 * n);
 }
+
+#[test]
+fn text_edge_cases_do_not_trip_the_loader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // UTF-8 BOM, CRLF line ends, and a header with more names than data columns.
+    let p = write(
+        dir.path(),
+        "bom.csv",
+        b"\xef\xbb\xbftime,flux,extra\r\n1,2\r\n2,3\r\n",
+    );
+    let l = load(&p).expect("bom csv");
+    assert_eq!(l.data.kind(), "light-curve");
+    assert!(l.info.warnings.iter().any(|w| w.contains("3 names")));
+    // Tab-separated with a header; quoted numbers in CSV.
+    let p = write(dir.path(), "tabs.txt", b"a\tb\n1\t2\n3\t4\n");
+    assert_eq!(load(&p).expect("tabs").data.shape(), vec![2, 2]);
+    let p = write(dir.path(), "q.csv", b"\"ra\",\"dec\"\n\"10.5\",\"-3\"\n");
+    let Dataset::Catalog(c) = load(&p).expect("quoted").data else {
+        panic!("quoted ra/dec should be a catalog")
+    };
+    assert_eq!((c.ra[0], c.dec[0]), (10.5, -3.0));
+    // A bare 2-column table with uneven first column stays a table.
+    let p = write(dir.path(), "uneven.txt", b"1 5\n2 6\n4 7\n9 8\n");
+    assert_eq!(load(&p).expect("uneven").data.kind(), "table");
+    // ... and with a regular grid it is a spectrum.
+    let p = write(dir.path(), "grid.txt", b"4000 5\n4001 6\n4002 7\n4003 8\n");
+    assert_eq!(load(&p).expect("grid").data.kind(), "spectrum");
+}

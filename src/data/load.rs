@@ -248,6 +248,13 @@ pub(crate) fn classify_table(
     data: Array2<f64>,
     magnitudes_hint: bool,
 ) -> (Dataset, Vec<(String, String)>) {
+    // Names and data must line up; pad or cut the names (the text loader warns).
+    let mut columns = columns;
+    let nc = data.ncols();
+    columns.truncate(nc);
+    while columns.len() < nc {
+        columns.push(format!("col{}", columns.len() + 1));
+    }
     let roles: Vec<Role> = columns.iter().map(|c| role(c)).collect();
     let find = |r: Role| roles.iter().position(|&x| x == r);
     let col = |i: usize| -> Array1<f64> { data.column(i).to_owned() };

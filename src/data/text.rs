@@ -52,7 +52,8 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
             "not a text table: the file contains binary (NUL) bytes",
         ));
     }
-    let text = String::from_utf8_lossy(&bytes);
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = String::from_utf8_lossy(body);
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -82,7 +83,7 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
     };
     let comma = ext == "csv" || first.contains(',');
     let rows = if comma {
-        split_csv(path, &bytes)?
+        split_csv(path, body)?
     } else {
         split_ws(&text)
     };
@@ -148,6 +149,15 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
             header_src = Some("comment line");
         }
     }
+    let mut warnings = Vec::new();
+    if let Some(h) = &header {
+        if h.len() != ncol {
+            warnings.push(format!(
+                "the header has {} names but the data have {ncol} columns; names matched by position",
+                h.len()
+            ));
+        }
+    }
     let nonfinite = count_nonfinite(a.iter());
     let mut facts: Vec<(String, String)> = vec![(
         "format".into(),
@@ -175,6 +185,7 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
     facts.extend(cfacts);
     let mut l = Loaded::new(d, src, Origin::File);
     l.info.facts.extend(facts);
+    l.info.warnings.extend(warnings);
     Ok(warn_nonfinite(l, nonfinite, "'nan' or empty cells"))
 }
 
