@@ -637,6 +637,12 @@ fn bintable(
         [a, b] => (*a as usize, *b as usize),
         _ => return Err(Error::format(path, "BINTABLE without NAXIS = 2")),
     };
+    if hdr.get("ZIMAGE") == Some(&HVal::Bool(true)) {
+        return Err(Error::format(
+            path,
+            "tile-compressed FITS image (ZIMAGE = T) is not supported; decompress it first (e.g. funpack)",
+        ));
+    }
     let tfields = hdr.f64("TFIELDS").unwrap_or(0.0);
     if !(0.0..=999.0).contains(&tfields) {
         return Err(Error::format(
