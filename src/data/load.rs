@@ -394,3 +394,63 @@ pub(crate) fn is_regular_grid(x: ndarray::ArrayView1<f64>) -> bool {
     };
     check(&|v| v) || (x[0] > 0.0 && check(&|v: f64| v.ln()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn column_roles_from_names() {
+        for (n, r) in [
+            ("WAVELENGTH", Role::Wave),
+            ("wavelength_A", Role::Wave),
+            ("Lambda (nm)", Role::Wave),
+            ("LOGLAM", Role::LogWave),
+            ("FLUX", Role::Flux),
+            ("flux_err", Role::Err),
+            ("ERR", Role::Err),
+            ("ivar_err", Role::Err),
+            ("MJD", Role::Time),
+            ("BJD_TDB", Role::Time),
+            ("time_d", Role::Time),
+            ("\"YEAR\"", Role::Time),
+            ("Mag", Role::Mag),
+            ("Vmag", Role::Mag),
+            ("RA_deg", Role::Ra),
+            ("DEJ2000", Role::Dec),
+            ("SUNACTIVITY", Role::Other),
+            ("idx1", Role::Other),
+        ] {
+            assert_eq!(role(n), r, "{n}");
+        }
+    }
+
+    #[test]
+    fn regular_grids() {
+        assert!(is_regular_grid(array![1.0, 2.0, 3.0, 4.0].view()));
+        let log = array![1.0f64, 10.0, 100.0, 1000.0];
+        assert!(is_regular_grid(log.view()));
+        assert!(!is_regular_grid(array![1.0, 2.0, 4.0, 9.0].view()));
+        assert!(!is_regular_grid(array![3.0, 2.0, 1.0].view()));
+        assert!(!is_regular_grid(array![1.0, f64::NAN, 3.0].view()));
+    }
+
+    #[test]
+    fn classify_prefers_spectrum_then_light_curve_then_catalog() {
+        let d = array![[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]];
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (k, _) = classify_table(names(&["wave", "flux", "err"]), d.clone(), false);
+        assert_eq!(k.kind(), "spectrum");
+        let (k, _) = classify_table(names(&["mjd", "mag", "err"]), d.clone(), false);
+        match k {
+            Dataset::LightCurve(l) => assert!(l.magnitudes && l.error.is_some()),
+            other => panic!("{}", other.kind()),
+        }
+        let (k, _) = classify_table(names(&["ra", "dec", "x"]), d.clone(), false);
+        assert_eq!(k.kind(), "catalog");
+        let (k, _) = classify_table(names(&["a"]), d, false);
+        assert_eq!(k.kind(), "table");
+        assert_eq!(k.shape(), vec![2, 3]);
+    }
+}
