@@ -388,3 +388,34 @@ fn observation_batch_finds_the_true_stars_of_each_frame() {
     }
     assert!(checked >= 15, "{checked}");
 }
+
+/// memory-layout: the i16 layout is astropy's `scale('int16', 'minmax')` — same BSCALE,
+/// BZERO and stored values as the golden FITS file.
+#[test]
+fn memory_layout_i16_scaling_matches_astropy() {
+    use astroperf::analysis::memory_layout::{i16_scaling, quantize_i16};
+    let x = npy_f64("ccd_frame.npy");
+    let raw: Array2<i16> = ndarray_npy::read_npy(golden("ccd_frame_i16_raw.npy")).expect("raw i16");
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    let (bzero, bscale) = i16_scaling(lo, hi);
+    assert!(rel(bscale, 0.02038025199014856) < 1e-14, "{bscale}");
+    assert!(rel(bzero, 745.7151647482149) < 1e-14, "{bzero}");
+    let mismatched = x
+        .iter()
+        .zip(raw.iter())
+        .filter(|(v, r)| quantize_i16(**v, bzero, bscale) != **r)
+        .count();
+    assert_eq!(mismatched, 0);
+    let o = run("memory-layout", Variant::Parallel, &frame(x), &[]);
+    let (_, t) = o.table_of("layouts").expect("layouts");
+    // golden 0.010230 is astropy's error after reading back in float32; in f64 the error
+    // is at most half a quantisation step (BSCALE/2 = 0.010190)
+    let d = t[[2, 2]];
+    assert!(d <= 0.5 * bscale * (1.0 + 1e-12) && d > 0.49 * bscale, "{d}");
+    assert!((d - 0.010230445641042252).abs() < 5e-5, "{d}");
+    assert_eq!(t[[2, 1]], (512 * 512 * 2) as f64);
+}

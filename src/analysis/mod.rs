@@ -26,6 +26,7 @@ pub mod population_synthesis;
 pub mod banded_median;
 pub mod catalog_chunks;
 pub mod observation_batch;
+pub mod memory_layout;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -122,6 +123,7 @@ static REGISTRY: &[&dyn Analysis] = &[
     &banded_median::BandedMedian,
     &catalog_chunks::CatalogChunks,
     &observation_batch::ObservationBatch,
+    &memory_layout::MemoryLayout,
 ];
 
 /// Every analysis, in chapter order.
