@@ -799,3 +799,25 @@ fn text_edge_cases_do_not_trip_the_loader() {
     let p = write(dir.path(), "grid.txt", b"4000 5\n4001 6\n4002 7\n4003 8\n");
     assert_eq!(load(&p).expect("grid").data.kind(), "spectrum");
 }
+
+#[test]
+fn big_endian_fortran_npy_reads_in_logical_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = "{'descr': '>f8', 'fortran_order': True, 'shape': (2, 3), }";
+    let h = format!("{h:<117}\n");
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((h.len() as u16).to_le_bytes());
+    b.extend(h.as_bytes());
+    // Logical [[1, 2, 3], [4, 5, 6]] stored column by column.
+    for v in [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0] {
+        b.extend(v.to_be_bytes());
+    }
+    let p = write(dir.path(), "bef.npy", &b);
+    let Dataset::Table(t) = load(&p).expect("big-endian fortran").data else {
+        panic!("expected a table")
+    };
+    assert_eq!(t.data, ndarray::array![[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    // ... and it cannot be memory-mapped (not little-endian C order): a clear error.
+    let e = load_mapped(&p).expect_err("map");
+    assert!(e.to_string().contains("bef.npy"), "{e}");
+}
