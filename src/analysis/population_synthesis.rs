@@ -245,7 +245,7 @@ fn describe(a: &PopulationSynthesis, input: &Dataset) -> Result<(usize, u64)> {
             if t.columns.iter().map(String::as_str).eq(DESCRIPTOR) && t.data.nrows() == 1 =>
         {
             let r = t.data[[0, 0]];
-            if !(r >= 1.0 && r <= 1e9 && r.fract() == 0.0) {
+            if !((1.0..=1e9).contains(&r) && r.fract() == 0.0) {
                 return Err(Error::input(format!(
                     "population-synthesis: {r} realizations is not a whole number from 1 to 1e9"
                 )));
