@@ -317,3 +317,59 @@ fn bad_light_curves_are_rejected_clearly() {
         .to_string()
         .contains("sorted"));
 }
+
+/// Timing of the chapter's batch workload (100 curves × 1000 points × 100 trial
+/// frequencies 0.1..2 c/d) through the bench harness. Run with
+/// `cargo test --release --test lightcurve -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn batch_timing_report() {
+    use astroperf::bench::{self, RunConfig};
+    use astroperf::data::{generate, Loaded, Origin};
+    let curves: Vec<LightCurve> = (0..100)
+        .map(|i| {
+            let p = generate::LightCurveParams {
+                n: 1000,
+                period: 0.5 + 9.5 * i as f64 / 99.0,
+                amplitude: 1.0,
+                noise: 1.0,
+                mean: 100.0,
+                ..Default::default()
+            };
+            generate::light_curve(&p, 100 + i)
+        })
+        .collect();
+    let loaded = Loaded::new(
+        Dataset::LightCurveBatch(curves),
+        "100 generated curves",
+        Origin::Generated,
+    );
+    let a = search();
+    for method in ["pdm", "lomb-scargle", "lomb-scargle-fast", "chi2-fold"] {
+        let p = params(
+            a,
+            &[
+                ("method", method),
+                ("fmin", "0.1"),
+                ("fmax", "2.0"),
+                ("n", "100"),
+            ],
+        );
+        let cfg = RunConfig {
+            repeat: 7,
+            ..Default::default()
+        };
+        let (rec, _) = bench::run(a, &loaded.data, &loaded.info, &p, &cfg, &Default::default())
+            .expect("bench");
+        assert!(rec.agree, "{method}: {:?}", rec.disagreement);
+        for r in &rec.runs {
+            println!(
+                "batch {method:18} {:10} threads {} median {:.5} s min {:.5} s",
+                r.variant.name(),
+                r.threads,
+                r.median_s,
+                r.min_s
+            );
+        }
+    }
+}
