@@ -91,6 +91,20 @@ struct BenchArgs {
     /// Timed repeats per variant.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// Seconds the naive variant may take per analysis (all its calls); beyond that it is
+    /// cancelled and reported as skipped. Default: 30 for chapter, 10 for quick.
+    #[arg(long)]
+    naive_budget: Option<f64>,
+    /// Write every analysis' input as .npy plus manifest.json into DIR and exit (for the
+    /// Python reference bench).
+    #[arg(long)]
+    export_inputs: Option<PathBuf>,
+    /// Merge run records from another tool (the Python reference's JSON) into the report.
+    #[arg(long)]
+    compare: Option<PathBuf>,
+    /// Skip the memory-bandwidth measurement.
+    #[arg(long)]
+    no_bandwidth: bool,
 }
 
 fn main() -> ExitCode {
@@ -265,6 +279,7 @@ fn run(args: RunArgs) -> Result<u8> {
         threads,
         repeat: args.repeat,
         warmup: args.warmup,
+        naive_budget_s: None,
     };
     let (record, outputs) = bench::run(
         a,
@@ -330,21 +345,75 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         .only
         .as_ref()
         .map(|s| s.split(',').map(|x| x.trim().to_string()).collect());
-    let threads = args.threads.unwrap_or_else(bench::available_threads).max(1);
-    let mut records = Vec::new();
-    let mut failed = false;
-    for a in analysis::registry() {
-        if only
-            .as_ref()
-            .is_some_and(|o| !o.iter().any(|x| x == a.id()))
-        {
-            continue;
+    if let Some(o) = &only {
+        for id in o {
+            if analysis::find(id).is_none() {
+                return Err(Error::param(format!("--only: unknown analysis '{id}'")));
+            }
         }
-        let size = if chapter {
+    }
+    let selected: Vec<&'static dyn analysis::Analysis> = analysis::registry()
+        .iter()
+        .copied()
+        .filter(|a| only.as_ref().is_none_or(|o| o.iter().any(|x| x == a.id())))
+        .collect();
+    let size_of = |a: &dyn analysis::Analysis| {
+        if chapter {
             a.default_size()
         } else {
             a.quick_size()
-        };
+        }
+    };
+    if let Some(dir) = &args.export_inputs {
+        let mut manifest = Vec::new();
+        for a in &selected {
+            eprintln!("export {:<22} {} {}", a.id(), size_of(*a), a.size_unit());
+            manifest.push(bench::export::export_input(
+                dir,
+                *a,
+                size_of(*a),
+                1,
+                &Params::defaults(&a.params()),
+            )?);
+        }
+        let p = dir.join("manifest.json");
+        let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        eprintln!("wrote {} inputs and {}", manifest.len(), p.display());
+        return Ok(0);
+    }
+    let compare = match &args.compare {
+        Some(p) => bench::load_records(p)?,
+        None => Vec::new(),
+    };
+    let threads = args.threads.unwrap_or_else(bench::available_threads).max(1);
+    let budget = args
+        .naive_budget
+        .unwrap_or(if chapter { 30.0 } else { 10.0 });
+    let mut header = format!(
+        "astroperf bench, suite {}, {} threads, {} repeats (median), naive budget {budget:.0} s\n",
+        args.suite,
+        threads,
+        args.repeat.max(1)
+    );
+    let mut limit = None;
+    if !args.no_bandwidth {
+        eprint!("measuring memory bandwidth ... ");
+        let b = bench::bandwidth::measure(256);
+        eprintln!(
+            "copy {:.2} GB/s, read {:.2} GB/s (1 thread), {:.2} GB/s (all threads)",
+            b.copy_gbps, b.read_gbps, b.read_parallel_gbps
+        );
+        header.push_str(&format!(
+            "memory bandwidth (256 MB arrays): copy {:.2} GB/s copied, read {:.2} GB/s on 1 thread, {:.2} GB/s on {} threads\n",
+            b.copy_gbps, b.read_gbps, b.read_parallel_gbps, bench::available_threads()
+        ));
+        limit = Some(b.read_parallel_gbps);
+    }
+    let mut records = Vec::new();
+    let mut failed = false;
+    for a in &selected {
+        let size = size_of(*a);
         eprint!("bench {:<22} {size} {} ... ", a.id(), a.size_unit());
         let _ = std::io::stderr().flush();
         let data = a.generate(size, 1)?;
@@ -357,6 +426,7 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         let cfg = RunConfig {
             threads,
             repeat: args.repeat.max(1),
+            naive_budget_s: Some(budget),
             ..Default::default()
         };
         match bench::run(
@@ -378,6 +448,9 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
                     report::fmt_secs(best),
                     if r.agree { "" } else { "  VARIANTS DISAGREE" }
                 );
+                for s in &r.skipped {
+                    eprintln!("    skipped {s}");
+                }
                 failed |= !r.agree;
                 records.push(r);
             }
@@ -387,7 +460,46 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
             }
         }
     }
-    let md = report::markdown(&records);
+    let mut md = header;
+    md.push('\n');
+    md.push_str(&report::markdown(&records));
+    let streaming: Vec<String> = records
+        .iter()
+        .flat_map(|r| r.runs.iter().map(move |v| (r, v)))
+        .filter_map(|(r, v)| {
+            v.gbps.map(|g| match limit {
+                Some(l) => format!(
+                    "| {} | {} | {g:.2} GB/s | {:.0}% |",
+                    r.analysis,
+                    v.variant,
+                    100.0 * g / l
+                ),
+                None => format!("| {} | {} | {g:.2} GB/s | – |", r.analysis, v.variant),
+            })
+        })
+        .collect();
+    if !streaming.is_empty() {
+        md.push_str("\nStreaming kernels against the measured read bandwidth (all threads):\n\n| analysis | variant | achieved | % of limit |\n|---|---|---|---|\n");
+        md.push_str(&streaming.join("\n"));
+        md.push('\n');
+    }
+    let skipped: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.skipped
+                .iter()
+                .map(move |s| format!("- {}: {s}", r.analysis))
+        })
+        .collect();
+    if !skipped.is_empty() {
+        md.push_str("\nSkipped:\n");
+        md.push_str(&skipped.join("\n"));
+        md.push('\n');
+    }
+    if !compare.is_empty() {
+        md.push_str("\nAgainst the Python reference (same inputs, same sitting):\n\n");
+        md.push_str(&report::comparison(&records, &compare));
+    }
     if let Some(p) = &args.json {
         let s = serde_json::to_string_pretty(&records).unwrap_or_default();
         std::fs::write(p, s).map_err(|e| Error::io(p, e))?;

@@ -8,25 +8,25 @@ pub mod output;
 pub mod params;
 
 pub mod angular_distances;
-pub mod cross_match;
-pub mod extinction_correction;
-pub mod monte_carlo_pi;
-pub mod orbit_leapfrog;
-pub mod peak_count;
-pub mod magnitude_sum;
+pub mod banded_median;
+pub mod catalog_chunks;
 pub mod ccd_background;
 pub mod ccd_kernels;
 pub mod ccd_pipeline;
+pub mod cross_match;
+pub mod extinction_correction;
 pub mod lomb_scargle;
+pub mod magnitude_sum;
+pub mod memory_layout;
+pub mod monte_carlo_pi;
+pub mod observation_batch;
+pub mod orbit_leapfrog;
 pub mod pairwise_distances;
+pub mod peak_count;
 pub mod period_search;
 pub mod phase_fold;
 pub mod planck;
 pub mod population_synthesis;
-pub mod banded_median;
-pub mod catalog_chunks;
-pub mod observation_batch;
-pub mod memory_layout;
 pub mod spectrum_pipeline;
 pub mod spectrum_stack;
 pub mod streaming_stats;
@@ -39,7 +39,9 @@ use crate::data::Dataset;
 use crate::Result;
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// The straightforward scalar algorithm as the chapter writes it.
@@ -99,6 +101,11 @@ pub trait Analysis: Send + Sync {
     fn validate(&self, _input: &Dataset, _params: &Params) -> Result<()> {
         Ok(())
     }
+    /// Bytes a run must read and write at least (inputs + outputs), for streaming
+    /// kernels whose limit is memory bandwidth; `None` where flops bound the work.
+    fn bytes_moved(&self, _input: &Dataset, _params: &Params) -> Option<f64> {
+        None
+    }
     /// Run one variant. All variants return the same artifacts, compared with their tolerance.
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output>;
 }
@@ -107,10 +114,15 @@ static REGISTRY: &[&dyn Analysis] = &[
     &spectrum_pipeline::SpectrumPipeline,
     &pairwise_distances::PairwiseDistances,
     &ccd_pipeline::CcdPipeline,
+    &banded_median::BandedMedian,
+    &observation_batch::ObservationBatch,
+    &memory_layout::MemoryLayout,
     &magnitude_sum::MagnitudeSum,
     &planck::Planck,
     &streaming_stats::StreamingStats,
     &spectrum_stack::SpectrumStack,
+    &population_synthesis::PopulationSynthesis,
+    &catalog_chunks::CatalogChunks,
     &angular_distances::AngularDistances,
     &extinction_correction::ExtinctionCorrection,
     &cross_match::CrossMatch,
@@ -119,11 +131,6 @@ static REGISTRY: &[&dyn Analysis] = &[
     &peak_count::PeakCount,
     &phase_fold::PhaseFold,
     &period_search::PeriodSearch,
-    &population_synthesis::PopulationSynthesis,
-    &banded_median::BandedMedian,
-    &catalog_chunks::CatalogChunks,
-    &observation_batch::ObservationBatch,
-    &memory_layout::MemoryLayout,
 ];
 
 /// Every analysis, in chapter order.

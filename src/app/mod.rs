@@ -310,6 +310,7 @@ impl AstroApp {
             threads: self.settings.threads.max(1),
             repeat: self.settings.repeat.max(1),
             warmup: self.settings.warmup,
+            naive_budget_s: None,
         }
     }
 

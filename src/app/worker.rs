@@ -40,6 +40,23 @@ pub enum Job {
     },
 }
 
+impl Job {
+    fn analysis_id(&self) -> &'static str {
+        match self {
+            Job::Run { analysis, .. }
+            | Job::SizeSweep { analysis, .. }
+            | Job::ThreadSweep { analysis, .. } => analysis.id(),
+        }
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
 pub enum Msg {
     /// A finished run with the outputs of each variant (for the viewers).
     Run {
@@ -79,7 +96,17 @@ impl Worker {
             .spawn(move || {
                 while let Ok(job) = job_rx.recv() {
                     c.reset();
-                    let err = execute(job, &c, &tx, &repaint).err();
+                    let what = job.analysis_id();
+                    // A bug in an analysis must not take the app down: report it and carry on.
+                    let err = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        execute(job, &c, &tx, &repaint)
+                    })) {
+                        Ok(r) => r.err(),
+                        Err(p) => Some(format!(
+                            "{what} crashed ({}); the app is still usable",
+                            panic_text(&p)
+                        )),
+                    };
                     let _ = tx.send(Msg::Done(err));
                     repaint();
                 }

@@ -2,6 +2,8 @@
 //! statistics, a rayon pool per run, and the agreement check between variants. The CLI,
 //! the GUI's worker and the bench suite all time through here.
 
+pub mod bandwidth;
+pub mod export;
 pub mod report;
 
 use crate::analysis::{Analysis, Control, Ctx, Output, Params, Variant};
@@ -18,6 +20,9 @@ pub struct RunConfig {
     pub threads: usize,
     pub repeat: usize,
     pub warmup: usize,
+    /// Wall-clock budget for all calls of the naive variant; beyond it the naive run is
+    /// cancelled and reported as skipped (with the reason) rather than waited for.
+    pub naive_budget_s: Option<f64>,
 }
 
 impl Default for RunConfig {
@@ -27,6 +32,7 @@ impl Default for RunConfig {
             threads: available_threads(),
             repeat: 5,
             warmup: 1,
+            naive_budget_s: None,
         }
     }
 }
@@ -56,6 +62,9 @@ pub struct VariantRun {
     /// Elements (in the analysis' size unit) per second at the median time.
     pub throughput: f64,
     pub throughput_unit: String,
+    /// Achieved memory traffic (GB/s) for streaming kernels (see `Analysis::bytes_moved`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbps: Option<f64>,
     pub stages: Vec<StageTiming>,
     pub summary: Map<String, Value>,
     /// Whether this variant's artifacts agree with the first variant's.
@@ -83,6 +92,61 @@ pub struct RunRecord {
     /// Which language/tool produced the record ("astroperf", or "python" for imported ones).
     pub tool: String,
     pub runs: Vec<VariantRun>,
+    /// Variants not timed, with the reason (e.g. over the naive budget).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
+}
+
+/// Cancels a budgeted run when its time is up (or when the whole job is cancelled).
+struct Watchdog {
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    expired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(budget_s: f64, outer: Control, inner: Control) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let done = Arc::new(AtomicBool::new(false));
+        let expired = Arc::new(AtomicBool::new(false));
+        let (d, e) = (done.clone(), expired.clone());
+        let t0 = Instant::now();
+        let handle = std::thread::Builder::new()
+            .name("astroperf-budget".into())
+            .spawn(move || {
+                while !d.load(Ordering::Relaxed) {
+                    if outer.is_cancelled() {
+                        inner.cancel();
+                    }
+                    if t0.elapsed().as_secs_f64() > budget_s {
+                        e.store(true, Ordering::Relaxed);
+                        inner.cancel();
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            })
+            .ok();
+        Watchdog {
+            done,
+            expired,
+            handle,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.expired.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// The outputs of the last timed repeat of each variant, in run order.
@@ -133,6 +197,7 @@ pub fn run(
     let size = analysis.size_of(input);
     let mut runs = Vec::new();
     let mut outputs: Outputs = Vec::new();
+    let mut skipped = Vec::new();
     for (vi, &variant) in cfg.variants.iter().enumerate() {
         let threads = if variant == Variant::Parallel {
             cfg.threads.clamp(1, 1024)
@@ -140,6 +205,17 @@ pub fn run(
             1
         };
         let pool = pool(threads)?;
+        // The naive variant may run under a budget: its own cancel flag, set by a
+        // watchdog when the budget is spent or when the user cancels the whole job.
+        let budgeted = cfg.naive_budget_s.filter(|_| variant == Variant::Naive);
+        let vc = match budgeted {
+            Some(_) => Control {
+                cancel: Default::default(),
+                progress: control.progress.clone(),
+            },
+            None => control.clone(),
+        };
+        let watchdog = budgeted.map(|b| Watchdog::start(b, control.clone(), vc.clone()));
         let mut first_s = None;
         let mut times = Vec::with_capacity(repeat);
         let mut stage_samples: Vec<(String, Vec<f64>)> = Vec::new();
@@ -147,16 +223,23 @@ pub fn run(
         for call in 0..cfg.warmup + repeat {
             control.set_progress((vi as f64 * calls_per_variant + call as f64) / total_calls);
             let ctx = Ctx::new(
-                control.clone(),
+                vc.clone(),
                 threads,
                 (vi as f64 * calls_per_variant + call as f64) / total_calls,
                 1.0 / total_calls,
             );
             let t0 = Instant::now();
-            let out = pool.install(|| {
+            let result = pool.install(|| {
                 puffin::profile_scope!("run", format!("{} {}", analysis.id(), variant));
                 analysis.run(variant, input, params, &ctx)
-            })?;
+            });
+            let out = match (result, &watchdog) {
+                (Ok(o), _) => o,
+                (Err(Error::Cancelled), Some(w)) if w.expired() && !control.is_cancelled() => {
+                    break;
+                }
+                (Err(e), _) => return Err(e),
+            };
             let dt = t0.elapsed().as_secs_f64();
             if first_s.is_none() {
                 first_s = Some(dt);
@@ -172,7 +255,25 @@ pub fn run(
                 last = Some(out);
             }
         }
-        let out = last.ok_or_else(|| Error::input("no timed repeat ran"))?;
+        let over_budget = watchdog.as_ref().is_some_and(|w| w.expired());
+        drop(watchdog);
+        let Some(out) = last else {
+            if over_budget {
+                skipped.push(format!(
+                    "{variant}: not timed, its first call ran past the {:.0} s budget",
+                    cfg.naive_budget_s.unwrap_or(0.0)
+                ));
+                continue;
+            }
+            return Err(Error::input("no timed repeat ran"));
+        };
+        if over_budget {
+            skipped.push(format!(
+                "{variant}: {} of {repeat} repeats fitted in the {:.0} s budget",
+                times.len(),
+                cfg.naive_budget_s.unwrap_or(0.0)
+            ));
+        }
         let med = median(&times);
         runs.push(VariantRun {
             variant,
@@ -184,6 +285,10 @@ pub fn run(
             median_s: med,
             throughput: if med > 0.0 { size as f64 / med } else { 0.0 },
             throughput_unit: format!("{}/s", analysis.size_unit()),
+            gbps: analysis
+                .bytes_moved(input, params)
+                .filter(|_| med > 0.0)
+                .map(|b| b / med / 1e9),
             times_s: times,
             stages: stage_samples
                 .into_iter()
@@ -221,6 +326,7 @@ pub fn run(
         disagreement,
         tool: "astroperf".to_string(),
         runs,
+        skipped,
     };
     Ok((record, outputs))
 }

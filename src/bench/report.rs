@@ -79,3 +79,47 @@ pub fn csv(records: &[RunRecord]) -> String {
     }
     s
 }
+
+/// Rust against another tool (Python) per analysis: the best time of each and the ratio.
+pub fn comparison(ours: &[RunRecord], theirs: &[RunRecord]) -> String {
+    let mut s = String::from(
+        "| analysis | size | astroperf best | python best | python / astroperf |\n|---|---|---|---|---|\n",
+    );
+    let best = |r: &RunRecord| {
+        r.runs
+            .iter()
+            .min_by(|a, b| a.median_s.total_cmp(&b.median_s))
+            .map(|v| (v.median_s, v.variant.name().to_string()))
+    };
+    for r in ours {
+        let Some((t, v)) = best(r) else { continue };
+        for p in theirs
+            .iter()
+            .filter(|p| p.analysis == r.analysis && p.size == r.size)
+        {
+            if let Some((pt, _)) = best(p) {
+                let label = p
+                    .runs
+                    .iter()
+                    .min_by(|a, b| a.median_s.total_cmp(&b.median_s))
+                    .and_then(|v| {
+                        v.summary
+                            .get("method")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| p.tool.clone());
+                s.push_str(&format!(
+                    "| {} | {} {} | {} ({v}) | {} ({label}) | {:.1}× |\n",
+                    r.analysis,
+                    r.size,
+                    r.size_unit,
+                    fmt_secs(t),
+                    fmt_secs(pt),
+                    pt / t
+                ));
+            }
+        }
+    }
+    s
+}

@@ -1,0 +1,76 @@
+//! The hardware limit for streaming kernels: memory bandwidth measured at the start of a
+//! bench (copy and read of arrays far larger than the caches), so a kernel's GB/s can be
+//! shown as a percentage of what this machine can move.
+
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Bandwidth {
+    /// Bytes of the array used (each of source and destination).
+    pub bytes: usize,
+    /// Copy: bytes copied per second (the traffic is twice that: read + write).
+    pub copy_gbps: f64,
+    /// Read-only pass (a sum), one thread.
+    pub read_gbps: f64,
+    /// Read-only pass over all threads: the limit streaming kernels are compared with.
+    pub read_parallel_gbps: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Measure with arrays of `mb` megabytes (5 repeats, median).
+pub fn measure(mb: usize) -> Bandwidth {
+    let n = (mb.max(1) << 20) / 8;
+    let src: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let mut dst = vec![0.0f64; n];
+    let bytes = n * 8;
+    let mut copy = Vec::new();
+    let mut read = Vec::new();
+    let mut read_par = Vec::new();
+    let mut sink = 0.0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        dst.copy_from_slice(&src);
+        copy.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        // Four accumulators so the adds pipeline; the sum keeps the loop alive.
+        let mut acc = [0.0f64; 4];
+        for c in src.chunks_exact(4) {
+            for k in 0..4 {
+                acc[k] += c[k];
+            }
+        }
+        sink += acc.iter().sum::<f64>();
+        read.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        sink += src
+            .par_chunks(1 << 16)
+            .map(|c| c.iter().sum::<f64>())
+            .sum::<f64>();
+        read_par.push(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box((sink, &dst));
+    let gb = bytes as f64 / 1e9;
+    Bandwidth {
+        bytes,
+        copy_gbps: gb / median(copy),
+        read_gbps: gb / median(read),
+        read_parallel_gbps: gb / median(read_par),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bandwidth_is_positive_and_finite() {
+        let b = super::measure(8);
+        for v in [b.copy_gbps, b.read_gbps, b.read_parallel_gbps] {
+            assert!(v.is_finite() && v > 0.0);
+        }
+    }
+}
