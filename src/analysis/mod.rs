@@ -111,26 +111,32 @@ pub trait Analysis: Send + Sync {
 }
 
 static REGISTRY: &[&dyn Analysis] = &[
-    &spectrum_pipeline::SpectrumPipeline,
+    // 7.1 Profiling
     &pairwise_distances::PairwiseDistances,
+    &spectrum_pipeline::SpectrumPipeline,
     &ccd_pipeline::CcdPipeline,
-    &banded_median::BandedMedian,
-    &observation_batch::ObservationBatch,
-    &memory_layout::MemoryLayout,
-    &magnitude_sum::MagnitudeSum,
-    &planck::Planck,
-    &streaming_stats::StreamingStats,
-    &spectrum_stack::SpectrumStack,
-    &population_synthesis::PopulationSynthesis,
-    &catalog_chunks::CatalogChunks,
+    // 7.2 Vectorization
     &angular_distances::AngularDistances,
     &extinction_correction::ExtinctionCorrection,
+    &phase_fold::PhaseFold,
     &cross_match::CrossMatch,
+    // 7.3 Numba
     &orbit_leapfrog::OrbitLeapfrog,
     &monte_carlo_pi::MonteCarloPi,
     &peak_count::PeakCount,
-    &phase_fold::PhaseFold,
+    &magnitude_sum::MagnitudeSum,
+    &planck::Planck,
+    // 7.4 Parallel processing
+    &observation_batch::ObservationBatch,
+    &banded_median::BandedMedian,
+    // 7.5 Memory
+    &memory_layout::MemoryLayout,
+    &catalog_chunks::CatalogChunks,
+    &streaming_stats::StreamingStats,
+    // Exercises
     &period_search::PeriodSearch,
+    &spectrum_stack::SpectrumStack,
+    &population_synthesis::PopulationSynthesis,
 ];
 
 /// Every analysis, in chapter order.

@@ -243,7 +243,14 @@ impl AstroApp {
         if self.analysis().input_kind() == kind {
             return;
         }
-        if let Some(a) = analysis::registry().iter().find(|a| a.input_kind() == kind) {
+        // A loaded light curve is most often opened to search its period.
+        let preferred = (kind == "light-curve").then(|| analysis::find("period-search")).flatten();
+        if let Some(a) = preferred.or_else(|| {
+            analysis::registry()
+                .iter()
+                .copied()
+                .find(|a| a.input_kind() == kind)
+        }) {
             self.settings.analysis = a.id().to_string();
         }
     }
