@@ -415,7 +415,42 @@ fn memory_layout_i16_scaling_matches_astropy() {
     // golden 0.010230 is astropy's error after reading back in float32; in f64 the error
     // is at most half a quantisation step (BSCALE/2 = 0.010190)
     let d = t[[2, 2]];
-    assert!(d <= 0.5 * bscale * (1.0 + 1e-12) && d > 0.49 * bscale, "{d}");
+    assert!(
+        d <= 0.5 * bscale * (1.0 + 1e-12) && d > 0.49 * bscale,
+        "{d}"
+    );
     assert!((d - 0.010230445641042252).abs() < 5e-5, "{d}");
     assert_eq!(t[[2, 1]], (512 * 512 * 2) as f64);
+}
+
+/// Through the crate's FITS loader: the f64 FITS gives scipy's results exactly; the
+/// BITPIX=16 FITS (scaled as astropy scales it) gives the same labels and 40 sources.
+#[test]
+fn golden_fits_files_through_the_loader() {
+    use astroperf::data::load::load;
+    let want_clean = npy_f64("ccd_median3.npy").into_dyn();
+    let want_labels: ArrayD<i32> =
+        ndarray_npy::read_npy::<_, Array2<i32>>(golden("ccd_labels.npy"))
+            .expect("labels")
+            .into_dyn();
+    let f64_fits = load(&golden("ccd_frame_f64.fits")).expect("load f64 fits");
+    let i16_fits = load(&golden("ccd_frame_i16.fits")).expect("load i16 fits");
+    for v in ALL_VARIANTS {
+        let o = run("ccd-pipeline", v, &f64_fits.data, &[]);
+        assert_eq!(f64_art(&o, "cleaned"), want_clean, "{v}");
+        assert_eq!(i32_art(&o, "labels"), want_labels, "{v}");
+        let o = run("ccd-pipeline", v, &i16_fits.data, &[]);
+        assert_eq!(i32_art(&o, "labels"), want_labels, "{v} (int16 FITS)");
+        assert_eq!(o.summary_f64("n_sources"), Some(40.0));
+    }
+    // and the real ESO frame through the loader
+    let eso = load(&real("eso_ntt_emmi_R.fits")).expect("load ESO");
+    let o = run(
+        "ccd-pipeline",
+        Variant::Parallel,
+        &eso.data,
+        &[("detect", "background")],
+    );
+    let n = o.summary_f64("n_sources").expect("n");
+    assert!((46.0..=84.0).contains(&n), "{n}");
 }

@@ -19,10 +19,10 @@
 
 use super::ccd_background as bg;
 use super::ccd_kernels::{
-    median3_rows, moments_from_runs, number_runs, paint, runs_in_row, source_table, union_band,
-    union_rows, Dsu, Moments, Run, SOURCE_COLUMNS,
+    all_finite, mean_std_lanes, median3_rows, moments_from_runs, number_runs, paint, runs_in_row,
+    source_table, union_band, union_rows, Dsu, Moments, Run, SOURCE_COLUMNS,
 };
-use super::common::{chunk_len, mean_std, mean_std_naive};
+use super::common::{chunk_len, mean_std_naive};
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{generate, Dataset, Frame};
 use crate::{stage, Error, Result};
@@ -203,8 +203,12 @@ pub fn check_frame(f: &Frame) -> Result<()> {
             "the frame is {rows}x{cols}, more than the {MAX_PIXELS} pixels this tool handles"
         )));
     }
-    let bad = f.data.iter().filter(|v| !v.is_finite()).count();
-    if bad > 0 {
+    let finite = match f.data.as_slice() {
+        Some(x) => all_finite(x),
+        None => f.data.iter().all(|v| v.is_finite()),
+    };
+    if !finite {
+        let bad = f.data.iter().filter(|v| !v.is_finite()).count();
         return Err(Error::input(format!(
             "the frame has {bad} NaN or infinite pixels; the 3x3 median and the statistics need finite data"
         )));
@@ -270,8 +274,8 @@ fn run_threshold(
         "mean_std",
         match variant {
             Variant::Naive => mean_std_naive(&cleaned),
-            Variant::Vectorized => mean_std(&cleaned, false),
-            Variant::Parallel => mean_std(&cleaned, true),
+            Variant::Vectorized => mean_std_lanes(&cleaned, false),
+            Variant::Parallel => mean_std_lanes(&cleaned, true),
         }
     );
     let thr = mean + k * std;

@@ -8,9 +8,9 @@
 //! the calibration removes them again ((raw − dark) / flat). Param `calibrate=false`
 //! skips the calibration for frames that are already reduced.
 
-use super::ccd_kernels::{Moments, SOURCE_COLUMNS};
+use super::ccd_kernels::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
 use super::ccd_pipeline::{detect, MAX_PIXELS};
-use super::common::{mean_std, mean_std_naive};
+use super::common::mean_std_naive;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::rng::Rng;
 use crate::data::{generate, Dataset, Dtype, Frame};
@@ -98,8 +98,12 @@ impl Analysis for ObservationBatch {
                     f.data.dim()
                 )));
             }
-            let bad = f.data.iter().filter(|v| !v.is_finite()).count();
-            if bad > 0 {
+            let finite = match f.data.as_slice() {
+                Some(x) => all_finite(x),
+                None => f.data.iter().all(|v| v.is_finite()),
+            };
+            if !finite {
+                let bad = f.data.iter().filter(|v| !v.is_finite()).count();
                 return Err(Error::input(format!(
                     "frame {i} has {bad} NaN or infinite pixels"
                 )));
@@ -232,7 +236,7 @@ fn one_frame(
         if variant == Variant::Naive {
             mean_std_naive(&cal)
         } else {
-            mean_std(&cal, false)
+            mean_std_lanes(&cal, false)
         }
     );
     let det = detect(
