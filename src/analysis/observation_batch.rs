@@ -134,9 +134,7 @@ impl Analysis for ObservationBatch {
                     .par_iter()
                     .map(|f| {
                         ctx.check()?;
-                        let r =
-                            one_frame(Variant::Vectorized, f, &dark, &flat, k, calibrate, &inner);
-                        r
+                        one_frame(Variant::Vectorized, f, &dark, &flat, k, calibrate, &inner)
                     })
                     .collect::<Result<Vec<_>>>()?
             })
