@@ -43,3 +43,61 @@ pub fn load_profile(path: &Path) -> Result<puffin::FrameView, String> {
     puffin::FrameView::read(&mut f)
         .map_err(|e| format!("{}: not a puffin capture ({e})", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Control, Params};
+    use crate::bench::{self, RunConfig};
+    use crate::data::{Loaded, Origin};
+
+    fn record() -> RunRecord {
+        let a = crate::analysis::find("pairwise-distances").expect("registered");
+        let d = a.generate(50, 1).expect("generate");
+        let l = Loaded::new(d, "test", Origin::Generated);
+        let cfg = RunConfig {
+            repeat: 2,
+            warmup: 0,
+            threads: 1,
+            ..Default::default()
+        };
+        bench::run(
+            a,
+            &l.data,
+            &l.info,
+            &Params::default(),
+            &cfg,
+            &Control::new(),
+        )
+        .expect("run")
+        .0
+    }
+
+    #[test]
+    fn history_exports_in_three_formats_and_json_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let recs = vec![record()];
+        for ext in ["csv", "json", "md"] {
+            let p = dir.path().join(format!("h.{ext}"));
+            export_history(&p, &recs).expect("export");
+            let text = std::fs::read_to_string(&p).expect("read");
+            assert!(text.contains("pairwise-distances"), "{ext}");
+            assert!(text.contains("parallel"), "{ext}");
+        }
+        let back = bench::load_records(&dir.path().join("h.json")).expect("reload");
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].runs.len(), 3);
+        assert!(export_history(Path::new("/nonexistent-dir/x.csv"), &recs).is_err());
+    }
+
+    #[test]
+    fn screenshots_are_written_as_png() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("s.png");
+        let img = egui::ColorImage::new([4, 3], vec![egui::Color32::RED; 12]);
+        save_png(&p, &img).expect("save");
+        let back = image::open(&p).expect("decode").to_rgba8();
+        assert_eq!(back.dimensions(), (4, 3));
+        assert_eq!(back.get_pixel(0, 0).0, [255, 0, 0, 255]);
+    }
+}
