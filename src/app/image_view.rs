@@ -283,7 +283,7 @@ mod tests {
         let mut r = crate::data::rng::Rng::new(3);
         let data: Vec<f64> = (0..100_000)
             .map(|i| {
-                if i % 50 == 0 {
+                if i % 47 == 0 {
                     50_000.0
                 } else {
                     100.0 + 5.0 * r.normal()
