@@ -93,7 +93,8 @@ fn cross_match_variants_agree() {
     let out = all_agree(a, &input, &defaults(a));
     assert_eq!(out.summary_f64("n_matches"), Some(1500.0));
     // a large radius: many candidates per query, nearest-of-several decides
-    let out = all_agree(a, &input, &with(a, &[("radius", "600")]));
+    all_agree(a, &input, &with(a, &[("order", "zone")]));
+    let out = all_agree(a, &input, &with(a, &[("radius", "600"), ("order", "zone")]));
     assert!(out.summary_f64("n_matches").expect("n") > 1500.0);
 }
 

@@ -41,13 +41,21 @@ impl Analysis for CrossMatch {
         "catalog-pair"
     }
     fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::float(
-            "radius",
-            "match radius in arcsec (nearest neighbour closer than this)",
-            1.0,
-            1e-6,
-            3600.0,
-        )]
+        vec![
+            ParamSpec::float(
+                "radius",
+                "match radius in arcsec (nearest neighbour closer than this)",
+                1.0,
+                1e-6,
+                3600.0,
+            ),
+            ParamSpec::choice(
+                "order",
+                "index variants: visit queries in catalog order, or sorted by zone (cache locality)",
+                "catalog",
+                &["catalog", "zone"],
+            ),
+        ]
     }
     fn size_unit(&self) -> &'static str {
         "rows per catalog"
@@ -107,6 +115,7 @@ impl Analysis for CrossMatch {
             )));
         }
         let par = variant == Variant::Parallel;
+        let by_zone = params.str("order")? == "zone";
         let q = stage!(ctx, "unit vectors", unit_vectors(c1, par));
         let matches = match variant {
             Variant::Naive => {
@@ -116,7 +125,11 @@ impl Analysis for CrossMatch {
             _ => {
                 let t = stage!(ctx, "unit vectors", unit_vectors(c2, par));
                 let index = stage!(ctx, "zone index", ZoneIndex::build(&t, radius, par));
-                stage!(ctx, "query", index.query_all(&q, radius, par, ctx)?)
+                stage!(
+                    ctx,
+                    "query",
+                    index.query_all(&q, radius, by_zone, par, ctx)?
+                )
             }
         };
         ctx.progress(1.0);
@@ -184,10 +197,7 @@ pub fn unit_vectors(c: &Catalog, parallel: bool) -> Xyz {
         x: Vec::with_capacity(n),
         y: Vec::with_capacity(n),
         z: Vec::with_capacity(n),
-        ra: ra
-            .iter()
-            .map(|a| a.to_radians().rem_euclid(2.0 * PI))
-            .collect(),
+        ra: ra.iter().map(|a| norm_ra(a.to_radians())).collect(),
         dec: dec.iter().map(|d| d.to_radians()).collect(),
     };
     for (x, y, z) in v {
@@ -196,6 +206,17 @@ pub fn unit_vectors(c: &Catalog, parallel: bool) -> Xyz {
         out.z.push(z);
     }
     out
+}
+
+/// RA in [0, 2π): the fmod only for values outside (rem_euclid is a slow libm call and
+/// returns in-range values unchanged anyway).
+#[inline]
+fn norm_ra(r: f64) -> f64 {
+    if (0.0..2.0 * PI).contains(&r) {
+        r
+    } else {
+        r.rem_euclid(2.0 * PI)
+    }
 }
 
 /// Largest chord of a match: 2·sin(r/2).
@@ -397,15 +418,26 @@ impl ZoneIndex {
         accept(best, cmax)
     }
 
-    /// Every query, visited in zone order of the queries themselves (neighbouring
-    /// queries then read the same few zones, which stay in cache); results are written
-    /// back in catalog-1 order.
-    pub fn query_all(&self, q: &Xyz, radius: f64, parallel: bool, ctx: &Ctx) -> Result<Vec<Hit>> {
+    /// Every query, in catalog-1 order or (`zone_order_queries`) in zone order of the
+    /// queries themselves, so that neighbouring queries read the same few zones while
+    /// they are in cache; results are written back in catalog-1 order.
+    pub fn query_all(
+        &self,
+        q: &Xyz,
+        radius: f64,
+        zone_order_queries: bool,
+        parallel: bool,
+        ctx: &Ctx,
+    ) -> Result<Vec<Hit>> {
         let r = radius * ARCSEC;
         let sin_r = r.sin();
         let cmax = max_chord(radius);
         let n = q.x.len();
-        let (_, order) = zone_order(&q.dec, self.height, self.n_zones);
+        let order: Vec<usize> = if zone_order_queries {
+            zone_order(&q.dec, self.height, self.n_zones).1
+        } else {
+            (0..n).collect()
+        };
         let one =
             |i: usize| self.query((q.x[i], q.y[i], q.z[i]), q.ra[i], q.dec[i], r, sin_r, cmax);
         let hits: Vec<Hit> = if parallel {
@@ -498,7 +530,11 @@ mod tests {
         for radius in [1.0, 30.0, 60.0, 3600.0] {
             let bf = brute_force(&q, &t, radius, &ctx).expect("bf");
             let idx = ZoneIndex::build(&t, radius, false);
-            let zi = idx.query_all(&q, radius, false, &ctx).expect("zi");
+            for by_zone in [false, true] {
+                let zi = idx.query_all(&q, radius, by_zone, false, &ctx).expect("zi");
+                assert_eq!(bf, zi, "radius {radius} zone order {by_zone}");
+            }
+            let zi = idx.query_all(&q, radius, false, true, &ctx).expect("zi");
             assert_eq!(bf, zi, "radius {radius}");
             assert!(
                 bf.iter().filter(|h| h.is_some()).count() > 20,
