@@ -244,7 +244,9 @@ impl AstroApp {
             return;
         }
         // A loaded light curve is most often opened to search its period.
-        let preferred = (kind == "light-curve").then(|| analysis::find("period-search")).flatten();
+        let preferred = (kind == "light-curve")
+            .then(|| analysis::find("period-search"))
+            .flatten();
         if let Some(a) = preferred.or_else(|| {
             analysis::registry()
                 .iter()
