@@ -524,11 +524,13 @@ def w_pairwise(e, a, args):
     if n * n <= args.naive_limit:
 
         def naive():
+            xs, ys = p[:, 0].tolist(), p[:, 1].tolist()
             out = []
             for i in range(n):
-                xi, yi = p[i, 0], p[i, 1]
+                xi, yi = xs[i], ys[i]
                 for j in range(i + 1, n):
-                    out.append(math.sqrt((xi - p[j, 0]) ** 2 + (yi - p[j, 1]) ** 2))
+                    dx, dy = xi - xs[j], yi - ys[j]
+                    out.append(math.sqrt(dx * dx + dy * dy))
             return np.array(out)
 
         impls.append(Impl("naive", "pure Python double loop (math.sqrt)", naive, summ, lambda d: d))
