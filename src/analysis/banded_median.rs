@@ -76,7 +76,10 @@ impl Analysis for BandedMedian {
         // 1. the one shared copy of the frame
         let mut shared: Vec<f64> = stage!(ctx, "share", {
             let mut v = Vec::with_capacity(rows * cols);
-            v.extend(f.data.iter().copied());
+            match f.data.as_slice() {
+                Some(x) => v.extend_from_slice(x),
+                None => v.extend(f.data.iter().copied()),
+            }
             v
         });
         ctx.check()?;
