@@ -319,6 +319,26 @@ pub fn detect(
     minarea: usize,
     ctx: &Ctx,
 ) -> Result<Detection> {
+    detect_opts(
+        variant, test, values, rows, cols, thr, eight, minarea, true, ctx,
+    )
+}
+
+/// [`detect`], optionally without painting the label image (`labels` is then empty;
+/// the naive variant always makes it, as its per-label scans need it).
+#[allow(clippy::too_many_arguments)]
+pub fn detect_opts(
+    variant: Variant,
+    test: &[f64],
+    values: &[f64],
+    rows: usize,
+    cols: usize,
+    thr: f64,
+    eight: bool,
+    minarea: usize,
+    paint_labels: bool,
+    ctx: &Ctx,
+) -> Result<Detection> {
     match variant {
         Variant::Naive => detect_naive(test, values, rows, cols, thr, eight, minarea, ctx),
         Variant::Vectorized => {
@@ -337,8 +357,11 @@ pub fn detect(
                 union_band(&runs, eight, &mut dsu, 0);
                 let (mut run_label, n) = number_runs(&mut dsu);
                 let n = apply_minarea(&runs, &mut run_label, n, minarea);
-                let mut labels = vec![0i32; rows * cols];
-                paint(&runs, &run_label, cols, 0, &mut labels);
+                let mut labels = Vec::new();
+                if paint_labels {
+                    labels = vec![0i32; rows * cols];
+                    paint(&runs, &run_label, cols, 0, &mut labels);
+                }
                 (labels, run_label, n)
             });
             let moments = stage!(
@@ -409,7 +432,7 @@ pub fn detect(
                 }
                 let (mut run_label, n) = number_runs(&mut dsu);
                 let n = apply_minarea(&runs, &mut run_label, n, minarea);
-                let mut labels = vec![0i32; rows * cols];
+                let mut labels = vec![0i32; if paint_labels { rows * cols } else { 0 }];
                 labels
                     .par_chunks_mut(band * cols)
                     .enumerate()

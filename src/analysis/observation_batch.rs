@@ -9,7 +9,7 @@
 //! skips the calibration for frames that are already reduced.
 
 use super::ccd_kernels::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
-use super::ccd_pipeline::{detect, MAX_PIXELS};
+use super::ccd_pipeline::{detect_opts, MAX_PIXELS};
 use super::common::mean_std_naive;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::rng::Rng;
@@ -132,17 +132,29 @@ impl Analysis for ObservationBatch {
                 let inner = Ctx::detached(1);
                 frames
                     .par_iter()
-                    .map(|f| {
+                    .map_init(Vec::new, |buf, f| {
                         ctx.check()?;
-                        one_frame(Variant::Vectorized, f, &dark, &flat, k, calibrate, &inner)
+                        one_frame(
+                            Variant::Vectorized,
+                            f,
+                            &dark,
+                            &flat,
+                            k,
+                            calibrate,
+                            buf,
+                            &inner,
+                        )
                     })
                     .collect::<Result<Vec<_>>>()?
             })
         } else {
             let mut out = Vec::with_capacity(n);
+            let mut buf = Vec::new();
             for (i, f) in frames.iter().enumerate() {
                 ctx.check()?;
-                out.push(one_frame(variant, f, &dark, &flat, k, calibrate, ctx)?);
+                out.push(one_frame(
+                    variant, f, &dark, &flat, k, calibrate, &mut buf, ctx,
+                )?);
                 ctx.progress((i + 1) as f64 / n as f64);
             }
             out
@@ -194,6 +206,7 @@ fn batch<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a [Frame]> {
 }
 
 /// Calibrate one frame, threshold it and measure its sources (raster-numbered labels).
+#[allow(clippy::too_many_arguments)]
 fn one_frame(
     variant: Variant,
     f: &Frame,
@@ -201,6 +214,7 @@ fn one_frame(
     flat: &[f64],
     k: f64,
     calibrate: bool,
+    buf: &mut Vec<f64>,
     ctx: &Ctx,
 ) -> Result<Vec<Moments>> {
     let (rows, cols) = f.data.dim();
@@ -208,44 +222,55 @@ fn one_frame(
     let raw = data
         .as_slice()
         .ok_or_else(|| Error::input("a frame is not contiguous"))?;
-    let cal: Vec<f64> = stage!(ctx, "calibrate", {
+    // naive: a new array per frame, as the chapter's numpy code makes; the others
+    // reuse one buffer per thread (no page faults after the first frame)
+    let mut fresh = Vec::new();
+    let cal: &mut Vec<f64> = if variant == Variant::Naive {
+        &mut fresh
+    } else {
+        buf
+    };
+    stage!(ctx, "calibrate", {
+        cal.clear();
         if !calibrate {
-            raw.to_vec()
+            cal.extend_from_slice(raw);
         } else if variant == Variant::Naive {
-            let mut out = vec![0.0; rows * cols];
+            cal.resize(rows * cols, 0.0);
             for r in 0..rows {
                 for c in 0..cols {
                     let i = r * cols + c;
-                    out[i] = (raw[i] - dark[i]) / flat[i];
+                    cal[i] = (raw[i] - dark[i]) / flat[i];
                 }
             }
-            out
         } else {
-            raw.iter()
-                .zip(dark)
-                .zip(flat)
-                .map(|((x, d), f)| (x - d) / f)
-                .collect()
+            cal.extend(
+                raw.iter()
+                    .zip(dark)
+                    .zip(flat)
+                    .map(|((x, d), f)| (x - d) / f),
+            );
         }
     });
+    let cal: &[f64] = cal;
     let (mean, std) = stage!(
         ctx,
         "mean_std",
         if variant == Variant::Naive {
-            mean_std_naive(&cal)
+            mean_std_naive(cal)
         } else {
-            mean_std_lanes(&cal, false)
+            mean_std_lanes(cal, false)
         }
     );
-    let det = detect(
+    let det = detect_opts(
         variant,
-        &cal,
-        &cal,
+        cal,
+        cal,
         rows,
         cols,
         mean + k * std,
         false,
         1,
+        false,
         ctx,
     )?;
     Ok(det.moments)
