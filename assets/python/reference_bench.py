@@ -257,28 +257,41 @@ def nb():
             return 2 * n - i - 1
         return i
 
+    @njit(inline="always")
+    def med9(p0, p1, p2, p3, p4, p5, p6, p7, p8):
+        # the 19-exchange median-of-9 network (min/max, branch-free)
+        p1, p2 = min(p1, p2), max(p1, p2)
+        p4, p5 = min(p4, p5), max(p4, p5)
+        p7, p8 = min(p7, p8), max(p7, p8)
+        p0, p1 = min(p0, p1), max(p0, p1)
+        p3, p4 = min(p3, p4), max(p3, p4)
+        p6, p7 = min(p6, p7), max(p6, p7)
+        p1, p2 = min(p1, p2), max(p1, p2)
+        p4, p5 = min(p4, p5), max(p4, p5)
+        p7, p8 = min(p7, p8), max(p7, p8)
+        p3 = max(p0, p3)
+        p5 = min(p5, p8)
+        p4, p7 = min(p4, p7), max(p4, p7)
+        p6 = max(p3, p6)
+        p4 = max(p1, p4)
+        p2 = min(p2, p5)
+        p4 = min(p4, p7)
+        p4, p2 = min(p4, p2), max(p4, p2)
+        p4 = max(p6, p4)
+        return min(p4, p2)
+
     @njit(parallel=True)
     def median3(img):
         rows, cols = img.shape
         out = np.empty_like(img)
         for r in prange(rows):
-            w = np.empty(9)
-            for c in range(cols):
-                k = 0
-                for dr in range(-1, 2):
-                    rr = refl(r + dr, rows)
-                    for dc in range(-1, 2):
-                        w[k] = img[rr, refl(c + dc, cols)]
-                        k += 1
-                # insertion sort of 9 values
-                for a in range(1, 9):
-                    v = w[a]
-                    b = a - 1
-                    while b >= 0 and w[b] > v:
-                        w[b + 1] = w[b]
-                        b -= 1
-                    w[b + 1] = v
-                out[r, c] = w[4]
+            a = img[refl(r - 1, rows)]
+            b = img[r]
+            c = img[refl(r + 1, rows)]
+            for j in range(cols):
+                jm = refl(j - 1, cols)
+                jp = refl(j + 1, cols)
+                out[r, j] = med9(a[jm], a[j], a[jp], b[jm], b[j], b[jp], c[jm], c[j], c[jp])
         return out
 
     @njit(parallel=True)
