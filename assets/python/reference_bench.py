@@ -82,7 +82,7 @@ T_SUN_GYR = 10.0
 class Impl:
     """One implementation of a workload: a zero-argument callable plus how to read it."""
 
-    def __init__(self, variant, method, fn, summarize=None, check=None, threads=1, approx=False):
+    def __init__(self, variant, method, fn, summarize=None, check=None, threads=1):
         self.variant = variant
         self.method = method
         self.fn = fn
