@@ -595,7 +595,8 @@ pub fn best_index(v: &[f64], maximize: bool) -> Option<usize> {
 /// The chapter's phase, `(t % P) / P`.
 #[inline]
 fn chapter_phase(t: f64, period: f64) -> f64 {
-    t.rem_euclid(period) / period
+    // `+ 0.0`: -0.0 becomes +0.0, so the radix (bit) order equals the value order.
+    t.rem_euclid(period) / period + 0.0
 }
 
 /// χ² about the mean of values taken in the given order (the chapter's loop).
@@ -633,18 +634,15 @@ fn chi2_fold(
             Ok(out)
         }
         _ => {
-            // Same fold, sort and sum, without per-trial allocations: (phase, index)
-            // keys sorted unstably give the stable argsort's order exactly.
-            let trial = |keys: &mut Vec<(f64, u32)>, k: usize| -> f64 {
+            // Same fold, sort and sum, with an O(N) stable radix argsort of the phase
+            // bits instead of a comparison sort: the identical permutation (ties in
+            // index order, as the stable argsort), so the identical sum.
+            let trial = |ph: &mut Vec<f64>, k: usize| -> f64 {
                 let period = 1.0 / grid.freq(k);
-                keys.clear();
-                keys.extend(
-                    c.t.iter()
-                        .enumerate()
-                        .map(|(i, &t)| (chapter_phase(t, period), i as u32)),
-                );
-                keys.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                chi2_of(keys.iter().map(|&(_, i)| c.y[i as usize]), n)
+                ph.clear();
+                ph.extend(c.t.iter().map(|&t| chapter_phase(t, period)));
+                let order = super::phase_fold::radix_argsort(ph);
+                chi2_of(order.iter().map(|&i| c.y[i as usize]), n)
             };
             run_trials(grid.n, parallel, ctx, || Vec::with_capacity(n), trial)
         }

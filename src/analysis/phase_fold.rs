@@ -16,10 +16,12 @@ pub struct PhaseFold;
 #[inline]
 pub fn phase(t: f64, period: f64, epoch: f64) -> f64 {
     let p = (t - epoch).rem_euclid(period) / period;
+    // `+ 0.0` turns -0.0 (an exact multiple of a negative time) into +0.0, so sorting
+    // by value and by bit pattern agree.
     if p >= 1.0 {
         0.0
     } else {
-        p
+        p + 0.0
     }
 }
 
@@ -376,6 +378,7 @@ mod tests {
         assert!((phase(5.0, 2.0, 0.0) - 0.5).abs() < 1e-15);
         assert!((phase(-0.5, 2.0, 0.0) - 0.75).abs() < 1e-15);
         assert!((phase(1.0, 2.0, 0.5) - 0.25).abs() < 1e-15);
+        assert_eq!(phase(-4.0, 2.0, 0.0).to_bits(), 0.0f64.to_bits());
         let ph = [0.5, 0.25, 0.5, 0.0, 0.999, 0.25];
         assert_eq!(radix_argsort(&ph), vec![3, 1, 5, 0, 2, 4]);
     }
