@@ -634,15 +634,18 @@ fn chi2_fold(
             Ok(out)
         }
         _ => {
-            // Same fold, sort and sum, with an O(N) stable radix argsort of the phase
-            // bits instead of a comparison sort: the identical permutation (ties in
-            // index order, as the stable argsort), so the identical sum.
-            let trial = |ph: &mut Vec<f64>, k: usize| -> f64 {
+            // Same fold, sort and sum, without per-trial allocations: contiguous
+            // (phase, index) pairs, stable sort — the argsort's permutation exactly.
+            let trial = |keys: &mut Vec<(f64, u32)>, k: usize| -> f64 {
                 let period = 1.0 / grid.freq(k);
-                ph.clear();
-                ph.extend(c.t.iter().map(|&t| chapter_phase(t, period)));
-                let order = super::phase_fold::radix_argsort(ph);
-                chi2_of(order.iter().map(|&i| c.y[i as usize]), n)
+                keys.clear();
+                keys.extend(
+                    c.t.iter()
+                        .enumerate()
+                        .map(|(i, &t)| (chapter_phase(t, period), i as u32)),
+                );
+                keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chi2_of(keys.iter().map(|&(_, i)| c.y[i as usize]), n)
             };
             run_trials(grid.n, parallel, ctx, || Vec::with_capacity(n), trial)
         }

@@ -1,8 +1,8 @@
 //! Chapter 7.2's `phase_fold_vectorized`: phase = (t % P) / P, sort by phase, and
 //! (optionally) the mean curve in phase bins — the folded light curve the GUI draws.
-//! Variants differ in the sort: the chapter's argsort by a key function, an LSD radix
-//! sort on the phase bits, and rayon's parallel sort. Ties are ordered by index, so
-//! every variant returns the identical permutation.
+//! Variants differ in the sort: the chapter's argsort by a key function, a stable
+//! sort of contiguous (phase, index) pairs, and rayon's parallel stable sort of the
+//! pairs. All sorts are stable (ties keep index order): the identical permutation.
 
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{generate, Dataset, LightCurve};
@@ -151,14 +151,21 @@ impl Analysis for PhaseFold {
                     idx.sort_by(|&a, &b| ph[a as usize].total_cmp(&ph[b as usize]));
                     idx
                 }
-                Variant::Vectorized => radix_argsort(&ph),
+                Variant::Vectorized => {
+                    // (phase, index) pairs in one contiguous array, stable sort (runs
+                    // of already-ordered phases, one per cycle, are merged, not re-sorted).
+                    let mut keys: Vec<(f64, u32)> =
+                        ph.iter().enumerate().map(|(i, &p)| (p, i as u32)).collect();
+                    keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    keys.into_iter().map(|k| k.1).collect()
+                }
                 Variant::Parallel => {
                     let mut keys: Vec<(f64, u32)> = ph
                         .par_iter()
                         .enumerate()
                         .map(|(i, &p)| (p, i as u32))
                         .collect();
-                    keys.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    keys.par_sort_by(|a, b| a.0.total_cmp(&b.0));
                     keys.into_par_iter().map(|k| k.1).collect()
                 }
             }
