@@ -369,6 +369,21 @@ impl ZoneIndex {
         }
     }
 
+    /// Scan from sorted position `lo` to the zone end `end`, stopping past RA `hi`.
+    #[inline]
+    fn scan_ra(
+        &self,
+        lo: usize,
+        end: usize,
+        hi: f64,
+        p: (f64, f64, f64),
+        lim2: f64,
+        best: &mut Hit,
+    ) {
+        let stop = lo + self.ra[lo..end].iter().take_while(|&&x| x <= hi).count();
+        self.scan(lo, stop, p, lim2, best);
+    }
+
     /// Nearest neighbour of one unit vector within the radius.
     fn query(&self, p: (f64, f64, f64), ra: f64, dec: f64, r: f64, sin_r: f64, cmax: f64) -> Hit {
         // Anything at or beyond the bound can never be accepted; a relative margin keeps
@@ -399,20 +414,14 @@ impl ZoneIndex {
             let zra = &self.ra[a..b];
             let lo = ra - dra;
             let hi = ra + dra;
+            // one binary search for the window start, then walk while RA <= hi
             let first = |v: f64| a + zra.partition_point(|&x| x < v);
-            let past = |v: f64| a + zra.partition_point(|&x| x <= v);
-            self.scan(
-                first(lo.max(0.0)),
-                past(hi.min(2.0 * PI)),
-                p,
-                lim2,
-                &mut best,
-            );
+            self.scan_ra(first(lo.max(0.0)), b, hi, p, lim2, &mut best);
             if lo < 0.0 {
-                self.scan(first(lo + 2.0 * PI), b, p, lim2, &mut best);
+                self.scan_ra(first(lo + 2.0 * PI), b, f64::INFINITY, p, lim2, &mut best);
             }
             if hi > 2.0 * PI {
-                self.scan(a, past(hi - 2.0 * PI), p, lim2, &mut best);
+                self.scan_ra(a, b, hi - 2.0 * PI, p, lim2, &mut best);
             }
         }
         accept(best, cmax)
