@@ -8,5 +8,6 @@ pub mod app;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod fsutil;
 
 pub use error::{Error, Result};

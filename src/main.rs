@@ -107,6 +107,15 @@ struct BenchArgs {
     no_bandwidth: bool,
 }
 
+/// The cancel flag Ctrl-C sets: a run stops at its next check and exits with 130.
+fn interruptible() -> Control {
+    let c = Control::new();
+    let h = c.clone();
+    // If a handler is already installed (second call), the first one still cancels runs.
+    let _ = ctrlc::set_handler(move || h.cancel());
+    c
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -287,7 +296,7 @@ fn run(args: RunArgs) -> Result<u8> {
         &loaded.info,
         &params,
         &cfg,
-        &Control::new(),
+        &interruptible(),
     )?;
     if let Some(dir) = &args.out {
         let chosen = outputs
@@ -378,7 +387,7 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         }
         let p = dir.join("manifest.json");
         let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        astroperf::fsutil::write_bytes(&p, text.as_bytes())?;
         eprintln!("wrote {} inputs and {}", manifest.len(), p.display());
         return Ok(0);
     }
@@ -412,7 +421,11 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
     }
     let mut records = Vec::new();
     let mut failed = false;
+    let control = interruptible();
     for a in &selected {
+        if control.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
         let size = size_of(*a);
         eprint!("bench {:<22} {size} {} ... ", a.id(), a.size_unit());
         let _ = std::io::stderr().flush();
@@ -429,14 +442,8 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
             naive_budget_s: Some(budget),
             ..Default::default()
         };
-        match bench::run(
-            *a,
-            &loaded.data,
-            &loaded.info,
-            &params,
-            &cfg,
-            &Control::new(),
-        ) {
+        match bench::run(*a, &loaded.data, &loaded.info, &params, &cfg, &control) {
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
             Ok((r, _)) => {
                 let best = r
                     .runs
@@ -502,10 +509,10 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
     }
     if let Some(p) = &args.json {
         let s = serde_json::to_string_pretty(&records).unwrap_or_default();
-        std::fs::write(p, s).map_err(|e| Error::io(p, e))?;
+        astroperf::fsutil::write_bytes(p, s.as_bytes())?;
     }
     if let Some(p) = &args.markdown {
-        std::fs::write(p, &md).map_err(|e| Error::io(p, e))?;
+        astroperf::fsutil::write_bytes(p, md.as_bytes())?;
     }
     print!("{md}");
     Ok(if failed { 4 } else { 0 })

@@ -194,24 +194,22 @@ fn compare(
 
 fn write_artifact(dir: &Path, a: &Artifact) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
-    let npy = |path: &Path, r: std::result::Result<(), ndarray_npy::WriteNpyError>| {
-        r.map_err(|e| Error::format(path, format!("cannot write .npy: {e}")))
-    };
+    let npy_err = |e: ndarray_npy::WriteNpyError| std::io::Error::other(e.to_string());
     match &a.data {
         ArtifactData::F64(x) => {
-            let p = dir.join(format!("{}.npy", a.name));
-            let f = std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
-            npy(&p, x.write_npy(std::io::BufWriter::new(f)))
+            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
+                x.write_npy(w).map_err(npy_err)
+            })
         }
         ArtifactData::I32(x) => {
-            let p = dir.join(format!("{}.npy", a.name));
-            let f = std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
-            npy(&p, x.write_npy(std::io::BufWriter::new(f)))
+            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
+                x.write_npy(w).map_err(npy_err)
+            })
         }
         ArtifactData::I64(x) => {
-            let p = dir.join(format!("{}.npy", a.name));
-            let f = std::fs::File::create(&p).map_err(|e| Error::io(&p, e))?;
-            npy(&p, x.write_npy(std::io::BufWriter::new(f)))
+            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
+                x.write_npy(w).map_err(npy_err)
+            })
         }
         ArtifactData::Table { columns, rows } => {
             let p = dir.join(format!("{}.csv", a.name));
@@ -222,7 +220,7 @@ fn write_artifact(dir: &Path, a: &Artifact) -> Result<()> {
                 s.push_str(&cells.join(","));
                 s.push('\n');
             }
-            std::fs::write(&p, s).map_err(|e| Error::io(&p, e))
+            crate::fsutil::write_bytes(&p, s.as_bytes())
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn export_history(path: &Path, records: &[RunRecord]) -> Result<(), String> 
         "md" | "markdown" => report::markdown(records),
         _ => report::csv(records),
     };
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    crate::fsutil::write_bytes(path, text.as_bytes()).map_err(|e| e.to_string())
 }
 
 pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
@@ -33,9 +33,11 @@ pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
 
 /// Write the profiler's frames (what the flame graph shows) to a .puffin file.
 pub fn save_profile(path: &Path, view: &puffin::FrameView) -> Result<(), String> {
-    let mut f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    view.write(&mut f)
-        .map_err(|e| format!("{}: cannot write the profile: {e}", path.display()))
+    crate::fsutil::write_atomic(path, |f| {
+        view.write(f)
+            .map_err(|e| std::io::Error::other(format!("cannot write the profile: {e}")))
+    })
+    .map_err(|e| e.to_string())
 }
 
 pub fn load_profile(path: &Path) -> Result<puffin::FrameView, String> {
