@@ -75,12 +75,19 @@ impl Analysis for BandedMedian {
         };
         // 1. the one shared copy of the frame
         let mut shared: Vec<f64> = stage!(ctx, "share", {
-            let mut v = Vec::with_capacity(rows * cols);
             match f.data.as_slice() {
-                Some(x) => v.extend_from_slice(x),
-                None => v.extend(f.data.iter().copied()),
+                // first touch of the fresh pages is most of the cost: spread it over threads
+                Some(x) if variant == Variant::Parallel => {
+                    let mut v = vec![0.0; rows * cols];
+                    let len = cols * chunk_len(rows, ctx.threads);
+                    v.par_chunks_mut(len)
+                        .zip(x.par_chunks(len))
+                        .for_each(|(d, s)| d.copy_from_slice(s));
+                    v
+                }
+                Some(x) => x.to_vec(),
+                None => f.data.iter().copied().collect(),
             }
-            v
         });
         ctx.check()?;
         let frame_bytes = shared.capacity() * 8;
