@@ -220,7 +220,9 @@ fn light_curve_ui(
         }
     });
     let t: Vec<[f64; 2]> = stride(l.time.iter().zip(l.value.iter()).map(|(t, v)| [*t, *v]));
+    // Magnitudes are drawn brighter-up, as astronomers read them.
     Plot::new("lc")
+        .invert_y(l.magnitudes)
         .height(h / rows - 12.0)
         .x_axis_label("time (d)")
         .y_axis_label(ylabel)
@@ -278,6 +280,7 @@ fn light_curve_ui(
                 .into_iter(),
         );
         Plot::new("folded")
+            .invert_y(l.magnitudes)
             .x_axis_label("phase (two cycles)")
             .y_axis_label(ylabel)
             .show(ui, |pl| {
