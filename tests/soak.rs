@@ -78,7 +78,10 @@ fn random_parameters_never_panic_and_variants_agree() {
                 Ok(Ok((rec, _))) => assert!(rec.agree, "{what}: {:?}", rec.disagreement),
                 Ok(Err(e)) => {
                     let msg = e.to_string();
-                    assert!(!msg.is_empty() && !msg.contains('\n'), "{what}: error '{msg}'");
+                    assert!(
+                        !msg.is_empty() && !msg.contains('\n'),
+                        "{what}: error '{msg}'"
+                    );
                 }
             }
         }

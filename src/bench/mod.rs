@@ -259,10 +259,16 @@ pub fn run(
         drop(watchdog);
         let Some(out) = last else {
             if over_budget {
-                skipped.push(format!(
-                    "{variant}: not timed, its first call ran past the {:.0} s budget",
-                    cfg.naive_budget_s.unwrap_or(0.0)
-                ));
+                skipped.push(match first_s {
+                    Some(f) if cfg.warmup > 0 => format!(
+                        "{variant}: not timed; its warm-up call took {f:.1} s and no timed repeat fitted in the {:.0} s budget",
+                        cfg.naive_budget_s.unwrap_or(0.0)
+                    ),
+                    _ => format!(
+                        "{variant}: not timed; its first call ran past the {:.0} s budget",
+                        cfg.naive_budget_s.unwrap_or(0.0)
+                    ),
+                });
                 continue;
             }
             return Err(Error::input("no timed repeat ran"));
