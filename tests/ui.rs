@@ -38,7 +38,11 @@ fn snapshot(h: &mut Harness<'static, AstroApp>, name: &str) {
         egui::pos2(0.0, 850.0),
         egui::pos2(1400.0, 880.0),
     ));
-    h.snapshot_options(name, &SnapshotOptions::new().threshold(1.0));
+    // A few pixels of the dense 50,000-point line may rasterise differently between runs.
+    let opts = SnapshotOptions::new()
+        .threshold(1.0)
+        .failed_pixel_count_threshold(40);
+    h.snapshot_options(name, &opts);
 }
 
 fn render(h: &mut Harness<'static, AstroApp>, name: &str) {
