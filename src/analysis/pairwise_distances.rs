@@ -153,17 +153,45 @@ const EMPTY: Stats = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
 #[inline]
 fn row(i: usize, x: &[f64], y: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Stats {
     let (xi, yi) = (x[i], y[i]);
-    let (mut lo, mut hi, mut s) = EMPTY;
-    for ((o, &xj), &yj) in out.iter_mut().zip(&x[i + 1..]).zip(&y[i + 1..]) {
+    let (xs, ys) = (&x[i + 1..], &y[i + 1..]);
+    // Four independent accumulators: a single running sum/min/max would chain every
+    // element on the previous one's latency and stop the loop from vectorising.
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let mut s = [0.0f64; 4];
+    let mut oc = out.chunks_exact_mut(4);
+    let mut xc = xs.chunks_exact(4);
+    let mut yc = ys.chunks_exact(4);
+    for ((o, xv), yv) in (&mut oc).zip(&mut xc).zip(&mut yc) {
+        for k in 0..4 {
+            let dx = xi - xv[k];
+            let dy = yi - yv[k];
+            let d = (dx * dx + dy * dy).sqrt();
+            o[k].write(d);
+            lo[k] = lo[k].min(d);
+            hi[k] = hi[k].max(d);
+            s[k] += d;
+        }
+    }
+    for ((o, &xj), &yj) in oc
+        .into_remainder()
+        .iter_mut()
+        .zip(xc.remainder())
+        .zip(yc.remainder())
+    {
         let dx = xi - xj;
         let dy = yi - yj;
         let d = (dx * dx + dy * dy).sqrt();
         o.write(d);
-        lo = lo.min(d);
-        hi = hi.max(d);
-        s += d;
+        lo[0] = lo[0].min(d);
+        hi[0] = hi[0].max(d);
+        s[0] += d;
     }
-    (lo, hi, s)
+    (
+        lo.iter().copied().fold(f64::INFINITY, f64::min),
+        hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        (s[0] + s[1]) + (s[2] + s[3]),
+    )
 }
 
 fn rows(x: &[f64], y: &[f64], m: usize, parallel: bool, ctx: &Ctx) -> Result<(Vec<f64>, Stats)> {
