@@ -821,3 +821,40 @@ fn big_endian_fortran_npy_reads_in_logical_order() {
     let e = load_mapped(&p).expect_err("map");
     assert!(e.to_string().contains("bef.npy"), "{e}");
 }
+
+#[test]
+fn a_folder_of_frames_loads_as_a_batch_for_observation_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
+    std::fs::copy(golden.join("ccd_frame_f64.fits"), dir.path().join("a.fits")).expect("copy");
+    std::fs::copy(golden.join("ccd_frame.npy"), dir.path().join("b.npy")).expect("copy");
+    std::fs::write(dir.path().join("notes.txt"), "not a frame").expect("write");
+    let l = astroperf::data::load::load(dir.path()).expect("folder loads");
+    assert_eq!(l.info.kind, "frame-batch");
+    assert_eq!(l.info.shape, vec![2, 512, 512]);
+    let a = astroperf::analysis::find("observation-batch").expect("registered");
+    let p = astroperf::analysis::Params::defaults(&a.params());
+    let cfg = astroperf::bench::RunConfig {
+        repeat: 1,
+        warmup: 0,
+        threads: 2,
+        ..Default::default()
+    };
+    let (rec, _) = astroperf::bench::run(
+        a,
+        &l.data,
+        &l.info,
+        &p,
+        &cfg,
+        &astroperf::analysis::Control::new(),
+    )
+    .expect("observation-batch runs on the folder");
+    assert!(rec.agree);
+    // An empty folder and a folder of mixed shapes are clear errors.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let e = astroperf::data::load::load(empty.path()).expect_err("empty folder");
+    assert!(e.to_string().contains("no .fits or .npy"), "{e}");
+    std::fs::copy(golden.join("spectrum.fits"), dir.path().join("c.fits")).expect("copy");
+    let l = astroperf::data::load::load(dir.path()).expect("spectrum skipped with a warning");
+    assert_eq!(l.info.warnings.len(), 1);
+}

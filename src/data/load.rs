@@ -34,6 +34,9 @@ enum Kind {
 /// a raw little-endian `.f64`/`.f32`/`.raw` array (always memory-mapped). NPY files above
 /// [`MAP_THRESHOLD`] that are little-endian f64/f32 in C order are memory-mapped too.
 pub fn load(path: &Path) -> Result<Loaded> {
+    if path.is_dir() {
+        return load_frame_folder(path);
+    }
     let (kind, len) = sniff(path)?;
     match kind {
         Kind::Fits => super::fits::load(path, len),
@@ -48,6 +51,81 @@ pub fn load(path: &Path) -> Result<Loaded> {
         Kind::Raw => super::mapped::load_raw(path),
         Kind::Text => super::text::load(path, len),
     }
+}
+
+/// Most frames a folder may hold (a folder of thousands is a mistake, not a batch).
+const MAX_FOLDER_FRAMES: usize = 10_000;
+
+/// A folder of CCD frames (FITS or NPY, one frame each, all the same shape) as a frame
+/// batch, in file-name order — the input of `observation-batch`. Other files are ignored.
+pub fn load_frame_folder(dir: &Path) -> Result<Loaded> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let ext = p
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            p.is_file() && matches!(ext.as_str(), "fits" | "fit" | "fts" | "npy")
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::format(dir, "folder holds no .fits or .npy frames"));
+    }
+    if files.len() > MAX_FOLDER_FRAMES {
+        return Err(Error::format(
+            dir,
+            format!(
+                "folder holds {} frames; at most {MAX_FOLDER_FRAMES} are read as a batch",
+                files.len()
+            ),
+        ));
+    }
+    let mut frames = Vec::with_capacity(files.len());
+    let mut warnings = Vec::new();
+    for f in &files {
+        let l = load(f)?;
+        match l.data {
+            super::Dataset::Frame(fr) => {
+                if let Some(first) = frames.first() {
+                    let first: &super::Frame = first;
+                    if first.data.dim() != fr.data.dim() {
+                        return Err(Error::format(
+                            f,
+                            format!(
+                                "frame is {:?} but the folder's first frame is {:?}",
+                                fr.data.dim(),
+                                first.data.dim()
+                            ),
+                        ));
+                    }
+                }
+                frames.push(fr);
+            }
+            other => warnings.push(format!(
+                "{} skipped: it is a {}, not a frame",
+                f.display(),
+                other.kind()
+            )),
+        }
+    }
+    if frames.is_empty() {
+        return Err(Error::format(dir, "folder holds no 2-D frames"));
+    }
+    let n = frames.len();
+    let mut l = Loaded::new(
+        super::Dataset::FrameBatch(frames),
+        dir.display().to_string(),
+        super::Origin::File,
+    )
+    .with_fact("format", format!("folder of {n} frames"));
+    for w in warnings {
+        l = l.with_warning(w);
+    }
+    Ok(l)
 }
 
 /// Load a large array through a memory map (viewed, not copied): a little-endian
