@@ -74,6 +74,10 @@ impl Analysis for ExtinctionCorrection {
         params.f64("r_v")?;
         Ok(())
     }
+    /// Streaming kernel: magnitude and colour read, corrected magnitude written: 24 bytes a star.
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        Some(24.0 * self.size_of(input) as f64)
+    }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         self.validate(input, params)?;
         let (mag, color) = columns(self, input)?;

@@ -78,6 +78,10 @@ impl Analysis for MagnitudeSum {
             other => Err(wrong_input(self, other)),
         }
     }
+    /// Streaming kernel: two magnitudes read, their sum written: 24 bytes a pair.
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        Some(24.0 * self.size_of(input) as f64)
+    }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         self.validate(input, params)?;
         let generated;

@@ -472,11 +472,18 @@ impl Default for GenerateDialog {
                 ("noise", 0.05),
                 ("span", 100.0),
             ],
+            &[
+                ("count", 100.0),
+                ("n", 1000.0),
+                ("period", 3.7),
+                ("noise", 0.05),
+            ],
             &[("n", 2000.0)],
             &[("n", 100_000.0)],
             &[("n", 100_000.0), ("common", 50_000.0), ("offset", 0.5)],
             &[("count", 1000.0), ("n", 3000.0)],
         ];
+        debug_assert_eq!(defaults.len(), generate::GENERATORS.len());
         GenerateDialog {
             open: false,
             kind: 0,
@@ -561,5 +568,26 @@ pub fn human_bytes(b: usize) -> String {
         format!("{:.1} kB", b / 1e3)
     } else {
         format!("{b} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_generator_has_dialog_defaults_that_generate() {
+        let g = super::GenerateDialog::default();
+        assert_eq!(g.values.len(), crate::data::generate::GENERATORS.len());
+        for (i, (kind, _)) in crate::data::generate::GENERATORS.iter().enumerate() {
+            // Small sizes: the dialog's keys must be the generator's keys.
+            let nums: Vec<(String, f64)> = g.values[i]
+                .iter()
+                .map(|(k, v)| {
+                    let small = matches!(k.as_str(), "n" | "size" | "count" | "common");
+                    (k.clone(), if small { v.min(64.0) } else { *v })
+                })
+                .collect();
+            crate::data::generate::generate_kind(kind, &nums, 1)
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
     }
 }

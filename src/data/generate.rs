@@ -324,6 +324,10 @@ pub const GENERATORS: &[(&str, &str)] = &[
         "size (or rows, cols), stars, fwhm, background, noise, cosmics, seed",
     ),
     ("lightcurve", "n, period, amplitude, noise, span, seed"),
+    (
+        "lightcurves",
+        "count, n, period, noise, seed (a batch; periods spread ±20%)",
+    ),
     ("points", "n, seed"),
     ("catalog", "n, seed"),
     ("catalogs", "n (both), common, offset (arcsec), seed"),
@@ -372,12 +376,13 @@ pub fn generate_kind(kind: &str, nums: &[(String, f64)], seed: u64) -> Result<Lo
         "spectrum" => &["n", "z", "noise"],
         "frame" => &["size", "rows", "cols", "stars", "fwhm", "background", "noise", "cosmics"],
         "lightcurve" => &["n", "period", "amplitude", "noise", "span"],
+        "lightcurves" => &["count", "n", "period", "noise"],
         "points" | "catalog" => &["n"],
         "catalogs" => &["n", "common", "offset"],
         "spectra" => &["count", "n"],
         other => {
             return Err(Error::param(format!(
-                "unknown generator kind '{other}' (known: spectrum, frame, lightcurve, points, catalog, catalogs, spectra)"
+                "unknown generator kind '{other}' (known: spectrum, frame, lightcurve, lightcurves, points, catalog, catalogs, spectra)"
             )))
         }
     };
@@ -434,6 +439,25 @@ pub fn generate_kind(kind: &str, nums: &[(String, f64)], seed: u64) -> Result<Lo
                 ..Default::default()
             };
             Dataset::LightCurve(light_curve(&p, seed))
+        }
+        "lightcurves" => {
+            let c = count(get("count", 100.0))?.max(1);
+            let n = count(get("n", 1000.0))?.max(3);
+            count((c * n) as f64)?;
+            let p0 = get("period", 3.7);
+            let batch = (0..c)
+                .map(|k| {
+                    // Each curve its own period and noise stream.
+                    let p = LightCurveParams {
+                        n,
+                        period: p0 * (0.8 + 0.4 * (k as f64 + 0.5) / c as f64),
+                        noise: get("noise", 0.05),
+                        ..Default::default()
+                    };
+                    light_curve(&p, seed.wrapping_add(k as u64 * 104_729))
+                })
+                .collect();
+            Dataset::LightCurveBatch(batch)
         }
         "points" => Dataset::Points(points(count(get("n", 2000.0))?, seed)),
         "catalog" => Dataset::Catalog(catalog(count(get("n", 100_000.0))?, seed)),
