@@ -15,7 +15,6 @@ use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 use std::io::Write;
-use std::sync::Arc;
 
 pub struct CatalogChunks;
 
@@ -427,23 +426,7 @@ pub fn write_catalog_file(rows: usize, seed: u64) -> Result<Mapped> {
             "catalog-chunks: the catalog needs at least one row",
         ));
     }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let path = std::env::temp_dir().join(format!(
-        "astroperf-catalog-{}-{nanos}.f64",
-        std::process::id()
-    ));
-    let io = |e| Error::io(&path, e);
-    let result = (|| {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    Mapped::temp_f64("catalog", vec![rows, 3], |w| {
         let mut bytes = Vec::with_capacity(GEN_BLOCK * 24);
         for b in 0..rows.div_ceil(GEN_BLOCK) {
             let mut r = Rng::for_block(seed, b as u64);
@@ -456,18 +439,8 @@ pub fn write_catalog_file(rows: usize, seed: u64) -> Result<Mapped> {
                     bytes.extend_from_slice(&v.to_le_bytes());
                 }
             }
-            w.write_all(&bytes).map_err(io)?;
+            w.write_all(&bytes)?;
         }
-        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-        // SAFETY: the file is private to this process and never modified while mapped.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-        Ok(Mapped {
-            map: Arc::new(map),
-            offset: 0,
-            dtype: Dtype::F64,
-            shape: vec![rows, 3],
-        })
-    })();
-    let _ = std::fs::remove_file(&path);
-    result
+        Ok(())
+    })
 }

@@ -16,7 +16,6 @@ use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use std::io::Write;
-use std::sync::Arc;
 
 pub struct SpectrumStack;
 
@@ -512,38 +511,12 @@ fn coadd(src: &Source, w: &[f64], rb: usize, parallel: bool, ctx: &Ctx) -> Resul
 /// Write the stack to a temporary file, map it and remove the file's name (the map
 /// keeps the data alive until it is dropped; nothing is left behind).
 fn write_temp(b: &SpectrumBatch) -> Result<Mapped> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let path = std::env::temp_dir().join(format!(
-        "astroperf-stack-{}-{nanos}.f64",
-        std::process::id()
-    ));
-    let io = |e| Error::io(&path, e);
-    let result = (|| {
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(io)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    Mapped::temp_f64("stack", vec![b.flux.nrows(), b.flux.ncols()], |w| {
         for v in b.flux.iter() {
-            w.write_all(&v.to_le_bytes()).map_err(io)?;
+            w.write_all(&v.to_le_bytes())?;
         }
-        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-        // SAFETY: the file is private to this run and not modified while mapped.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-        Ok(Mapped {
-            map: Arc::new(map),
-            offset: 0,
-            dtype: Dtype::F64,
-            shape: vec![b.flux.nrows(), b.flux.ncols()],
-        })
-    })();
-    let _ = std::fs::remove_file(&path);
-    result
+        Ok(())
+    })
 }
 
 /// The exercise's stack: `count` spectra of `pixels` pixels on 4000-7000 Å, flux
