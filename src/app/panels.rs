@@ -208,7 +208,15 @@ pub fn data_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         });
         ui.end_row();
     });
-    ui.label(RichText::new(&i.source).small())
+    // Files show their name (the full path on hover), so a screenshot does not depend on
+    // where the data lives.
+    let shown = match i.origin {
+        crate::data::Origin::Generated => i.source.clone(),
+        _ => std::path::Path::new(&i.source)
+            .file_name()
+            .map_or(i.source.clone(), |n| n.to_string_lossy().into_owned()),
+    };
+    ui.label(RichText::new(shown).small())
         .on_hover_text(&i.source);
     if !i.facts.is_empty() {
         egui::CollapsingHeader::new(format!("header facts ({})", i.facts.len())).show(ui, |ui| {
