@@ -269,17 +269,7 @@ fn run(args: RunArgs) -> Result<u8> {
         (None, Some(spec)) => data::generate::generate_from_spec(spec)?,
         (None, None) => {
             let seed = 1;
-            let d = a.generate(a.default_size(), seed)?;
-            Loaded::new(
-                d,
-                format!(
-                    "generated for {} ({} {}, seed {seed})",
-                    a.id(),
-                    a.default_size(),
-                    a.size_unit()
-                ),
-                data::Origin::Generated,
-            )
+            bench::generated_input(a, a.default_size(), seed)?
         }
     };
     let loaded = adapt_input(a, loaded)?;
@@ -444,12 +434,7 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         let size = size_of(*a);
         eprint!("bench {:<22} {size} {} ... ", a.id(), a.size_unit());
         let _ = std::io::stderr().flush();
-        let data = a.generate(size, 1)?;
-        let loaded = Loaded::new(
-            data,
-            format!("generated ({size} {})", a.size_unit()),
-            data::Origin::Generated,
-        );
+        let loaded = bench::generated_input(*a, size, 1)?;
         let params = bench_params(*a, chapter)?;
         let cfg = RunConfig {
             threads,

@@ -279,13 +279,9 @@ impl AstroApp {
                 return Ok((l.clone(), false));
             }
         }
-        let n = a.default_size();
-        let d = a.generate(n, 1).map_err(|e| e.to_string())?;
-        let l = Arc::new(Loaded::new(
-            d,
-            format!("generated for {} ({n} {}, seed 1)", a.id(), a.size_unit()),
-            Origin::Generated,
-        ));
+        let l = Arc::new(
+            crate::bench::generated_input(a, a.default_size(), 1).map_err(|e| e.to_string())?,
+        );
         self.generated = Some((a.id().to_string(), l.clone()));
         Ok((l, false))
     }

@@ -4,7 +4,7 @@
 
 use crate::analysis::{Analysis, Control, Params, Variant};
 use crate::bench::{self, Outputs, RunConfig, RunRecord};
-use crate::data::{Loaded, Origin};
+use crate::data::Loaded;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
@@ -175,12 +175,8 @@ fn execute(
                 if control.is_cancelled() {
                     return Err("cancelled".into());
                 }
-                let d = analysis.generate(n, seed).map_err(|e| e.to_string())?;
-                let loaded = Loaded::new(
-                    d,
-                    format!("generated ({n} {})", analysis.size_unit()),
-                    Origin::Generated,
-                );
+                let loaded =
+                    bench::generated_input(analysis, n, seed).map_err(|e| e.to_string())?;
                 let sub = Control::new();
                 let (record, _) = run_forwarding(analysis, &loaded, &params, &cfg, control, &sub)?;
                 control.set_progress((i + 1) as f64 / sizes.len() as f64);

@@ -149,6 +149,24 @@ impl Drop for Watchdog {
     }
 }
 
+/// An analysis' own generated input of `size`, described the same way everywhere
+/// (CLI run, bench, GUI, sweeps).
+pub fn generated_input(
+    analysis: &dyn Analysis,
+    size: usize,
+    seed: u64,
+) -> Result<crate::data::Loaded> {
+    Ok(crate::data::Loaded::new(
+        analysis.generate(size, seed)?,
+        format!(
+            "generated for {} ({size} {}, seed {seed})",
+            analysis.id(),
+            analysis.size_unit()
+        ),
+        crate::data::Origin::Generated,
+    ))
+}
+
 /// The outputs of the last timed repeat of each variant, in run order.
 pub type Outputs = Vec<(Variant, Output)>;
 
