@@ -4,6 +4,7 @@
 //! and the headless command line, so what a lecture shows is what a benchmark measures.
 
 pub mod analysis;
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod bench;
 pub mod data;

@@ -126,8 +126,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => astroperf::app::run_gui(None),
-        Some(Command::Gui { file }) => astroperf::app::run_gui(file),
+        None => gui(None),
+        Some(Command::Gui { file }) => gui(file),
         Some(Command::List { json }) => list(json),
         Some(Command::Info { file, json }) => info(&file, json),
         Some(Command::Run(args)) => run(args),
@@ -192,6 +192,18 @@ fn list(json: bool) -> Result<u8> {
         println!("    {k:<11} {keys}");
     }
     Ok(0)
+}
+
+#[cfg(feature = "gui")]
+fn gui(file: Option<PathBuf>) -> Result<u8> {
+    astroperf::app::run_gui(file)
+}
+
+/// A headless build (`--no-default-features`) has no desktop app.
+#[cfg(not(feature = "gui"))]
+fn gui(_file: Option<PathBuf>) -> Result<u8> {
+    eprintln!("astroperf: this build has no GUI (built without the `gui` feature); use list, info, run or bench");
+    Ok(2)
 }
 
 fn info(file: &Path, json: bool) -> Result<u8> {

@@ -2,6 +2,7 @@
 //! visit every tab. Deterministic views are compared with committed snapshots; views
 //! holding measured times are rendered to `tests/snapshots/render/` for the README and
 //! checked through the app state instead (times differ run to run).
+#![cfg(feature = "gui")]
 
 use astroperf::app::{AstroApp, Settings, Tab};
 use egui_kittest::kittest::Queryable;
