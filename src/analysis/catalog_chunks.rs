@@ -88,6 +88,10 @@ impl Analysis for CatalogChunks {
             _ => 0,
         }
     }
+    /// The catalog is read once: its bytes (the mapped file, or 24 bytes a row in memory).
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        source(self, input).ok().map(|s| s.bytes() as f64)
+    }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         source(self, input)?;
         params.f64("limit")?;

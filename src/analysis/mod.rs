@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod ctx;
+pub mod guard;
 pub mod output;
 pub mod params;
 

@@ -76,6 +76,14 @@ impl Analysis for StreamingStats {
             Err(_) => input.n_elements(),
         }
     }
+    /// A mapped stream is read once (its bytes on disk); a generated one is bound by the
+    /// random draws, not by memory, so it has no bandwidth figure.
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        match input {
+            Dataset::Mapped(m) => Some(m.bytes() as f64),
+            _ => None,
+        }
+    }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         if source(self, input)?.is_empty() {
             return Err(Error::input("streaming-stats: the stream has no values"));
@@ -176,6 +184,35 @@ impl Source<'_> {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Chunk `i` (of `chunk` values; the last may be shorter) handed to `f`: a view
+    /// straight into an aligned float64 map (no copy), else filled into `buf`.
+    pub fn with_chunk<R>(
+        &self,
+        i: u64,
+        chunk: usize,
+        buf: &mut Vec<f64>,
+        f: impl FnOnce(&[f64]) -> R,
+    ) -> R {
+        if let Source::Mapped(m) = self {
+            if let Some(d) = super::spectrum_stack::f64_view(m) {
+                let start = (i * chunk as u64).min(d.len() as u64) as usize;
+                let end = (start + chunk).min(d.len());
+                return f(&d[start..end]);
+            }
+        }
+        self.fill(i, chunk, buf);
+        f(buf)
+    }
+    /// Let the kernel drop the resident pages of chunks `c0..c1` of a mapped stream once
+    /// they are read, so a stream larger than memory keeps a bounded RSS (no-op otherwise).
+    pub fn release(&self, c0: u64, c1: u64, chunk: usize) {
+        if let Source::Mapped(m) = self {
+            let n = m.len() as u64;
+            let e0 = (c0 * chunk as u64).min(n) as usize;
+            let e1 = (c1 * chunk as u64).min(n) as usize;
+            super::spectrum_stack::release(m, e0, e1);
+        }
     }
     /// Fill `buf` with chunk `i` (of `chunk` values; the last may be shorter).
     pub fn fill(&self, i: u64, chunk: usize, buf: &mut Vec<f64>) {
@@ -366,10 +403,12 @@ impl Plan<'_> {
     /// Moments of one group of chunks, merged in order.
     fn group(&self, g: u64, buf: &mut Vec<f64>) -> Moments {
         let mut acc = Moments::default();
-        for i in self.group_chunks(g) {
-            self.src.fill(i, self.chunk, buf);
-            acc = acc.merge(&Moments::of_chunk(buf));
+        let chunks = self.group_chunks(g);
+        for i in chunks.clone() {
+            let m = self.src.with_chunk(i, self.chunk, buf, Moments::of_chunk);
+            acc = acc.merge(&m);
         }
+        self.src.release(chunks.start, chunks.end, self.chunk);
         acc
     }
 }
@@ -381,12 +420,15 @@ fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
     let mut buf = Vec::with_capacity(p.chunk);
     for g in 0..p.n_groups {
         ctx.check()?;
-        for i in p.group_chunks(g) {
-            p.src.fill(i, p.chunk, &mut buf);
-            for &v in &buf {
-                m.push(v);
-            }
+        let chunks = p.group_chunks(g);
+        for i in chunks.clone() {
+            p.src.with_chunk(i, p.chunk, &mut buf, |c| {
+                for &v in c {
+                    m.push(v);
+                }
+            });
         }
+        p.src.release(chunks.start, chunks.end, p.chunk);
         if p.snapshot_after(g) {
             running.push(m);
         }

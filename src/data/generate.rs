@@ -338,11 +338,13 @@ pub const GENERATORS: &[(&str, &str)] = &[
 pub fn generate_from_spec(spec: &str) -> Result<Loaded> {
     let pairs = parse_pairs(spec)?;
     let mut kind = None;
+    let mut path: Option<String> = None;
     let mut seed = 1u64;
     let mut nums: Vec<(String, f64)> = Vec::new();
     for (k, v) in &pairs {
         match k.as_str() {
             "kind" => kind = Some(v.clone()),
+            "path" => path = Some(v.clone()),
             "seed" => {
                 seed = v
                     .parse()
@@ -364,7 +366,134 @@ pub fn generate_from_spec(spec: &str) -> Result<Loaded> {
     let kind = kind.ok_or_else(|| {
         Error::param("--generate needs kind=... (spectrum, frame, lightcurve, points, catalog, catalogs, spectra)")
     })?;
+    if kind == "stackfile" {
+        return generate_stack_file(&nums, seed, path.as_deref().map(std::path::Path::new));
+    }
+    if path.is_some() {
+        return Err(Error::param(format!(
+            "--generate path=... is only for kind=stackfile, not {kind}"
+        )));
+    }
     generate_kind(&kind, &nums, seed)
+}
+
+/// Flux of spectrum `i` of the Exercise 7.2 stack: N(100, 1) noise on every pixel, every
+/// 100th spectrum (0, 100, ...) raised by 50; spectrum i draws from `Rng::for_block(seed, i)`,
+/// so any block of spectra can be made on its own (in parallel, or while streaming to disk).
+pub fn stack_row(i: usize, seed: u64, row: &mut [f64]) {
+    let mut r = Rng::for_block(seed, i as u64);
+    let off = if i % 100 == 0 { 150.0 } else { 100.0 };
+    for v in row.iter_mut() {
+        *v = r.normal() + off;
+    }
+}
+
+/// Spectra generated and written per block of this many rows (bounded memory).
+const STACK_WRITE_ROWS: usize = 256;
+/// Most values a stack file may hold (32 GB of float64).
+pub const MAX_STACK_FILE: usize = 4_000_000_000;
+
+/// `count` × `pixels` stack spectra (as `stack_row`) written block by block as float64 and
+/// memory-mapped, never all in memory. With `path`, an NPY file that stays on disk (numpy
+/// reads it with `np.load(path, mmap_mode="r")`); without, a temporary file whose name is
+/// removed at once (the map keeps it alive until dropped; nothing is left behind).
+pub fn stack_file(
+    count: usize,
+    pixels: usize,
+    seed: u64,
+    path: Option<&std::path::Path>,
+) -> Result<super::Mapped> {
+    use rayon::prelude::*;
+    use std::io::Write;
+    if count == 0 || pixels == 0 {
+        return Err(Error::param("a stack file needs count >= 1 and n >= 1"));
+    }
+    if count.saturating_mul(pixels) > MAX_STACK_FILE {
+        return Err(Error::param(format!(
+            "a stack of {count} × {pixels} values is more than the limit of {MAX_STACK_FILE}"
+        )));
+    }
+    let write_rows = |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut block = vec![0.0f64; STACK_WRITE_ROWS * pixels];
+        let mut bytes = Vec::with_capacity(block.len() * 8);
+        for r0 in (0..count).step_by(STACK_WRITE_ROWS) {
+            let r1 = (r0 + STACK_WRITE_ROWS).min(count);
+            let rows = &mut block[..(r1 - r0) * pixels];
+            rows.par_chunks_mut(pixels)
+                .enumerate()
+                .for_each(|(k, row)| stack_row(r0 + k, seed, row));
+            bytes.clear();
+            for v in rows.iter() {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            w.write_all(&bytes)?;
+        }
+        Ok(())
+    };
+    let Some(path) = path else {
+        return super::Mapped::temp_f64("stackfile", vec![count, pixels], |w| write_rows(w));
+    };
+    let io = |e| Error::io(path, e);
+    let f = std::fs::File::create(path).map_err(io)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    w.write_all(&npy_header_f64(&[count, pixels])).map_err(io)?;
+    write_rows(&mut w).map_err(io)?;
+    w.flush().map_err(io)?;
+    drop(w);
+    match super::mapped::load_npy(path)?.data {
+        Dataset::Mapped(m) => Ok(m),
+        _ => Err(Error::format(path, "the stack file did not map")),
+    }
+}
+
+/// NPY version 1.0 header of a little-endian float64 C-order array, padded to 64 bytes.
+pub fn npy_header_f64(shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_txt = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    let total = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat(total.next_multiple_of(64) - total));
+    dict.push('\n');
+    let mut h = b"\x93NUMPY\x01\x00".to_vec();
+    h.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h
+}
+
+/// `--generate kind=stackfile,count=100000,n=3000[,path=FILE.npy]`: a spectrum stack
+/// (Exercise 7.2) written to a file block by block and memory-mapped.
+fn generate_stack_file(
+    nums: &[(String, f64)],
+    seed: u64,
+    path: Option<&std::path::Path>,
+) -> Result<Loaded> {
+    for (k, _) in nums {
+        if !matches!(k.as_str(), "count" | "n") {
+            return Err(Error::param(format!(
+                "generator stackfile has no key '{k}' (keys: count, n, path, seed)"
+            )));
+        }
+    }
+    let get = |k: &str, d: f64| nums.iter().find(|(n, _)| n == k).map_or(d, |(_, v)| *v);
+    let (count, pixels) = (get("count", 100_000.0), get("n", 3000.0));
+    if count * pixels > MAX_STACK_FILE as f64 {
+        return Err(Error::param(format!(
+            "--generate stackfile of {count} × {pixels} values exceeds the limit of {MAX_STACK_FILE}"
+        )));
+    }
+    let m = stack_file(count as usize, pixels as usize, seed, path)?;
+    let desc = match path {
+        Some(p) => format!(
+            "generated stackfile (seed {seed}, count={count}, n={pixels}) in {}",
+            p.display()
+        ),
+        None => format!("generated stackfile (seed {seed}, count={count}, n={pixels}), temporary memory-mapped file"),
+    };
+    Ok(Loaded::new(Dataset::Mapped(m), desc, Origin::MemoryMapped))
 }
 
 /// Largest element count a generator will make (keeps a typo from allocating 100 GB).
