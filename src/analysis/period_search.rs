@@ -23,6 +23,9 @@ use rayon::prelude::*;
 
 pub struct PeriodSearch;
 
+/// Most cycles across the baseline at fmax for which trial phases stay accurate.
+const MAX_CYCLES: f64 = 1e9;
+
 /// Largest frequency grid chosen automatically (set `n`, `fmin`, `fmax` to go beyond).
 const MAX_AUTO_N: usize = 5_000_000;
 /// Largest grid a user may ask for.
@@ -152,6 +155,16 @@ pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
     if fmin >= fmax || fmax.is_nan() || !fmax.is_finite() {
         return Err(Error::param(format!(
             "fmin ({fmin}) must be smaller than fmax ({fmax})"
+        )));
+    }
+    // Trial phases are 2π·f·(t − t0); the exact and PDM variants get them from a
+    // trigonometric recurrence or fixed point, whose error grows with the number of
+    // cycles across the baseline. Past 1e9 cycles the variants no longer agree (seen at
+    // fmax ≈ 1e11/d), so such grids are refused rather than answered differently.
+    if fmax * baseline > MAX_CYCLES {
+        return Err(Error::param(format!(
+            "fmax ({fmax:e}) times the baseline ({baseline:e}) is {:.1e} cycles, more than the {MAX_CYCLES:.0e} whose phases stay accurate; lower fmax",
+            fmax * baseline
         )));
     }
     let n = match params.opt_i64("n") {
@@ -942,6 +955,9 @@ mod tests {
         let d = Dataset::LightCurve(lc(100, 3.0, 1));
         let e = PeriodSearch.validate(&d, &bad).expect_err("fmin>=fmax");
         assert!(e.to_string().contains("smaller than fmax"), "{e}");
+        let huge = params(&[("fmin", "1"), ("fmax", "1e11"), ("n", "100")]);
+        let e = PeriodSearch.validate(&d, &huge).expect_err("1e11/d");
+        assert!(e.to_string().contains("cycles"), "{e}");
         // NaNs dropped with a warning; unsorted times sorted
         let mut c = lc(200, 3.0, 4);
         c.value[5] = f64::NAN;
