@@ -35,6 +35,54 @@ pub fn write_atomic(
     Ok(())
 }
 
+/// Refuse to replace files the user already has: `Err` naming the first of `paths` that
+/// exists (the CLI adds `--force` to go ahead; the GUI asks).
+pub fn refuse_existing(paths: &[PathBuf]) -> Result<()> {
+    match paths.iter().find(|p| p.symlink_metadata().is_ok()) {
+        Some(p) => Err(Error::param(format!(
+            "{} already exists; add --force to overwrite it",
+            p.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Like [`write_atomic`], but never replaces an existing `path`: the finished temporary
+/// file is hard-linked to `path`, which fails if `path` appeared in the meantime (on file
+/// systems without hard links: checked, then renamed).
+pub fn write_atomic_new(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    refuse_existing(&[path.to_path_buf()])?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        fill(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        drop(w);
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => std::fs::remove_file(&tmp),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+            Err(_) if path.symlink_metadata().is_ok() => Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists",
+            )),
+            Err(_) => std::fs::rename(&tmp, path),
+        }
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return refuse_existing(&[path.to_path_buf()]);
+        }
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
 /// Atomic `std::fs::write`.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| w.write_all(bytes))
@@ -62,5 +110,31 @@ mod tests {
         assert_eq!(names.len(), 1, "temp file left behind: {names:?}");
         write_bytes(&p, b"new").expect("write");
         assert_eq!(std::fs::read(&p).expect("read"), b"new");
+    }
+
+    #[test]
+    fn new_files_never_replace_existing_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.json");
+        write_atomic_new(&p, |w| w.write_all(b"first")).expect("write");
+        let err = write_atomic_new(&p, |w| w.write_all(b"second")).expect_err("exists");
+        assert!(err.to_string().contains("already exists"), "{err}");
+        assert!(err.to_string().contains("a.json"), "{err}");
+        assert_eq!(std::fs::read(&p).expect("read"), b"first");
+        // A failing writer leaves neither the target nor a temporary file.
+        let q = dir.path().join("b.json");
+        let err = write_atomic_new(&q, |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(err.is_err());
+        assert!(!q.exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(refuse_existing(&[q.clone(), p.clone()]).is_err());
+        assert!(refuse_existing(&[q]).is_ok());
     }
 }

@@ -69,6 +69,10 @@ struct RunArgs {
     /// Write the full results (arrays .npy, tables .csv) into DIR.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run even when the estimated time (> 60 s) or memory (> half of what is available)
+    /// is beyond the guard's limits, and overwrite existing files in --out.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -105,6 +109,10 @@ struct BenchArgs {
     /// Skip the memory-bandwidth measurement.
     #[arg(long)]
     no_bandwidth: bool,
+    /// Overwrite existing --json/--markdown/--export-inputs files, and run an analysis
+    /// even when its estimated time or memory is beyond the guard's limits.
+    #[arg(long)]
+    force: bool,
 }
 
 /// The cancel flag Ctrl-C sets: a run stops at its next check and exits with 130.
@@ -292,7 +300,10 @@ fn run(args: RunArgs) -> Result<u8> {
         warmup: args.warmup,
         naive_budget_s: None,
     };
-    let (record, outputs) = bench::run(
+    // Before the analysis' own checks: its size caps would refuse with exit 3 and no
+    // estimate.
+    analysis::guard::check_cli(a, &loaded.data, &params, &cfg, args.force)?;
+    let (record, outputs) = bench::run_partial(
         a,
         &loaded.data,
         &loaded.info,
@@ -300,12 +311,41 @@ fn run(args: RunArgs) -> Result<u8> {
         &cfg,
         &interruptible(),
     )?;
+    if let Some(c) = &record.cancelled {
+        // What had finished, marked as cancelled: never a completed timing.
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&record).unwrap_or_default()
+            );
+        } else {
+            if !record.runs.is_empty() {
+                print!("{}", report::markdown(std::slice::from_ref(&record)));
+            }
+            println!("{}", report_cancelled(c));
+        }
+        return Err(Error::Cancelled);
+    }
     if let Some(dir) = &args.out {
         let chosen = outputs
             .iter()
             .find(|(v, _)| *v == Variant::Parallel && cfg.variants.len() > 1)
             .or(outputs.last());
         if let Some((_, o)) = chosen {
+            let files: Vec<PathBuf> = o
+                .artifacts
+                .iter()
+                .map(|art| {
+                    let ext = match art.data {
+                        analysis::ArtifactData::Table { .. } => "csv",
+                        _ => "npy",
+                    };
+                    dir.join(format!("{}.{ext}", art.name))
+                })
+                .collect();
+            if !args.force {
+                astroperf::fsutil::refuse_existing(&files)?;
+            }
             o.write(dir)?;
         }
     }
@@ -336,10 +376,60 @@ fn run(args: RunArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// One line for a cancelled run: where it stopped and the stages that had finished.
+fn report_cancelled(c: &bench::CancelledRun) -> String {
+    let stages: Vec<String> = c
+        .finished_stages
+        .iter()
+        .map(|s| format!("{} {}", s.name, report::fmt_secs(s.median_s)))
+        .collect();
+    format!(
+        "CANCELLED during {} ({} call {}) after {}; {} timed repeats had completed{}; finished stages of the stopped call: {}",
+        c.variant,
+        if c.warmup { "warm-up" } else { "timed" },
+        c.call + 1,
+        report::fmt_secs(c.elapsed_s),
+        c.completed_times_s.len(),
+        if c.completed_times_s.is_empty() {
+            String::new()
+        } else {
+            let t: Vec<String> = c.completed_times_s.iter().map(|t| report::fmt_secs(*t)).collect();
+            format!(" ({})", t.join(", "))
+        },
+        if stages.is_empty() {
+            "none".to_string()
+        } else {
+            stages.join(", ")
+        }
+    )
+}
+
 /// Turn a loaded file into the input kind an analysis takes where the conversion is
 /// unambiguous (e.g. a two-column table into points).
 fn adapt_input(a: &dyn analysis::Analysis, l: Loaded) -> Result<Loaded> {
     data::adapt(a.input_kind(), l)
+}
+
+/// Files of a previous `--export-inputs` for these analyses in `dir` (`<id>.<key>.npy`).
+fn existing_exports(dir: &Path, selected: &[&'static dyn analysis::Analysis]) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| {
+                n.ends_with(".npy")
+                    && selected
+                        .iter()
+                        .any(|a| n.starts_with(&format!("{}.", a.id())))
+            })
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// Parameters of a bench run: the defaults, except where the chapter's workload fixes a
@@ -383,6 +473,19 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         .copied()
         .filter(|a| only.as_ref().is_none_or(|o| o.iter().any(|x| x == a.id())))
         .collect();
+    if !args.force {
+        let mut files: Vec<PathBuf> = args
+            .json
+            .iter()
+            .chain(args.markdown.iter())
+            .cloned()
+            .collect();
+        if let Some(dir) = &args.export_inputs {
+            files.push(dir.join("manifest.json"));
+            files.extend(existing_exports(dir, &selected));
+        }
+        astroperf::fsutil::refuse_existing(&files)?;
+    }
     let size_of = |a: &dyn analysis::Analysis| {
         if chapter {
             a.default_size()
@@ -454,6 +557,10 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
             naive_budget_s: Some(budget),
             ..Default::default()
         };
+        if let Err(e) = analysis::guard::check_cli(*a, &loaded.data, &params, &cfg, args.force) {
+            eprintln!();
+            return Err(e);
+        }
         match bench::run(*a, &loaded.data, &loaded.info, &params, &cfg, &control) {
             Err(Error::Cancelled) => return Err(Error::Cancelled),
             Ok((r, _)) => {

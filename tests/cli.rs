@@ -278,3 +278,178 @@ fn ngc5548_lines_at_the_galaxy_redshift() {
     let zf = sum["redshift"].as_f64().expect("redshift");
     assert!((zf - z).abs() < 0.001, "redshift {zf} vs {z}");
 }
+
+#[test]
+fn the_resource_guard_refuses_naive_pairwise_on_a_million_points() {
+    let o = astroperf(&[
+        "run",
+        "pairwise-distances",
+        "--generate",
+        "kind=points,n=1000000",
+        "--variant",
+        "naive",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("pairwise-distances (naive)"), "{err}");
+    assert!(err.contains("estimated ~"), "{err}");
+    // 4 TB of distances is more than any memory here: refused even with --force.
+    let o = astroperf(&[
+        "run",
+        "pairwise-distances",
+        "--generate",
+        "kind=points,n=1000000",
+        "--variant",
+        "naive",
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("even with --force"), "{}", stderr(&o));
+    // Time alone (about 70 s of naive angular distances) asks for --force.
+    let o = astroperf(&[
+        "run",
+        "angular-distances",
+        "--variant",
+        "naive",
+        "--repeat",
+        "60",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("add --force"), "{err}");
+    assert!(err.contains("longer than 60 s"), "{err}");
+    // Small inputs pass.
+    let o = astroperf(&[
+        "run",
+        "pairwise-distances",
+        "--generate",
+        "kind=points,n=2000",
+        "--variant",
+        "naive",
+        "--repeat",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Every file under `dir` (name → bytes).
+fn snapshot_dir(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .expect("ls")
+        .map(|e| {
+            let p = e.expect("entry").path();
+            let name = p.file_name().expect("name").to_string_lossy().into_owned();
+            let bytes = if p.is_file() {
+                std::fs::read(&p).expect("read")
+            } else {
+                Vec::new()
+            };
+            (name, bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn golden_run_out(out: &Path, force: bool) -> Output {
+    let input = data("golden/spectrum.npy");
+    let mut args = vec![
+        "run",
+        "spectrum-pipeline",
+        "--input",
+        s(&input),
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--json",
+        "--out",
+        s(out),
+    ];
+    if force {
+        args.push("--force");
+    }
+    astroperf(&args)
+}
+
+#[test]
+fn outputs_are_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let o = golden_run_out(&out, false);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The user's own edit of a result file must survive a second run.
+    std::fs::write(out.join("lines.csv"), b"mine\n").expect("write");
+    let before = snapshot_dir(&out);
+    let o = golden_run_out(&out, false);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("already exists; add --force"), "{err}");
+    assert!(err.contains("out/"), "names the file: {err}");
+    assert_eq!(snapshot_dir(&out), before, "files changed without --force");
+    let o = golden_run_out(&out, true);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines = std::fs::read_to_string(out.join("lines.csv")).expect("read");
+    assert!(lines.starts_with("index"), "--force replaced it: {lines}");
+    assert_eq!(snapshot_dir(&out).len(), before.len(), "no temporary files");
+
+    // bench: --json, --markdown and --export-inputs refuse before any work.
+    let json = dir.path().join("r.json");
+    std::fs::write(&json, b"[]").expect("write");
+    let md = dir.path().join("r.md");
+    std::fs::write(&md, b"# mine").expect("write");
+    for args in [
+        vec!["bench", "--only", "planck", "--json", s(&json)],
+        vec!["bench", "--only", "planck", "--markdown", s(&md)],
+    ] {
+        let o = astroperf(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("already exists"), "{}", stderr(&o));
+    }
+    assert_eq!(std::fs::read(&json).expect("read"), b"[]");
+    assert_eq!(std::fs::read(&md).expect("read"), b"# mine");
+    let exp = dir.path().join("inputs");
+    let args = ["bench", "--only", "planck", "--export-inputs", s(&exp)];
+    assert_eq!(astroperf(&args).status.code(), Some(0));
+    let before = snapshot_dir(&exp);
+    let o = astroperf(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("manifest.json"), "{}", stderr(&o));
+    assert_eq!(snapshot_dir(&exp), before);
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_eq!(astroperf(&forced).status.code(), Some(0));
+}
+
+#[test]
+fn a_write_that_fails_leaves_no_partial_file() {
+    // continuum.npy is a directory: writing the file fails at the rename, after its
+    // content went to a temporary file, which must be gone afterwards.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("continuum.npy").join("x")).expect("mkdir");
+    let o = golden_run_out(&out, true);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("continuum.npy"), "{}", stderr(&o));
+    let names: Vec<String> = snapshot_dir(&out).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        names.iter().all(|n| !n.contains("astroperf-tmp")),
+        "temporary file left: {names:?}"
+    );
+    // And through the library with an error injected into the writer.
+    let p = dir.path().join("half.csv");
+    let r = astroperf::fsutil::write_atomic(&p, |w| {
+        use std::io::Write;
+        w.write_all(b"a,b\n1,")?;
+        Err(std::io::Error::other("disk full"))
+    });
+    assert!(r.is_err());
+    assert!(!p.exists(), "half a file was left");
+}

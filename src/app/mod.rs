@@ -134,6 +134,31 @@ pub struct HistoryEntry {
     pub record: RunRecord,
 }
 
+/// A file the user chose in a save dialog.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SaveTarget {
+    Screenshot(PathBuf),
+    History(PathBuf),
+    Profile(PathBuf),
+}
+
+impl SaveTarget {
+    pub fn path(&self) -> &Path {
+        match self {
+            SaveTarget::Screenshot(p) | SaveTarget::History(p) | SaveTarget::Profile(p) => p,
+        }
+    }
+}
+
+/// A question the app waits on before it acts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Confirm {
+    /// Start a run whose estimate is beyond the guard's limits (`all` = every variant).
+    Run { all: bool, message: String },
+    /// Replace an existing file.
+    Overwrite(SaveTarget),
+}
+
 struct LastRun {
     record: RunRecord,
     outputs: Arc<Outputs>,
@@ -160,6 +185,10 @@ pub struct AstroApp {
     frame_times: VecDeque<f32>,
     screenshot_to: Option<PathBuf>,
     line_w: f32,
+    /// The question shown in a modal (run a costly job, replace a file).
+    pub confirm: Option<Confirm>,
+    /// The last estimate for the Run button, keyed by what it depends on.
+    estimate_cache: Option<(String, Option<analysis::guard::Estimate>)>,
 }
 
 const APP_KEY: &str = "astroperf-settings";
@@ -196,6 +225,8 @@ impl AstroApp {
             frame_times: VecDeque::new(),
             screenshot_to: None,
             line_w: 1.5,
+            confirm: None,
+            estimate_cache: None,
         };
         if analysis::find(&app.settings.analysis).is_none() {
             app.settings.analysis = "spectrum-pipeline".into();
@@ -319,8 +350,86 @@ impl AstroApp {
         }
     }
 
-    /// Start a run of the chosen (or all) variants on the worker.
+    /// The input of the selected analysis if it is at hand (no generation or conversion).
+    fn input_at_hand(&self, a: &'static dyn Analysis) -> Option<Arc<Loaded>> {
+        if a.input_kind() == self.data.info.kind {
+            return Some(self.data.clone());
+        }
+        match &self.generated {
+            Some((id, l)) if id == a.id() => Some(l.clone()),
+            _ => None,
+        }
+    }
+
+    /// The guard's estimate of a run of the chosen (or all) variants, when the input is
+    /// at hand; cached until the analysis, data or settings change.
+    pub fn run_estimate(&mut self, all: bool) -> Option<analysis::guard::Estimate> {
+        let a = self.analysis();
+        let data = self.input_at_hand(a)?;
+        let variants = if all {
+            analysis::ALL_VARIANTS.to_vec()
+        } else {
+            self.chosen_variants()
+        };
+        if variants.is_empty() {
+            return None;
+        }
+        let params = self.params(a);
+        let cfg = self.run_config(variants);
+        let key = format!(
+            "{}|{:p}|{}|{:?}|{:?}|{}|{}|{}|{}",
+            a.id(),
+            Arc::as_ptr(&data),
+            data.info.source,
+            data.info.shape,
+            cfg.variants,
+            cfg.threads,
+            cfg.repeat,
+            cfg.warmup,
+            serde_json::to_string(&params.to_json(&a.params())).unwrap_or_default()
+        );
+        if let Some((k, e)) = &self.estimate_cache {
+            if *k == key {
+                return e.clone();
+            }
+        }
+        let e = analysis::guard::estimate(a, &data.data, &params, &cfg);
+        self.estimate_cache = Some((key, e.clone()));
+        e
+    }
+
+    /// Start a run of the chosen (or all) variants on the worker; a run estimated beyond
+    /// the guard's limits waits for a confirmation, one needing more memory than is
+    /// available is not started.
     pub fn start_run(&mut self, all: bool) {
+        let a = self.analysis();
+        if let Err(e) = self.input_for(a) {
+            return self.status = Some((e, true));
+        }
+        if let Some(est) = self.run_estimate(all) {
+            match analysis::guard::judge(&est, analysis::guard::available_memory()) {
+                analysis::guard::Verdict::Fine => {}
+                analysis::guard::Verdict::Confirm(_) => {
+                    self.confirm = Some(Confirm::Run {
+                        all,
+                        message: format!(
+                            "This run is estimated to take {} and {}. Run anyway?",
+                            analysis::guard::fmt_duration(est.seconds),
+                            analysis::guard::fmt_bytes(est.bytes)
+                        ),
+                    });
+                    return;
+                }
+                analysis::guard::Verdict::Refuse(why) => {
+                    return self.status = Some((format!("{}: {why}", a.id()), true));
+                }
+            }
+        }
+        self.start_run_confirmed(all);
+    }
+
+    /// Start a run without asking (after the confirmation).
+    pub fn start_run_confirmed(&mut self, all: bool) {
         let a = self.analysis();
         let variants = if all {
             analysis::ALL_VARIANTS.to_vec()
@@ -426,6 +535,10 @@ impl AstroApp {
                         SweepKind::Threads => self.thread_sweep.push((x, record)),
                     }
                 }
+                Msg::Cancelled { record } => {
+                    // Kept in the history, marked cancelled; not shown as the last result.
+                    self.push_history(record);
+                }
                 Msg::Done(err) => {
                     self.worker.busy = false;
                     self.status = Some(match err {
@@ -433,6 +546,41 @@ impl AstroApp {
                         Some(e) => (format!("{}: {e}", self.worker.label), e != "cancelled"),
                     });
                 }
+            }
+        }
+    }
+
+    /// Save to a file the user picked; an existing file is replaced only after a
+    /// confirmation (the platform's save dialog does not promise to ask).
+    pub fn save_to(&mut self, ctx: &egui::Context, target: SaveTarget) {
+        if target.path().symlink_metadata().is_ok() {
+            self.confirm = Some(Confirm::Overwrite(target));
+        } else {
+            self.save_confirmed(ctx, target);
+        }
+    }
+
+    /// Save without asking.
+    pub fn save_confirmed(&mut self, ctx: &egui::Context, target: SaveTarget) {
+        match target {
+            SaveTarget::Screenshot(p) => {
+                self.screenshot_to = Some(p);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(Default::default()));
+            }
+            SaveTarget::History(p) => {
+                self.status = Some(match reports::export_history(&p, &self.history_records()) {
+                    Ok(()) => (format!("history written to {}", p.display()), false),
+                    Err(e) => (e, true),
+                });
+            }
+            SaveTarget::Profile(p) => {
+                let view = self.profiler.global_frame_view().lock();
+                let r = reports::save_profile(&p, &view);
+                drop(view);
+                self.status = Some(match r {
+                    Ok(()) => (format!("profile written to {}", p.display()), false),
+                    Err(e) => (e, true),
+                });
             }
         }
     }
@@ -521,6 +669,7 @@ impl AstroApp {
         });
         panels::generate_window(self, ctx);
         panels::about_window(self, ctx);
+        panels::confirm_modal(self, ctx);
     }
 
     fn tab_ui(&mut self, ui: &mut egui::Ui) {
@@ -592,7 +741,10 @@ impl AstroApp {
             },
             Tab::SizeSweep => timing::size_sweep_ui(ui, &self.size_sweep, line_w),
             Tab::ThreadSweep => timing::thread_sweep_ui(ui, &self.thread_sweep, line_w),
-            Tab::History => timing::history_ui(ui, &self.history, &mut self.settings.history_sort),
+            Tab::History => {
+                cancelled_runs_ui(ui, &self.history);
+                timing::history_ui(ui, &self.history, &mut self.settings.history_sort)
+            }
             Tab::FlameGraph => {
                 if let Some((name, view)) = &mut self.loaded_profile {
                     let mut close = false;
@@ -637,6 +789,56 @@ impl eframe::App for AstroApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, APP_KEY, &self.settings);
     }
+}
+
+/// Runs stopped by Cancel: where they stopped and what had finished (their finished
+/// variants also appear in the table below; the stopped one never does).
+fn cancelled_runs_ui(ui: &mut egui::Ui, history: &[HistoryEntry]) {
+    let cancelled: Vec<&HistoryEntry> =
+        history.iter().filter(|h| h.record.is_cancelled()).collect();
+    if cancelled.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!("cancelled runs ({})", cancelled.len()))
+        .default_open(true)
+        .show(ui, |ui| {
+            for h in cancelled.iter().rev() {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "#{} {} {}: {}",
+                        h.id,
+                        h.when,
+                        h.record.analysis,
+                        cancelled_text(&h.record)
+                    ))
+                    .color(egui::Color32::from_rgb(230, 170, 40)),
+                );
+            }
+        });
+    ui.separator();
+}
+
+/// "CANCELLED in naive (timed call 2) after 410 ms; finished stages: …"
+pub fn cancelled_text(r: &RunRecord) -> String {
+    let Some(c) = &r.cancelled else {
+        return String::new();
+    };
+    let fmt = crate::bench::report::fmt_secs;
+    let stages: Vec<String> = c
+        .finished_stages
+        .iter()
+        .map(|s| format!("{} {}", s.name, fmt(s.median_s)))
+        .collect();
+    let done: Vec<&str> = r.runs.iter().map(|v| v.variant.name()).collect();
+    format!(
+        "CANCELLED in {} ({} call {}) after {}; finished variants: {}; finished stages of the stopped call: {}",
+        c.variant,
+        if c.warmup { "warm-up" } else { "timed" },
+        c.call + 1,
+        fmt(c.elapsed_s),
+        if done.is_empty() { "none".to_string() } else { done.join(", ") },
+        if stages.is_empty() { "none".to_string() } else { stages.join(", ") }
+    )
 }
 
 /// The dataset the app opens with: the chapter's spectrum, generated.

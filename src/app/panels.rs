@@ -1,7 +1,7 @@
 //! The side and bar panels: menus, data panel, analysis panel (parameters from the
 //! registry's typed specs), status bar, and the Generate/About windows.
 
-use super::{reports, AstroApp, Tab, SAMPLES};
+use super::{reports, AstroApp, Confirm, SaveTarget, Tab, SAMPLES};
 use crate::analysis::{self, ParamKind, ParamValue};
 use crate::data::generate;
 use egui::{Color32, RichText};
@@ -45,9 +45,7 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
             if ui.button("Save screenshot (PNG)…").clicked() {
                 ui.close();
                 if let Some(p) = file_dialog().set_file_name("astroperf.png").save_file() {
-                    app.screenshot_to = Some(p);
-                    ui.ctx()
-                        .send_viewport_cmd(egui::ViewportCommand::Screenshot(Default::default()));
+                    app.save_to(ui.ctx(), SaveTarget::Screenshot(p));
                 }
             }
             ui.menu_button("Export run history", |ui| {
@@ -59,13 +57,7 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                             .set_file_name(format!("astroperf-runs.{ext}"))
                             .save_file()
                         {
-                            app.status =
-                                Some(match reports::export_history(&p, &app.history_records()) {
-                                    Ok(()) => {
-                                        (format!("history written to {}", p.display()), false)
-                                    }
-                                    Err(e) => (e, true),
-                                });
+                            app.save_to(ui.ctx(), SaveTarget::History(p));
                         }
                     }
                 }
@@ -99,11 +91,7 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
             if ui.button("Save profile (.puffin)…").clicked() {
                 ui.close();
                 if let Some(p) = file_dialog().set_file_name("astroperf.puffin").save_file() {
-                    let view = app.profiler.global_frame_view().lock();
-                    app.status = Some(match reports::save_profile(&p, &view) {
-                        Ok(()) => (format!("profile written to {}", p.display()), false),
-                        Err(e) => (e, true),
-                    });
+                    app.save_to(ui.ctx(), SaveTarget::Profile(p));
                 }
             }
             if ui.button("Load profile (.puffin)…").clicked() {
@@ -176,9 +164,19 @@ pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         } else {
             ui.label("ready");
         }
+        let est = (!app.worker.busy)
+            .then(|| app.run_estimate(false))
+            .flatten();
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if let Some(p95) = app.frame_p95_ms() {
                 ui.label(RichText::new(format!("UI frame p95 {p95:.1} ms")).small());
+            }
+            if let Some(e) = est {
+                ui.label(
+                    RichText::new(format!("next run: estimated {}", e.describe()))
+                        .small()
+                        .weak(),
+                );
             }
         });
     });
@@ -318,15 +316,39 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     ui.add(egui::Slider::new(&mut app.settings.threads, 1..=cores).text("threads (parallel)"));
     ui.add(egui::Slider::new(&mut app.settings.repeat, 1..=50).text("repeats"));
     ui.add(egui::Slider::new(&mut app.settings.warmup, 0..=5).text("warm-up calls"));
+    let est = app.run_estimate(false);
+    let est_all = app.run_estimate(true);
+    let hover = |e: &Option<analysis::guard::Estimate>| match e {
+        Some(e) => format!("estimated {}", e.describe()),
+        None => "estimate: once the input is generated".to_string(),
+    };
     ui.add_enabled_ui(!app.is_busy(), |ui| {
         ui.horizontal_wrapped(|ui| {
-            if ui.button(RichText::new("▶ Run").strong()).clicked() {
+            if ui
+                .button(RichText::new("▶ Run").strong())
+                .on_hover_text(hover(&est))
+                .clicked()
+            {
                 app.start_run(false);
             }
-            if ui.button("Run all variants").clicked() {
+            if ui
+                .button("Run all variants")
+                .on_hover_text(hover(&est_all))
+                .clicked()
+            {
                 app.start_run(true);
             }
         });
+        // Next to Run, only when it matters: a run beyond the guard's limits.
+        if let Some(e) = est.as_ref().filter(|e| {
+            analysis::guard::judge(e, analysis::guard::available_memory())
+                != analysis::guard::Verdict::Fine
+        }) {
+            ui.label(
+                RichText::new(format!("⚠ Run: estimated {}", e.describe()))
+                    .color(Color32::from_rgb(230, 170, 40)),
+            );
+        }
         ui.horizontal_wrapped(|ui| {
             if ui
                 .button("Run size sweep")
@@ -550,6 +572,57 @@ pub fn generate_window(app: &mut AstroApp, ctx: &egui::Context) {
             }
             Err(e) => app.status = Some((e.to_string(), true)),
         }
+    }
+}
+
+/// The modal questions: run a job beyond the guard's limits, replace an existing file.
+pub fn confirm_modal(app: &mut AstroApp, ctx: &egui::Context) {
+    let Some(q) = app.confirm.clone() else {
+        return;
+    };
+    let (title, text, yes) = match &q {
+        Confirm::Run { message, .. } => ("Long run", message.clone(), "Run anyway"),
+        Confirm::Overwrite(t) => (
+            "Replace file?",
+            format!("{} already exists. Replace it?", t.path().display()),
+            "Replace",
+        ),
+    };
+    let mut answer = None;
+    let modal = egui::Modal::new(egui::Id::new("astroperf-confirm")).show(ctx, |ui| {
+        ui.set_max_width(460.0);
+        ui.heading(title);
+        ui.label(text);
+        ui.add_space(8.0);
+        ui.horizontal(|ui| {
+            if ui.button(RichText::new(yes).strong()).clicked() {
+                answer = Some(true);
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(false);
+            }
+        });
+    });
+    if modal.should_close() && answer.is_none() {
+        answer = Some(false);
+    }
+    match answer {
+        Some(true) => {
+            app.confirm = None;
+            match q {
+                Confirm::Run { all, .. } => app.start_run_confirmed(all),
+                Confirm::Overwrite(t) => app.save_confirmed(ctx, t),
+            }
+        }
+        Some(false) => {
+            app.confirm = None;
+            let what = match q {
+                Confirm::Run { .. } => "run not started",
+                Confirm::Overwrite(_) => "not saved",
+            };
+            app.status = Some((what.into(), false));
+        }
+        None => {}
     }
 }
 

@@ -18,17 +18,22 @@ pub fn export_history(path: &Path, records: &[RunRecord]) -> Result<(), String> 
     crate::fsutil::write_bytes(path, text.as_bytes()).map_err(|e| e.to_string())
 }
 
+/// Write a screenshot as PNG (atomically: a temporary file renamed into place).
 pub fn save_png(path: &Path, img: &egui::ColorImage) -> Result<(), String> {
     let [w, h] = img.size;
     let bytes: Vec<u8> = img.pixels.iter().flat_map(|c| c.to_array()).collect();
-    image::save_buffer(
-        path,
-        &bytes,
-        w as u32,
-        h as u32,
-        image::ExtendedColorType::Rgba8,
-    )
-    .map_err(|e| format!("{}: {e}", path.display()))
+    crate::fsutil::write_atomic(path, |f| {
+        image::write_buffer_with_format(
+            f,
+            &bytes,
+            w as u32,
+            h as u32,
+            image::ExtendedColorType::Rgba8,
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| std::io::Error::other(format!("cannot encode the PNG: {e}")))
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// Write the profiler's frames (what the flame graph shows) to a .puffin file.

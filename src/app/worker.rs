@@ -70,6 +70,8 @@ pub enum Msg {
         x: usize,
         record: RunRecord,
     },
+    /// A run stopped by Cancel: what had finished, marked cancelled (for the history).
+    Cancelled { record: RunRecord },
     /// The job ended (successfully or not); `None` = fine.
     Done(Option<String>),
 }
@@ -156,8 +158,12 @@ fn execute(
             cfg,
         } => {
             let (record, outputs) =
-                bench::run(analysis, &data.data, &data.info, &params, &cfg, control)
+                bench::run_partial(analysis, &data.data, &data.info, &params, &cfg, control)
                     .map_err(|e| e.to_string())?;
+            if record.is_cancelled() {
+                send(Msg::Cancelled { record });
+                return Err(crate::Error::Cancelled.to_string());
+            }
             send(Msg::Run {
                 record,
                 outputs: Arc::new(outputs),
@@ -231,4 +237,154 @@ fn run_forwarding(
         progress: sub.progress.clone(),
     };
     bench::run(analysis, &data.data, &data.info, params, cfg, &sub2).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Ctx, Output, ParamSpec};
+    use crate::data::{Dataset, Origin};
+    use std::time::Duration;
+
+    /// An analysis with a bug: its naive variant panics.
+    struct Buggy;
+
+    impl Analysis for Buggy {
+        fn id(&self) -> &'static str {
+            "buggy-analysis"
+        }
+        fn title(&self) -> &'static str {
+            "buggy"
+        }
+        fn section(&self) -> &'static str {
+            "test"
+        }
+        fn help(&self) -> &'static str {
+            "panics in naive"
+        }
+        fn input_kind(&self) -> &'static str {
+            "none"
+        }
+        fn params(&self) -> Vec<ParamSpec> {
+            Vec::new()
+        }
+        fn size_unit(&self) -> &'static str {
+            "items"
+        }
+        fn default_size(&self) -> usize {
+            1
+        }
+        fn quick_size(&self) -> usize {
+            1
+        }
+        fn generate(&self, _size: usize, _seed: u64) -> crate::Result<Dataset> {
+            Ok(Dataset::None)
+        }
+        fn run(
+            &self,
+            variant: Variant,
+            _input: &Dataset,
+            _params: &Params,
+            ctx: &Ctx,
+        ) -> crate::Result<Output> {
+            if variant == Variant::Naive {
+                let v: Vec<u8> = Vec::new();
+                let i = v.len() + 3;
+                // An out-of-bounds index: the kind of bug catch_unwind must contain.
+                return Err(crate::Error::input(format!("{}", v[i])));
+            }
+            ctx.check()?;
+            Ok(Output::default())
+        }
+    }
+
+    static BUGGY: Buggy = Buggy;
+
+    fn job(variants: Vec<Variant>) -> Job {
+        Job::Run {
+            analysis: &BUGGY,
+            data: Arc::new(Loaded::new(Dataset::None, "test", Origin::Generated)),
+            params: Params::default(),
+            cfg: RunConfig {
+                variants,
+                threads: 1,
+                repeat: 1,
+                warmup: 0,
+                naive_budget_s: None,
+            },
+        }
+    }
+
+    fn wait_done(w: &Worker) -> (Option<String>, usize) {
+        let mut runs = 0;
+        loop {
+            match w.results.recv_timeout(Duration::from_secs(30)) {
+                Ok(Msg::Done(e)) => return (e, runs),
+                Ok(Msg::Run { .. }) => runs += 1,
+                Ok(_) => {}
+                Err(e) => panic!("no answer from the worker: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_analysis_is_reported_by_name_and_the_worker_keeps_running() {
+        let mut w = Worker::start(|| {});
+        w.submit(job(vec![Variant::Naive]), "buggy".into())
+            .expect("submit");
+        let (err, runs) = wait_done(&w);
+        let err = err.expect("the panic is reported as an error");
+        assert!(err.contains("buggy-analysis"), "{err}");
+        assert!(err.contains("crashed"), "{err}");
+        assert!(err.contains("index out of bounds"), "{err}");
+        assert_eq!(runs, 0);
+        // The same worker thread takes the next job.
+        w.submit(job(vec![Variant::Vectorized]), "fine".into())
+            .expect("submit again");
+        let (err, runs) = wait_done(&w);
+        assert_eq!(err, None);
+        assert_eq!(runs, 1);
+    }
+
+    #[test]
+    fn a_cancelled_run_is_sent_marked_cancelled() {
+        let a = crate::analysis::find("angular-distances").expect("registered");
+        let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
+        let mut w = Worker::start(|| {});
+        w.submit(
+            Job::Run {
+                analysis: a,
+                data,
+                params: Params::default(),
+                cfg: RunConfig {
+                    variants: vec![Variant::Vectorized, Variant::Naive],
+                    threads: 1,
+                    repeat: 50,
+                    warmup: 0,
+                    naive_budget_s: None,
+                },
+            },
+            "long".into(),
+        )
+        .expect("submit");
+        std::thread::sleep(Duration::from_millis(300));
+        w.cancel();
+        let mut cancelled = None;
+        loop {
+            match w.results.recv_timeout(Duration::from_secs(30)) {
+                Ok(Msg::Cancelled { record }) => cancelled = Some(record),
+                Ok(Msg::Done(e)) => {
+                    assert_eq!(e.as_deref(), Some("cancelled"));
+                    break;
+                }
+                Ok(Msg::Run { .. }) => panic!("a cancelled run was sent as finished"),
+                Ok(_) => {}
+                Err(e) => panic!("no answer: {e}"),
+            }
+        }
+        let r = cancelled.expect("the partial record");
+        let c = r.cancelled.expect("marked cancelled");
+        assert_eq!(c.variant, Variant::Vectorized);
+        assert!(r.runs.is_empty(), "no variant finished its 50 repeats");
+    }
 }

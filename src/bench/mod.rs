@@ -41,7 +41,7 @@ pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StageTiming {
     pub name: String,
     pub median_s: f64,
@@ -95,6 +95,32 @@ pub struct RunRecord {
     /// Variants not timed, with the reason (e.g. over the naive budget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<String>,
+    /// Set when the run was cancelled: `runs` then holds only the variants that finished,
+    /// and this what the interrupted variant had done. A cancelled record is not a timing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<CancelledRun>,
+}
+
+/// What an interrupted variant had done when Cancel (or Ctrl-C) stopped it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CancelledRun {
+    pub variant: Variant,
+    /// The call that was stopped, counting warm-up calls from 0.
+    pub call: usize,
+    /// Whether that call was an (untimed) warm-up call.
+    pub warmup: bool,
+    /// Wall time of the stopped call until it returned.
+    pub elapsed_s: f64,
+    /// Times of this variant's timed repeats that completed before the cancel.
+    pub completed_times_s: Vec<f64>,
+    /// Stages of the stopped call that had finished, with their times.
+    pub finished_stages: Vec<StageTiming>,
+}
+
+impl RunRecord {
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.is_some()
+    }
 }
 
 /// Cancels a budgeted run when its time is up (or when the whole job is cancelled).
@@ -199,7 +225,8 @@ fn pool(threads: usize) -> Result<rayon::ThreadPool> {
         .map_err(|e| Error::input(format!("cannot start {threads} worker threads: {e}")))
 }
 
-/// Time `cfg.variants` of `analysis` on `input` and check that they agree.
+/// Time `cfg.variants` of `analysis` on `input` and check that they agree;
+/// `Err(Cancelled)` when the run is cancelled (see [`run_partial`] for what had finished).
 pub fn run(
     analysis: &dyn Analysis,
     input: &crate::data::Dataset,
@@ -208,7 +235,26 @@ pub fn run(
     cfg: &RunConfig,
     control: &Control,
 ) -> Result<(RunRecord, Outputs)> {
+    let (record, outputs) = run_partial(analysis, input, info, params, cfg, control)?;
+    if record.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    Ok((record, outputs))
+}
+
+/// Like [`run`], but a cancelled run returns `Ok` with a record marked
+/// [`RunRecord::cancelled`]: the variants that finished, and the finished stages of the
+/// call that was stopped.
+pub fn run_partial(
+    analysis: &dyn Analysis,
+    input: &crate::data::Dataset,
+    info: &DataInfo,
+    params: &Params,
+    cfg: &RunConfig,
+    control: &Control,
+) -> Result<(RunRecord, Outputs)> {
     analysis.validate(input, params)?;
+    let mut cancelled: Option<CancelledRun> = None;
     let repeat = cfg.repeat.max(1);
     let calls_per_variant = (cfg.warmup + repeat) as f64;
     let total_calls = calls_per_variant * cfg.variants.len() as f64;
@@ -216,7 +262,18 @@ pub fn run(
     let mut runs = Vec::new();
     let mut outputs: Outputs = Vec::new();
     let mut skipped = Vec::new();
-    for (vi, &variant) in cfg.variants.iter().enumerate() {
+    'variants: for (vi, &variant) in cfg.variants.iter().enumerate() {
+        if control.is_cancelled() {
+            cancelled = Some(CancelledRun {
+                variant,
+                call: 0,
+                warmup: cfg.warmup > 0,
+                elapsed_s: 0.0,
+                completed_times_s: Vec::new(),
+                finished_stages: Vec::new(),
+            });
+            break;
+        }
         let threads = if variant == Variant::Parallel {
             cfg.threads.clamp(1, 1024)
         } else {
@@ -239,6 +296,18 @@ pub fn run(
         let mut stage_samples: Vec<(String, Vec<f64>)> = Vec::new();
         let mut last = None;
         for call in 0..cfg.warmup + repeat {
+            // Between calls too: an analysis that checks rarely still stops after a call.
+            if control.is_cancelled() {
+                cancelled = Some(CancelledRun {
+                    variant,
+                    call,
+                    warmup: call < cfg.warmup,
+                    elapsed_s: 0.0,
+                    completed_times_s: times,
+                    finished_stages: Vec::new(),
+                });
+                break 'variants;
+            }
             control.set_progress((vi as f64 * calls_per_variant + call as f64) / total_calls);
             let ctx = Ctx::new(
                 vc.clone(),
@@ -255,6 +324,24 @@ pub fn run(
                 (Ok(o), _) => o,
                 (Err(Error::Cancelled), Some(w)) if w.expired() && !control.is_cancelled() => {
                     break;
+                }
+                (Err(Error::Cancelled), _) => {
+                    cancelled = Some(CancelledRun {
+                        variant,
+                        call,
+                        warmup: call < cfg.warmup,
+                        elapsed_s: t0.elapsed().as_secs_f64(),
+                        completed_times_s: times,
+                        finished_stages: ctx
+                            .stages()
+                            .into_iter()
+                            .map(|(name, s)| StageTiming {
+                                name: name.to_string(),
+                                median_s: s,
+                            })
+                            .collect(),
+                    });
+                    break 'variants;
                 }
                 (Err(e), _) => return Err(e),
             };
@@ -326,7 +413,9 @@ pub fn run(
         });
         outputs.push((variant, out));
     }
-    control.set_progress(1.0);
+    if cancelled.is_none() {
+        control.set_progress(1.0);
+    }
     let mut disagreement = None;
     if let Some((v0, first)) = outputs.first() {
         for (i, (v, o)) in outputs.iter().enumerate().skip(1) {
@@ -351,6 +440,7 @@ pub fn run(
         tool: "astroperf".to_string(),
         runs,
         skipped,
+        cancelled,
     };
     Ok((record, outputs))
 }
