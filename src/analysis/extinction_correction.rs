@@ -2,9 +2,11 @@
 //! star of a catalog: A_V = 0.574·colour, corrected = mag − R_V·A_V, and no correction
 //! for blue stars (colour < 0). A memory-bound kernel: two loads and a store per star.
 //!
-//! naive = a loop with a branch per star into a growing list; vectorized = the
-//! branch-free select into a preallocated array (LLVM emits packed compare/blend);
-//! parallel = chunks of the arrays over rayon.
+//! naive = input check, a loop with a branch per star into a growing list, then a
+//! summary pass; vectorized = one fused pass per block: the branch-free select (LLVM
+//! emits packed compare/blend) written straight into uninitialised output (no zeroing
+//! pass), with the finiteness check, the corrected count and the mean shift from the
+//! same loads; parallel = those blocks over rayon, combined in block order.
 
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{generate, Catalog, Dataset};
@@ -79,32 +81,34 @@ impl Analysis for ExtinctionCorrection {
         Some(24.0 * self.size_of(input) as f64)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (mag, color) = columns(self, input)?;
         let r_v = params.f64("r_v")?;
-        let corrected = stage!(
-            ctx,
-            "correct",
-            match variant {
-                Variant::Naive => naive(mag, color, r_v, ctx)?,
-                Variant::Vectorized => select(mag, color, r_v, false, ctx)?,
-                Variant::Parallel => select(mag, color, r_v, true, ctx)?,
+        let (corrected, n_corr, shift) = match variant {
+            Variant::Naive => {
+                // The straightforward way: check, correct, then summarise, three passes.
+                let (mag, color) = stage!(ctx, "check", columns(self, input))?;
+                let corrected = stage!(ctx, "correct", naive(mag, color, r_v, ctx)?);
+                let (n, s) = stage!(ctx, "summary", {
+                    let mut n = 0usize;
+                    let mut s = 0.0;
+                    for (x, m) in corrected.iter().zip(mag) {
+                        s += m - x;
+                        n += (x != m) as usize;
+                    }
+                    (n, s / corrected.len() as f64)
+                });
+                (corrected, n, s)
             }
-        );
+            Variant::Vectorized | Variant::Parallel => {
+                // Shape checks only; finiteness is checked inside the fused pass.
+                let (mag, color) = column_slices(self, input)?;
+                stage!(
+                    ctx,
+                    "correct + summary",
+                    fused(mag, color, r_v, variant == Variant::Parallel, ctx)?
+                )
+            }
+        };
         ctx.progress(1.0);
-        let (n_corr, shift) = stage!(ctx, "summary", {
-            let mut n = 0usize;
-            let mut s = 0.0;
-            for (b, c) in corrected.chunks(4096).zip(mag.chunks(4096)) {
-                let mut bs = 0.0;
-                for (x, m) in b.iter().zip(c) {
-                    bs += m - x;
-                    n += (x != m) as usize;
-                }
-                s += bs;
-            }
-            (n, s / corrected.len() as f64)
-        });
         Ok(Output::new()
             .sum("stars", corrected.len())
             .sum("corrected_stars", n_corr)
@@ -121,6 +125,30 @@ impl Analysis for ExtinctionCorrection {
 
 /// The catalog's magnitude and colour columns (both required, same length, finite).
 fn columns<'a>(a: &ExtinctionCorrection, input: &'a Dataset) -> Result<(&'a [f64], &'a [f64])> {
+    let (m, k) = column_slices(a, input)?;
+    if let Some(i) = first_non_finite(m, k) {
+        return Err(non_finite(i));
+    }
+    Ok((m, k))
+}
+
+fn first_non_finite(m: &[f64], k: &[f64]) -> Option<usize> {
+    m.iter()
+        .zip(k)
+        .position(|(a, b)| !a.is_finite() || !b.is_finite())
+}
+
+fn non_finite(i: usize) -> Error {
+    Error::input(format!(
+        "star {i} has a NaN or infinite magnitude or colour"
+    ))
+}
+
+/// The two columns, checked for presence, layout and length (not values).
+fn column_slices<'a>(
+    a: &ExtinctionCorrection,
+    input: &'a Dataset,
+) -> Result<(&'a [f64], &'a [f64])> {
     let c: &Catalog = match input {
         Dataset::Catalog(c) => c,
         other => return Err(wrong_input(a, other)),
@@ -144,15 +172,6 @@ fn columns<'a>(a: &ExtinctionCorrection, input: &'a Dataset) -> Result<(&'a [f64
     }
     if m.is_empty() {
         return Err(Error::input("the catalog has no stars"));
-    }
-    if let Some(i) = m
-        .iter()
-        .zip(k)
-        .position(|(a, b)| !a.is_finite() || !b.is_finite())
-    {
-        return Err(Error::input(format!(
-            "star {i} has a NaN or infinite magnitude or colour"
-        )));
     }
     Ok((m, k))
 }
@@ -179,34 +198,128 @@ fn naive(mag: &[f64], color: &[f64], r_v: f64, ctx: &Ctx) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-/// Branch-free: compute the corrected value for every star, then select.
-#[inline]
-fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [f64]) {
-    for ((o, &m), &c) in o.iter_mut().zip(m).zip(c) {
-        let corr = m - r_v * (AV_PER_COLOR * c);
-        *o = if c < 0.0 { m } else { corr };
+/// One block's counts: stars whose magnitude changed, Σ (mag − corrected), and
+/// non-finite inputs.
+#[derive(Clone, Copy, Default)]
+struct Partial {
+    changed: usize,
+    shift: f64,
+    bad: usize,
+}
+
+/// Branch-free: compute the corrected value for every star, then select; the block's
+/// summary from the same registers (four lanes for the sum).
+#[inline(always)]
+fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
+    let n = o.len().min(m.len()).min(c.len());
+    let (m, c, o) = (&m[..n], &c[..n], &mut o[..n]);
+    let mut shift = [0.0f64; 4];
+    let mut changed = [0u64; 4];
+    let mut bad = [0u64; 4];
+    let full = n / 4 * 4;
+    let mut i = 0;
+    while i < full {
+        for l in 0..4 {
+            let (mv, cv) = (m[i + l], c[i + l]);
+            let corr = mv - r_v * (AV_PER_COLOR * cv);
+            let x = if cv < 0.0 { mv } else { corr };
+            o[i + l].write(x);
+            shift[l] += mv - x;
+            changed[l] += u64::from(x != mv);
+            // (v - v) is NaN exactly when v is NaN or infinite.
+            bad[l] += u64::from((mv - mv) != 0.0 || (cv - cv) != 0.0);
+        }
+        i += 4;
+    }
+    for j in full..n {
+        let (mv, cv) = (m[j], c[j]);
+        let corr = mv - r_v * (AV_PER_COLOR * cv);
+        let x = if cv < 0.0 { mv } else { corr };
+        o[j].write(x);
+        shift[0] += mv - x;
+        changed[0] += u64::from(x != mv);
+        bad[0] += u64::from((mv - mv) != 0.0 || (cv - cv) != 0.0);
+    }
+    Partial {
+        changed: changed.iter().sum::<u64>() as usize,
+        shift: (shift[0] + shift[1]) + (shift[2] + shift[3]),
+        bad: bad.iter().sum::<u64>() as usize,
     }
 }
 
-fn select(mag: &[f64], color: &[f64], r_v: f64, parallel: bool, ctx: &Ctx) -> Result<Vec<f64>> {
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn select_chunk_avx2(
+    m: &[f64],
+    c: &[f64],
+    r_v: f64,
+    o: &mut [std::mem::MaybeUninit<f64>],
+) -> Partial {
+    select_chunk(m, c, r_v, o)
+}
+
+fn select_block(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked at run time).
+        return unsafe { select_chunk_avx2(m, c, r_v, o) };
+    }
+    select_chunk(m, c, r_v, o)
+}
+
+/// The corrected magnitudes, the number changed and the mean shift in one pass over
+/// blocks of `CHUNK` stars (serial or over rayon; the same block order either way).
+fn fused(
+    mag: &[f64],
+    color: &[f64],
+    r_v: f64,
+    parallel: bool,
+    ctx: &Ctx,
+) -> Result<(Vec<f64>, usize, f64)> {
     let n = mag.len();
-    let mut out = vec![0.0; n];
-    if parallel {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .try_for_each(|(b, o)| {
+    // Every element is written below, so the output needs no zeroing pass (and no
+    // page is touched twice).
+    let mut out: Vec<f64> = Vec::with_capacity(n);
+    let parts: Vec<Partial> = {
+        let spare = &mut out.spare_capacity_mut()[..n];
+        if parallel {
+            spare
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .map(|(b, o)| {
+                    ctx.check()?;
+                    let s = b * CHUNK;
+                    Ok(select_block(
+                        &mag[s..s + o.len()],
+                        &color[s..s + o.len()],
+                        r_v,
+                        o,
+                    ))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            let mut parts = Vec::with_capacity(n.div_ceil(CHUNK));
+            for (b, o) in spare.chunks_mut(CHUNK).enumerate() {
                 ctx.check()?;
                 let s = b * CHUNK;
-                select_chunk(&mag[s..s + o.len()], &color[s..s + o.len()], r_v, o);
-                Ok::<(), Error>(())
-            })?;
-    } else {
-        for (b, o) in out.chunks_mut(CHUNK).enumerate() {
-            ctx.check()?;
-            let s = b * CHUNK;
-            select_chunk(&mag[s..s + o.len()], &color[s..s + o.len()], r_v, o);
-            ctx.progress((s + o.len()) as f64 / n as f64);
+                parts.push(select_block(
+                    &mag[s..s + o.len()],
+                    &color[s..s + o.len()],
+                    r_v,
+                    o,
+                ));
+                ctx.progress((s + o.len()) as f64 / n as f64);
+            }
+            parts
         }
+    };
+    // SAFETY: the blocks above cover 0..n and `select_chunk` writes every element of
+    // its block (n = min of the three lengths, all equal here).
+    unsafe { out.set_len(n) };
+    if parts.iter().any(|p| p.bad > 0) {
+        return Err(non_finite(first_non_finite(mag, color).unwrap_or(0)));
     }
-    Ok(out)
+    let changed = parts.iter().map(|p| p.changed).sum();
+    let shift = parts.iter().map(|p| p.shift).sum::<f64>() / n as f64;
+    Ok((out, changed, shift))
 }

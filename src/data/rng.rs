@@ -11,6 +11,10 @@ pub fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The SplitMix64 increment: the i-th draw (from 1) of a stream whose counter is `c`
+/// is `mix64(c + i·GAMMA)`, so SIMD kernels can compute any draw directly.
+pub const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// A fast generator (SplitMix64 stream) seeded from (seed, block).
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -33,8 +37,20 @@ impl Rng {
 
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        self.state = self.state.wrapping_add(GAMMA);
         mix64(self.state)
+    }
+
+    /// The stream's counter: the next draw is `mix64(counter() + GAMMA)` (see [`GAMMA`]).
+    #[inline]
+    pub fn counter(&self) -> u64 {
+        self.state
+    }
+
+    /// Skip `n` draws of `next_u64` (and so of `uniform`) in O(1).
+    #[inline]
+    pub fn skip(&mut self, n: u64) {
+        self.state = self.state.wrapping_add(n.wrapping_mul(GAMMA));
     }
 
     /// Uniform in [0, 1) with 53 random bits.
@@ -85,6 +101,22 @@ mod tests {
             Rng::for_block(7, 3).next_u64(),
             Rng::for_block(7, 4).next_u64()
         );
+    }
+
+    #[test]
+    fn counter_gives_any_draw_directly() {
+        let mut r = Rng::for_block(11, 5);
+        let c = r.counter();
+        let draws: Vec<u64> = (0..10).map(|_| r.next_u64()).collect();
+        for (i, d) in draws.iter().enumerate() {
+            assert_eq!(
+                *d,
+                mix64(c.wrapping_add((i as u64 + 1).wrapping_mul(GAMMA)))
+            );
+        }
+        let mut s = Rng::for_block(11, 5);
+        s.skip(7);
+        assert_eq!(s.next_u64(), draws[7]);
     }
 
     #[test]
