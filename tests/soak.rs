@@ -46,21 +46,64 @@ fn random_value(s: &ParamSpec, r: &mut Rng) -> Option<ParamValue> {
     })
 }
 
+/// The short form runs 2 rounds per analysis at the quick size. The long form:
+/// `ASTROPERF_SOAK_SECS=300 cargo test --release --test soak -- --nocapture` keeps going
+/// for that many seconds, each pass at a random size between half and twice the quick size
+/// (`ASTROPERF_SOAK_ROUNDS` sets the rounds per analysis and pass).
 #[test]
 fn random_parameters_never_panic_and_variants_agree() {
     let rounds: usize = std::env::var("ASTROPERF_SOAK_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
+    let secs: Option<f64> = std::env::var("ASTROPERF_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let t0 = std::time::Instant::now();
     let mut r = Rng::new(20251124);
+    let mut pass = 0;
+    let mut runs = 0;
+    loop {
+        soak_pass(&mut r, rounds, pass, &mut runs);
+        pass += 1;
+        if secs.is_none_or(|s| t0.elapsed().as_secs_f64() >= s) {
+            break;
+        }
+    }
+    println!(
+        "soak: {pass} passes, {runs} runs of all variants in {:.0} s, no panic",
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+fn soak_pass(r: &mut Rng, rounds: usize, pass: usize, runs: &mut usize) {
     for a in analysis::registry() {
-        let data = a.generate(a.quick_size(), 3).expect("generate");
+        // The first pass at the quick size, later ones at random sizes around it.
+        let size = if pass == 0 {
+            a.quick_size()
+        } else {
+            ((a.quick_size() as f64) * 2f64.powf(r.range(-1.0, 1.0))).round() as usize
+        }
+        .max(1);
+        let data = match a.generate(size, 3 + pass as u64) {
+            Ok(d) => d,
+            Err(e) => {
+                let msg = e.to_string();
+                assert!(
+                    pass > 0 && !msg.contains('\n'),
+                    "{} at {size}: {msg}",
+                    a.id()
+                );
+                continue;
+            }
+        };
         let loaded = Loaded::new(data, "soak", Origin::Generated);
         for round in 0..rounds {
+            *runs += 1;
             let specs = a.params();
             let mut p = Params::defaults(&specs);
             for s in &specs {
-                let v = random_value(s, &mut r);
+                let v = random_value(s, r);
                 p.set(s, v).expect("value inside the declared range");
             }
             let cfg = RunConfig {
@@ -69,7 +112,11 @@ fn random_parameters_never_panic_and_variants_agree() {
                 warmup: 0,
                 ..Default::default()
             };
-            let what = format!("{} round {round} params {:?}", a.id(), p.to_json(&specs));
+            let what = format!(
+                "{} size {size} round {round} params {:?}",
+                a.id(),
+                p.to_json(&specs)
+            );
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 bench::run(*a, &loaded.data, &loaded.info, &p, &cfg, &Control::new())
             }));

@@ -87,6 +87,7 @@ impl Analysis for MemoryLayout {
         let a64: Array2<f64> = stage!(ctx, "load_f64", f.data.as_standard_layout().into_owned());
         load[0] = timed(t);
         bytes[0] = n * 8;
+        ctx.check()?;
         let x = a64
             .as_slice()
             .ok_or_else(|| Error::input("the frame is not contiguous"))?;
@@ -104,6 +105,9 @@ impl Analysis for MemoryLayout {
             } else if naive {
                 let mut v = Vec::with_capacity(n);
                 for r in 0..rows {
+                    if r % 64 == 0 {
+                        ctx.check()?;
+                    }
                     for c in 0..cols {
                         v.push(a64[[r, c]] as f32);
                     }
@@ -115,6 +119,7 @@ impl Analysis for MemoryLayout {
         });
         load[1] = timed(t);
         bytes[1] = n * 4;
+        ctx.check()?;
         let t = Instant::now();
         sums[1] = stage!(
             ctx,
@@ -122,6 +127,7 @@ impl Analysis for MemoryLayout {
             sum_lanes(&a32, variant, cols, |v: &f32| *v as f64)
         );
         pass[1] = timed(t);
+        ctx.check()?;
         diff[1] = max_diff(x, |i| a32[i] as f64);
         drop(a32);
         ctx.check()?;
@@ -134,6 +140,7 @@ impl Analysis for MemoryLayout {
                 (l.min(v), h.max(v))
             });
         let (bzero, bscale) = i16_scaling(lo, hi);
+        ctx.check()?;
         let quant = |v: f64| quantize_i16(v, bzero, bscale);
         let t = Instant::now();
         let a16: Vec<i16> = stage!(ctx, "load_i16", {
@@ -142,6 +149,9 @@ impl Analysis for MemoryLayout {
             } else if naive {
                 let mut v = Vec::with_capacity(n);
                 for r in 0..rows {
+                    if r % 64 == 0 {
+                        ctx.check()?;
+                    }
                     for c in 0..cols {
                         v.push(quant(a64[[r, c]]));
                     }
@@ -153,6 +163,7 @@ impl Analysis for MemoryLayout {
         });
         load[2] = timed(t);
         bytes[2] = n * 2;
+        ctx.check()?;
         let t = Instant::now();
         sums[2] = stage!(ctx, "pass_i16", {
             if naive {
@@ -174,6 +185,7 @@ impl Analysis for MemoryLayout {
             }
         });
         pass[2] = timed(t);
+        ctx.check()?;
         diff[2] = max_diff(x, |i| bzero + bscale * a16[i] as f64);
         drop(a16);
         ctx.check()?;
@@ -192,10 +204,12 @@ impl Analysis for MemoryLayout {
             }
         });
         pass[3] = timed(t);
+        ctx.check()?;
         let t = Instant::now();
         let copy: Array2<f64> = stage!(ctx, "load_copy", view.to_owned());
         load[4] = timed(t);
         bytes[4] = n * 8;
+        ctx.check()?;
         let t = Instant::now();
         sums[4] = stage!(ctx, "pass_copy", {
             let sl = copy
@@ -204,6 +218,7 @@ impl Analysis for MemoryLayout {
             pass_f64(copy.view(), sl, variant)
         });
         pass[4] = timed(t);
+        ctx.check()?;
         diff[4] = max_diff(x, |i| copy.as_slice().map_or(f64::NAN, |c| c[i]));
         drop(copy);
         ctx.check()?;
@@ -212,7 +227,11 @@ impl Analysis for MemoryLayout {
         // memory-mapped from a temporary file (f64 little-endian)
         let path = temp_path();
         let t = Instant::now();
-        stage!(ctx, "write_file", write_le(&path, x)?);
+        // A cancelled or failed write removes its half-written file.
+        if let Err(e) = stage!(ctx, "write_file", write_le(&path, x, ctx)) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         let write_s = timed(t);
         ctx.progress(0.8);
         let result = (|| -> Result<(f64, f64, f64, f64)> {
@@ -251,6 +270,7 @@ impl Analysis for MemoryLayout {
                 }
             });
             let p = timed(t);
+            ctx.check()?;
             let d = max_diff(x, |i| dec8(&map[i * 8..i * 8 + 8]));
             Ok((l, p, s, d))
         })();
@@ -408,11 +428,12 @@ fn temp_path() -> std::path::PathBuf {
     ))
 }
 
-fn write_le(path: &std::path::Path, x: &[f64]) -> Result<()> {
+fn write_le(path: &std::path::Path, x: &[f64], ctx: &Ctx) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let mut buf = Vec::with_capacity(SUM_BLOCK * 8);
     for c in x.chunks(SUM_BLOCK) {
+        ctx.check()?;
         buf.clear();
         for v in c {
             buf.extend_from_slice(&v.to_le_bytes());

@@ -403,17 +403,24 @@ impl AstroApp {
     /// available is not started.
     pub fn start_run(&mut self, all: bool) {
         let a = self.analysis();
-        if let Err(e) = self.input_for(a) {
-            return self.status = Some((e, true));
-        }
-        if let Some(est) = self.run_estimate(all) {
+        let data = match self.input_for(a) {
+            Ok((d, _)) => d,
+            Err(e) => return self.status = Some((e, true)),
+        };
+        let variants = if all {
+            analysis::ALL_VARIANTS.to_vec()
+        } else {
+            self.chosen_variants()
+        };
+        let cfg = self.run_config(variants);
+        if let Some(est) = analysis::guard::estimate(a, &data.data, &self.params(a), &cfg) {
             match analysis::guard::judge(&est, analysis::guard::available_memory()) {
                 analysis::guard::Verdict::Fine => {}
                 analysis::guard::Verdict::Confirm(_) => {
                     self.confirm = Some(Confirm::Run {
                         all,
                         message: format!(
-                            "This run is estimated to take {} and {}. Run anyway?",
+                            "This run is estimated to take ~{} and {}. Run anyway?",
                             analysis::guard::fmt_duration(est.seconds),
                             analysis::guard::fmt_bytes(est.bytes)
                         ),
@@ -899,4 +906,76 @@ pub fn sample_path(file: &str) -> PathBuf {
         return repo;
     }
     Path::new("assets/samples").join(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app() -> (egui::Context, AstroApp) {
+        let ctx = egui::Context::default();
+        let settings = Settings {
+            analysis: "angular-distances".into(),
+            variants: [true, false, false],
+            repeat: 60,
+            ..Default::default()
+        };
+        let app = AstroApp::with_settings(&ctx, settings);
+        (ctx, app)
+    }
+
+    #[test]
+    fn a_run_beyond_the_limits_waits_for_a_confirmation() {
+        let (_ctx, mut app) = app();
+        // 61 calls of naive angular distances on 4,000 sources: over a minute.
+        app.start_run(false);
+        match &app.confirm {
+            Some(Confirm::Run {
+                all: false,
+                message,
+            }) => {
+                assert!(
+                    message.starts_with("This run is estimated to take ~"),
+                    "{message}"
+                );
+                assert!(message.ends_with("Run anyway?"), "{message}");
+            }
+            other => panic!("no confirmation: {other:?}"),
+        }
+        assert!(!app.is_busy(), "started without a confirmation");
+        // The estimate is shown before the click too.
+        let e = app.run_estimate(false).expect("estimate");
+        assert!(e.seconds > 60.0, "{e:?}");
+        // A small run starts at once.
+        app.confirm = None;
+        app.settings.repeat = 1;
+        app.start_run(false);
+        assert!(app.confirm.is_none());
+        assert!(app.is_busy());
+        app.worker.cancel();
+    }
+
+    #[test]
+    fn saving_over_an_existing_file_asks_first() {
+        let (ctx, mut app) = app();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("runs.csv");
+        app.save_to(&ctx, SaveTarget::History(p.clone()));
+        assert!(app.confirm.is_none());
+        assert!(p.exists(), "a new file is written at once");
+        std::fs::write(&p, b"mine").expect("write");
+        app.save_to(&ctx, SaveTarget::History(p.clone()));
+        assert_eq!(
+            app.confirm,
+            Some(Confirm::Overwrite(SaveTarget::History(p.clone())))
+        );
+        assert_eq!(
+            std::fs::read(&p).expect("read"),
+            b"mine",
+            "not yet replaced"
+        );
+        app.confirm = None;
+        app.save_confirmed(&ctx, SaveTarget::History(p.clone()));
+        assert_ne!(std::fs::read(&p).expect("read"), b"mine");
+    }
 }
