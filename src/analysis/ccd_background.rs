@@ -11,19 +11,14 @@
 //! in the labelling/measurement method shared with the threshold mode.
 
 use super::ccd_kernels::median3_rows;
-use super::ccd_kernels::{source_table, SOURCE_COLUMNS};
-use super::ccd_pipeline::{detect, to_dyn, to_dyn_i32};
+use super::ccd_pipeline::{detect, to_dyn, to_dyn_i32, Detection};
 use super::common::reflect;
+use super::extract_deblend::{deblend_object, Children, DeblendParams};
+use super::extract_photometry::{columns, measure, Images, ObjectRef, PhotParams, NCOL};
 use super::{Ctx, Output, Tolerance, Variant};
 use crate::{stage, Error, Result};
+use ndarray::Array2;
 use rayon::prelude::*;
-
-pub struct BackParams {
-    pub back_size: usize,
-    pub thresh: f64,
-    pub minarea: usize,
-    pub filter: bool,
-}
 
 /// Sigma-clipped (±3σ about the median, to convergence) background and RMS of one mesh.
 pub fn mesh_stats(vals: &mut [f64]) -> (f64, f64) {
@@ -115,11 +110,86 @@ fn interp_row(
 /// One row of the 3x3 detection filter [1 2 1; 2 4 2; 1 2 1]/16 (reflect edges).
 fn filter_row(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64]) {
     let n = out.len();
-    for (j, o) in out.iter_mut().enumerate() {
+    let col = |k: usize| a[k] + 2.0 * b[k] + c[k];
+    let edge = |j: usize| {
         let l = reflect(j as isize - 1, n);
         let r = reflect(j as isize + 1, n);
-        let col = |k: usize| a[k] + 2.0 * b[k] + c[k];
-        *o = (col(l) + 2.0 * col(j) + col(r)) / 16.0;
+        (col(l) + 2.0 * col(j) + col(r)) / 16.0
+    };
+    if n < 3 {
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = edge(j);
+        }
+        return;
+    }
+    out[0] = edge(0);
+    out[n - 1] = edge(n - 1);
+    // interior without per-pixel reflect, so the loop vectorises (same expression)
+    for j in 1..n - 1 {
+        out[j] = (col(j - 1) + 2.0 * col(j) + col(j + 1)) / 16.0;
+    }
+}
+
+/// A normalised 1-D Gaussian kernel of the given FWHM (radius ceil(3σ)).
+pub fn gaussian_kernel(fwhm: f64) -> Vec<f64> {
+    let sigma = fwhm / 2.354_820_045;
+    let rad = (3.0 * sigma).ceil().max(1.0) as isize;
+    let k: Vec<f64> = (-rad..=rad)
+        .map(|i| (-(i * i) as f64 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let s: f64 = k.iter().sum();
+    k.iter().map(|v| v / s).collect()
+}
+
+/// Detection filter settings: SExtractor's default 3x3 kernel, a separable Gaussian of a
+/// given FWHM, or none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DetFilter {
+    None,
+    Pyramid3,
+    Gaussian(Vec<f64>),
+}
+
+pub struct BackParams {
+    pub back_size: usize,
+    pub thresh: f64,
+    /// Threshold in units of the global RMS (SExtractor without a weight map) instead of
+    /// the local RMS map.
+    pub global_rms: bool,
+    pub minarea: usize,
+    pub filter: DetFilter,
+    /// `None`: no deblending.
+    pub deblend: Option<DeblendParams>,
+    pub phot: PhotParams,
+}
+
+/// Rows per parallel task (and per cancellation check) in the image stages.
+const ROW_BLOCK: usize = 16;
+
+/// Run `job(r, row)` for every row of `out` (`cols` wide): serially with a cancellation
+/// check every [`ROW_BLOCK`] rows, or over rayon in blocks of rows.
+fn rows_do(
+    par: bool,
+    out: &mut [f64],
+    cols: usize,
+    ctx: &Ctx,
+    job: &(dyn Fn(usize, &mut [f64]) + Sync),
+) -> Result<()> {
+    let run_block = |b: usize, chunk: &mut [f64]| -> Result<()> {
+        ctx.check()?;
+        for (i, o) in chunk.chunks_mut(cols).enumerate() {
+            job(b * ROW_BLOCK + i, o);
+        }
+        Ok(())
+    };
+    if par {
+        out.par_chunks_mut(ROW_BLOCK * cols)
+            .enumerate()
+            .try_for_each(|(b, c)| run_block(b, c))
+    } else {
+        out.chunks_mut(ROW_BLOCK * cols)
+            .enumerate()
+            .try_for_each(|(b, c)| run_block(b, c))
     }
 }
 
@@ -138,6 +208,7 @@ pub fn run(
     // 1. mesh statistics
     let (mut back_mesh, mut rms_mesh) = stage!(ctx, "mesh", {
         let one = |m: usize| {
+            ctx.check()?;
             let (i, j) = (m / nx, m % nx);
             let (r0, r1) = (i * bs, ((i + 1) * bs).min(rows));
             let (c0, c1) = (j * bs, ((j + 1) * bs).min(cols));
@@ -145,17 +216,15 @@ pub fn run(
             for r in r0..r1 {
                 v.extend_from_slice(&src[r * cols + c0..r * cols + c1]);
             }
-            mesh_stats(&mut v)
+            Ok(mesh_stats(&mut v))
         };
         let stats: Vec<(f64, f64)> = if par {
-            (0..ny * nx).into_par_iter().map(one).collect()
+            (0..ny * nx)
+                .into_par_iter()
+                .map(one)
+                .collect::<Result<_>>()?
         } else {
-            let mut s = Vec::with_capacity(ny * nx);
-            for m in 0..ny * nx {
-                ctx.check()?;
-                s.push(one(m));
-            }
-            s
+            (0..ny * nx).map(one).collect::<Result<_>>()?
         };
         (
             stats.iter().map(|s| s.0).collect::<Vec<f64>>(),
@@ -172,41 +241,38 @@ pub fn run(
             *m = out;
         }
     });
+    // SExtractor's global background RMS: the median of the (filtered) RMS meshes
+    let global_rms = {
+        let mut m = rms_mesh.clone();
+        m.sort_unstable_by(f64::total_cmp);
+        let k = m.len() / 2;
+        if m.is_empty() {
+            0.0
+        } else if m.len() % 2 == 1 {
+            m[k]
+        } else {
+            0.5 * (m[k - 1] + m[k])
+        }
+    };
     // 3. bilinear interpolation to full maps, and the subtracted image
     let wx = axis_weights(cols, bs);
     let wy = axis_weights(rows, bs);
     let (background, rms, sub) = stage!(ctx, "interpolate", {
         let mut background = vec![0.0; rows * cols];
         let mut rms = vec![0.0; rows * cols];
+        rows_do(par, &mut background, cols, ctx, &|r, b| {
+            interp_row(&back_mesh, nx, wy[r], &wx, b)
+        })?;
+        rows_do(par, &mut rms, cols, ctx, &|r, e| {
+            interp_row(&rms_mesh, nx, wy[r], &wx, e)
+        })?;
         let mut sub = vec![0.0; rows * cols];
-        let row_job = |r: usize, b: &mut [f64], s: &mut [f64], e: &mut [f64]| {
-            interp_row(&back_mesh, nx, wy[r], &wx, b);
-            interp_row(&rms_mesh, nx, wy[r], &wx, e);
-            for ((o, &x), &bb) in s
-                .iter_mut()
-                .zip(&src[r * cols..(r + 1) * cols])
-                .zip(b.iter())
-            {
+        rows_do(par, &mut sub, cols, ctx, &|r, s| {
+            let row = r * cols..(r + 1) * cols;
+            for ((o, &x), &bb) in s.iter_mut().zip(&src[row.clone()]).zip(&background[row]) {
                 *o = x - bb;
             }
-        };
-        if par {
-            background
-                .par_chunks_mut(cols)
-                .zip(sub.par_chunks_mut(cols))
-                .zip(rms.par_chunks_mut(cols))
-                .enumerate()
-                .for_each(|(r, ((b, s), e))| row_job(r, b, s, e));
-        } else {
-            for (r, ((b, s), e)) in background
-                .chunks_mut(cols)
-                .zip(sub.chunks_mut(cols))
-                .zip(rms.chunks_mut(cols))
-                .enumerate()
-            {
-                row_job(r, b, s, e);
-            }
-        }
+        })?;
         (background, rms, sub)
     });
     ctx.check()?;
@@ -215,52 +281,191 @@ pub fn run(
     //    so one global threshold `thresh` applies.
     let signif = stage!(ctx, "filter", {
         let mut d = vec![0.0; rows * cols];
-        let row_job = |r: usize, o: &mut [f64]| {
-            let row = |k: usize| &sub[k * cols..(k + 1) * cols];
-            if p.filter {
-                filter_row(
-                    row(reflect(r as isize - 1, rows)),
-                    row(r),
-                    row(reflect(r as isize + 1, rows)),
-                    o,
-                );
+        let row = |k: usize| &sub[k * cols..(k + 1) * cols];
+        let scale = |r: usize, o: &mut [f64]| {
+            if p.global_rms {
+                let inv = 1.0 / global_rms;
+                for v in o.iter_mut() {
+                    *v = if global_rms > 0.0 {
+                        *v * inv
+                    } else {
+                        f64::NEG_INFINITY
+                    };
+                }
             } else {
-                o.copy_from_slice(row(r));
-            }
-            for (v, &e) in o.iter_mut().zip(&rms[r * cols..(r + 1) * cols]) {
-                *v = if e > 0.0 { *v / e } else { f64::NEG_INFINITY };
+                for (v, &e) in o.iter_mut().zip(&rms[r * cols..(r + 1) * cols]) {
+                    *v = if e > 0.0 { *v / e } else { f64::NEG_INFINITY };
+                }
             }
         };
-        if par {
-            d.par_chunks_mut(cols)
-                .enumerate()
-                .for_each(|(r, o)| row_job(r, o));
-        } else {
-            for (r, o) in d.chunks_mut(cols).enumerate() {
-                row_job(r, o);
+        match &p.filter {
+            DetFilter::None => {
+                rows_do(par, &mut d, cols, ctx, &|r, o| {
+                    o.copy_from_slice(row(r));
+                    scale(r, o);
+                })?;
+                d
+            }
+            DetFilter::Pyramid3 => {
+                rows_do(par, &mut d, cols, ctx, &|r, o| {
+                    filter_row(
+                        row(reflect(r as isize - 1, rows)),
+                        row(r),
+                        row(reflect(r as isize + 1, rows)),
+                        o,
+                    );
+                    scale(r, o);
+                })?;
+                d
+            }
+            DetFilter::Gaussian(k) => {
+                // separable: along rows into `d`, then along columns row by row
+                let h = (k.len() / 2) as isize;
+                rows_do(par, &mut d, cols, ctx, &|r, o| {
+                    let x = row(r);
+                    for (j, v) in o.iter_mut().enumerate() {
+                        let mut acc = 0.0;
+                        for (t, &w) in k.iter().enumerate() {
+                            acc += w * x[reflect(j as isize + t as isize - h, cols)];
+                        }
+                        *v = acc;
+                    }
+                })?;
+                let tmp = d;
+                let mut e = vec![0.0; rows * cols];
+                rows_do(par, &mut e, cols, ctx, &|r, o| {
+                    o.fill(0.0);
+                    for (t, &w) in k.iter().enumerate() {
+                        let rr = reflect(r as isize + t as isize - h, rows);
+                        for (v, &x) in o.iter_mut().zip(&tmp[rr * cols..(rr + 1) * cols]) {
+                            *v += w * x;
+                        }
+                    }
+                    scale(r, o);
+                })?;
+                e
             }
         }
-        d
     });
     let det = detect(
         variant, &signif, &sub, rows, cols, p.thresh, true, p.minarea, ctx,
     )?;
-    ctx.progress(1.0);
-    let table = source_table(&det.moments);
-    let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    ctx.progress(0.7);
     if det.moments.iter().any(|m| m.flux == 0.0) {
         return Err(Error::input(
             "a detected source has zero background-subtracted flux; its weighted centroid is undefined",
         ));
     }
+    let n_det = det.moments.len();
+    // 5. pixel lists of the detections (raster order inside each)
+    let (off, flat) = stage!(ctx, "objects", object_pixels(&det, rows, cols));
+    ctx.check()?;
+    // 6. deblending
+    let children: Vec<Children> = stage!(ctx, "deblend", {
+        let one = |i: usize| -> Result<Children> {
+            let pix = &flat[off[i]..off[i + 1]];
+            Ok(match &p.deblend {
+                Some(dp) => {
+                    if i % 64 == 0 || pix.len() > 4096 {
+                        ctx.check()?;
+                    }
+                    deblend_object(pix, &signif, cols, dp)
+                }
+                None => vec![pix.to_vec()],
+            })
+        };
+        if par {
+            (0..n_det).into_par_iter().map(one).collect::<Result<_>>()?
+        } else {
+            (0..n_det).map(one).collect::<Result<_>>()?
+        }
+    });
+    ctx.progress(0.8);
+    // 7. final objects, labels repainted in their order
+    let mut objects: Vec<(usize, bool, &[u32])> = Vec::new();
+    for (i, ch) in children.iter().enumerate() {
+        let blended = ch.len() > 1;
+        for c in ch {
+            objects.push((i + 1, blended, c));
+        }
+    }
+    let mut labels = det.labels;
+    if objects.len() != n_det {
+        for (k, (_, _, pix)) in objects.iter().enumerate() {
+            for &g in pix.iter() {
+                labels[g as usize] = (k + 1) as i32;
+            }
+        }
+    }
+    // 8. measurements
+    let im = Images {
+        raw: src,
+        sub: &sub,
+        rms: &rms,
+        labels: &labels,
+        rows,
+        cols,
+    };
+    let table_rows: Vec<[f64; NCOL]> = stage!(ctx, "photometry", {
+        let one = |k: usize| -> Result<[f64; NCOL]> {
+            if k % 256 == 0 {
+                ctx.check()?;
+            }
+            let (parent, blended, pix) = objects[k];
+            let o = ObjectRef {
+                pix,
+                label: (k + 1) as i32,
+                parent,
+                blended,
+            };
+            Ok(measure(&o, &im, &p.phot))
+        };
+        if par {
+            (0..objects.len())
+                .into_par_iter()
+                .map(one)
+                .collect::<Result<_>>()?
+        } else {
+            (0..objects.len()).map(one).collect::<Result<_>>()?
+        }
+    });
+    ctx.progress(1.0);
+    let mut table = Array2::zeros((table_rows.len(), NCOL));
+    for (k, r) in table_rows.iter().enumerate() {
+        for (c, v) in r.iter().enumerate() {
+            table[[k, c]] = *v;
+        }
+    }
+    let n_blended = objects.iter().filter(|o| o.1).count();
+    let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let cols_names = columns();
     Ok(Output::new()
-        .sum("n_sources", det.moments.len())
+        .sum("n_sources", objects.len())
+        .sum("n_detections", n_det)
+        .sum("n_blended", n_blended)
         .sum("detect", "background")
         .sum("back_size", bs)
         .sum("thresh", p.thresh)
         .sum("minarea", p.minarea)
+        .sum(
+            "filter",
+            match &p.filter {
+                DetFilter::None => "none".to_string(),
+                DetFilter::Pyramid3 => "3x3 default.conv".to_string(),
+                DetFilter::Gaussian(k) => format!("gaussian ({} taps)", k.len()),
+            },
+        )
+        .sum(
+            "deblend",
+            match &p.deblend {
+                Some(d) => format!("nthresh {} mincont {}", d.nthresh, d.mincont),
+                None => "off".to_string(),
+            },
+        )
         .sum("background_mean", mean_of(&back_mesh))
         .sum("rms_mean", mean_of(&rms_mesh))
+        .sum("global_rms", global_rms)
+        .sum("thresh_type", if p.global_rms { "global" } else { "local" })
         .f64("subtracted", to_dyn(sub, rows, cols)?, Tolerance::Exact)
         .f64(
             "background",
@@ -268,8 +473,42 @@ pub fn run(
             Tolerance::Exact,
         )
         .f64("background_rms", to_dyn(rms, rows, cols)?, Tolerance::Exact)
-        .i32("labels", to_dyn_i32(det.labels, rows, cols)?)
-        .table("sources", &SOURCE_COLUMNS, table, Tolerance::Rel(1e-12)))
+        .i32("labels", to_dyn_i32(labels, rows, cols)?)
+        .table("sources", &cols_names, table, Tolerance::Rel(1e-12)))
+}
+
+/// Pixels of every detection as one flat list (offsets per label, raster order inside),
+/// from the runs (vectorized, parallel) or by scanning the label image (naive).
+fn object_pixels(det: &Detection, rows: usize, cols: usize) -> (Vec<usize>, Vec<u32>) {
+    let n = det.moments.len();
+    let mut off = vec![0usize; n + 1];
+    for (i, m) in det.moments.iter().enumerate() {
+        off[i + 1] = off[i] + m.npix as usize;
+    }
+    let mut fill = off.clone();
+    let mut flat = vec![0u32; off[n]];
+    if det.runs.is_empty() && !det.labels.is_empty() {
+        for (g, &l) in det.labels.iter().enumerate().take(rows * cols) {
+            if l > 0 {
+                let k = (l - 1) as usize;
+                flat[fill[k]] = g as u32;
+                fill[k] += 1;
+            }
+        }
+    } else {
+        for (r, &l) in det.runs.iter().zip(&det.run_label) {
+            if l <= 0 {
+                continue;
+            }
+            let k = (l - 1) as usize;
+            let base = r.row as usize * cols;
+            for c in r.c0 as usize..r.c1 as usize {
+                flat[fill[k]] = (base + c) as u32;
+                fill[k] += 1;
+            }
+        }
+    }
+    (off, flat)
 }
 
 #[cfg(test)]
@@ -286,6 +525,19 @@ mod tests {
         let (b, s) = mesh_stats(&mut v);
         assert!((b - 100.0).abs() < 0.5, "{b}");
         assert!((s - 5.0).abs() < 0.3, "{s}");
+    }
+
+    #[test]
+    fn gaussian_filter_kernel_is_normalised_with_the_right_width() {
+        let k = gaussian_kernel(3.0);
+        assert_eq!(k.len() % 2, 1);
+        assert!((k.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        // half maximum at ±1.5 px: interpolate between the taps at 1 and 2
+        let h = k.len() / 2;
+        let half = 0.5 * k[h];
+        let (a, b) = (k[h + 1], k[h + 2]);
+        let x = 1.0 + (a - half) / (a - b);
+        assert!((x - 1.5).abs() < 0.1, "{x}");
     }
 
     #[test]

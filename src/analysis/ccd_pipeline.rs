@@ -23,6 +23,8 @@ use super::ccd_kernels::{
     source_table, union_band, union_rows, Dsu, Moments, Run, SOURCE_COLUMNS,
 };
 use super::common::{chunk_len, mean_std_naive};
+use super::extract_deblend::DeblendParams;
+use super::extract_photometry::PhotParams;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{generate, Dataset, Frame};
 use crate::{stage, Error, Result};
@@ -33,6 +35,10 @@ pub struct CcdPipeline;
 
 /// Rows between cancellation checks in the serial loops.
 const ROWS_PER_CHECK: usize = 64;
+
+/// Largest Gaussian detection filter (FWHM, pixels) and aperture radius accepted.
+pub const MAX_FILTER_FWHM: f64 = 50.0;
+pub const MAX_APER_RADIUS: f64 = 1000.0;
 
 /// Largest frame side accepted (a 2 GB f64 frame is already far beyond the chapter).
 pub const MAX_PIXELS: usize = 1 << 28;
@@ -89,6 +95,12 @@ impl Analysis for CcdPipeline {
                 0.0,
                 1000.0,
             ),
+            ParamSpec::choice(
+                "thresh_rms",
+                "background mode: threshold in units of the global RMS (median of the mesh RMS, as SExtractor without a weight map) or of the local RMS map",
+                "global",
+                &["global", "local"],
+            ),
             ParamSpec::int(
                 "minarea",
                 "background mode: smallest source in pixels",
@@ -98,8 +110,48 @@ impl Analysis for CcdPipeline {
             ),
             ParamSpec::bool(
                 "filter",
-                "background mode: smooth with SExtractor's 3x3 default kernel before thresholding",
+                "background mode: smooth before thresholding (SExtractor's 3x3 default.conv, or a Gaussian of filter_fwhm)",
                 true,
+            ),
+            ParamSpec::float(
+                "filter_fwhm",
+                "background mode: FWHM in pixels of a Gaussian detection filter; 0 uses the 3x3 default.conv kernel",
+                0.0,
+                0.0,
+                MAX_FILTER_FWHM,
+            ),
+            ParamSpec::bool(
+                "deblend",
+                "background mode: SExtractor's multi-threshold deblending of blended sources",
+                true,
+            ),
+            ParamSpec::int(
+                "deblend_nthresh",
+                "background mode: deblending sub-thresholds between the detection threshold and each peak",
+                32,
+                1,
+                1024,
+            ),
+            ParamSpec::float(
+                "deblend_mincont",
+                "background mode: a branch with more than this fraction of the object's flux becomes an object",
+                0.005,
+                0.0,
+                1.0,
+            ),
+            ParamSpec::float(
+                "aper_radius",
+                "background mode: radius in pixels of the circular aperture of FLUX_APER",
+                5.0,
+                0.0,
+                MAX_APER_RADIUS,
+            ),
+            ParamSpec::float(
+                "satur_level",
+                "background mode: input pixels at or above this value are saturated (FLAGS 4)",
+                50_000.0,
+                -1e300,
+                1e300,
             ),
         ]
     }
@@ -142,11 +194,37 @@ impl Analysis for CcdPipeline {
         let (rows, cols) = f.data.dim();
         match params.str("detect")? {
             "background" => {
+                let thresh = params.f64("thresh")?;
+                let minarea = params.usize("minarea")?;
+                let fwhm = params.f64("filter_fwhm")?;
+                let filter = if !params.bool("filter")? {
+                    bg::DetFilter::None
+                } else if fwhm > 0.0 {
+                    bg::DetFilter::Gaussian(bg::gaussian_kernel(fwhm))
+                } else {
+                    bg::DetFilter::Pyramid3
+                };
+                let deblend = if params.bool("deblend")? {
+                    Some(DeblendParams {
+                        nthresh: params.usize("deblend_nthresh")?,
+                        mincont: params.f64("deblend_mincont")?,
+                        minarea,
+                        thresh,
+                    })
+                } else {
+                    None
+                };
                 let p = bg::BackParams {
                     back_size: params.usize("back_size")?,
-                    thresh: params.f64("thresh")?,
-                    minarea: params.usize("minarea")?,
-                    filter: params.bool("filter")?,
+                    thresh,
+                    global_rms: params.str("thresh_rms")? == "global",
+                    minarea,
+                    filter,
+                    deblend,
+                    phot: PhotParams {
+                        aper_radius: params.f64("aper_radius")?,
+                        satur_level: params.f64("satur_level")?,
+                    },
                 };
                 bg::run(variant, src, rows, cols, &p, ctx)
             }
@@ -252,6 +330,9 @@ pub fn median3_frame(
 pub struct Detection {
     pub labels: Vec<i32>,
     pub moments: Vec<Moments>,
+    /// Runs and their labels (0 = dropped by `minarea`); empty for the naive variant.
+    pub runs: Vec<Run>,
+    pub run_label: Vec<i32>,
 }
 
 fn run_threshold(
@@ -369,7 +450,12 @@ pub fn detect_opts(
                 "measure",
                 moments_from_runs(&runs, &run_label, n, values, cols)
             );
-            Ok(Detection { labels, moments })
+            Ok(Detection {
+                labels,
+                moments,
+                runs,
+                run_label,
+            })
         }
         Variant::Parallel => {
             let band = chunk_len(rows, ctx.threads).max(1);
@@ -447,7 +533,12 @@ pub fn detect_opts(
                 "measure",
                 moments_from_runs(&runs, &run_label, n, values, cols)
             );
-            Ok(Detection { labels, moments })
+            Ok(Detection {
+                labels,
+                moments,
+                runs,
+                run_label,
+            })
         }
     }
 }
@@ -552,7 +643,12 @@ fn detect_naive(
             }
         }
     });
-    Ok(Detection { labels, moments })
+    Ok(Detection {
+        labels,
+        moments,
+        runs: Vec::new(),
+        run_label: Vec::new(),
+    })
 }
 
 /// Convenience for tests: a frame dataset from an array.

@@ -14,6 +14,8 @@ pub mod catalog_chunks;
 pub mod ccd_background;
 pub mod ccd_kernels;
 pub mod ccd_pipeline;
+pub mod extract_deblend;
+pub mod extract_photometry;
 pub mod cross_match;
 pub mod extinction_correction;
 pub mod lomb_scargle;

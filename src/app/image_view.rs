@@ -247,6 +247,58 @@ pub fn render(
     (w, h, out)
 }
 
+/// Points of a source's Kron ellipse (FLUX_AUTO aperture) in (x = column, y = row)
+/// coordinates: semi-axes R·A and R·B with R = max(KRON_RADIUS, 3.5) (KRON_RADIUS as
+/// SExtractor reports it, the factor 2.5 included), rotated by THETA (degrees,
+/// counter-clockwise from the x axis).
+pub fn kron_ellipse(
+    xc: f64,
+    yc: f64,
+    a: f64,
+    b: f64,
+    theta_deg: f64,
+    kron_radius: f64,
+    n: usize,
+) -> Vec<[f64; 2]> {
+    let r = kron_radius.max(3.5);
+    let (st, ct) = theta_deg.to_radians().sin_cos();
+    let (ra, rb) = (r * a, r * b);
+    (0..=n.max(4))
+        .map(|i| {
+            let t = i as f64 / n.max(4) as f64 * std::f64::consts::TAU;
+            let (u, v) = (ra * t.cos(), rb * t.sin());
+            [xc + u * ct - v * st, yc + u * st + v * ct]
+        })
+        .collect()
+}
+
+/// Short text for SExtractor FLAGS: "" for 0, else the set bits' letters
+/// (n neighbours, b blended, s saturated, t truncated, a aperture incomplete).
+pub fn flag_text(flags: u32) -> String {
+    const NAMES: [(u32, char); 5] = [(1, 'n'), (2, 'b'), (4, 's'), (8, 't'), (16, 'a')];
+    NAMES
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, c)| *c)
+        .collect()
+}
+
+/// Drawing colour of a source by its FLAGS: saturated red, truncated (edge) blue,
+/// blended orange, neighbours yellow, clean green.
+pub fn flag_color(flags: u32) -> [u8; 3] {
+    if flags & 4 != 0 {
+        [240, 60, 60]
+    } else if flags & (8 | 16) != 0 {
+        [90, 160, 255]
+    } else if flags & 2 != 0 {
+        [255, 150, 40]
+    } else if flags & 1 != 0 {
+        [240, 230, 60]
+    } else {
+        [60, 230, 90]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +347,22 @@ mod tests {
         assert!(hi > 100.0 && hi < 200.0, "hi {hi}");
         // A constant image falls back to its (degenerate) range.
         assert_eq!(zscale(&[7.0; 100]), (7.0, 7.0));
+    }
+
+    #[test]
+    fn kron_ellipse_axes_and_flags() {
+        // A = 2, B = 1, THETA = 90°: the major axis is along y; R = 5
+        let e = kron_ellipse(10.0, 20.0, 2.0, 1.0, 90.0, 5.0, 4);
+        assert_eq!(e.len(), 5);
+        assert!((e[0][0] - 10.0).abs() < 1e-12 && (e[0][1] - 30.0).abs() < 1e-12);
+        assert!((e[1][0] - 5.0).abs() < 1e-12 && (e[1][1] - 20.0).abs() < 1e-12);
+        // a small Kron radius is raised to the 3.5 minimum
+        let e = kron_ellipse(0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 8);
+        assert!((e[0][0] - 3.5).abs() < 1e-12);
+        assert_eq!(flag_text(0), "");
+        assert_eq!(flag_text(2 | 8), "bt");
+        assert_ne!(flag_color(4), flag_color(0));
+        assert_eq!(flag_color(4 | 2), flag_color(4));
     }
 
     #[test]

@@ -377,31 +377,59 @@ fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: Option<&Out
                     ) {
                         let np = col("npix");
                         let lab = col("label");
+                        // background mode: Kron ellipses coloured by FLAGS
+                        let kron = match (
+                            col("a_image"),
+                            col("b_image"),
+                            col("theta_image"),
+                            col("kron_radius"),
+                        ) {
+                            (Some(a), Some(b), Some(th), Some(k)) => Some((a, b, th, k)),
+                            _ => None,
+                        };
+                        let fl = col("flags");
                         let many = t.nrows() > 300;
                         for row in t.rows() {
-                            let rad = np.map_or(3.0, |k| {
-                                (row[k] / std::f64::consts::PI).sqrt() * 1.5 + 2.0
-                            });
-                            let circle: Vec<[f64; 2]> = (0..=24)
-                                .map(|i| {
-                                    let a = i as f64 / 24.0 * std::f64::consts::TAU;
-                                    [row[c] + rad * a.cos(), row[r] + rad * a.sin()]
-                                })
-                                .collect();
-                            p.line(
-                                Line::new("sources", circle)
-                                    .color(Color32::from_rgb(60, 230, 90))
-                                    .width(1.5),
-                            );
+                            let flags = fl.map_or(0, |k| row[k] as u32);
+                            let [cr, cg, cb] = image_view::flag_color(flags);
+                            let colour = Color32::from_rgb(cr, cg, cb);
+                            let (outline, rad) = match kron {
+                                Some((a, b, th, k)) => {
+                                    let e = image_view::kron_ellipse(
+                                        row[c], row[r], row[a], row[b], row[th], row[k], 32,
+                                    );
+                                    let rad = row[k].max(3.5) * row[a];
+                                    (e, rad * std::f64::consts::FRAC_1_SQRT_2)
+                                }
+                                None => {
+                                    let rad = np.map_or(3.0, |k| {
+                                        (row[k] / std::f64::consts::PI).sqrt() * 1.5 + 2.0
+                                    });
+                                    let circle: Vec<[f64; 2]> = (0..=24)
+                                        .map(|i| {
+                                            let a = i as f64 / 24.0 * std::f64::consts::TAU;
+                                            [row[c] + rad * a.cos(), row[r] + rad * a.sin()]
+                                        })
+                                        .collect();
+                                    (circle, rad)
+                                }
+                            };
+                            p.line(Line::new("sources", outline).color(colour).width(1.5));
                             if !many {
                                 if let Some(k) = lab {
+                                    let ft = image_view::flag_text(flags);
+                                    let text = if ft.is_empty() {
+                                        format!("{}", row[k])
+                                    } else {
+                                        format!("{} {ft}", row[k])
+                                    };
                                     p.text(
                                         Text::new(
                                             "labels",
                                             PlotPoint::new(row[c] + rad, row[r] + rad),
-                                            format!("{}", row[k]),
+                                            text,
                                         )
-                                        .color(Color32::from_rgb(60, 230, 90))
+                                        .color(colour)
                                         .anchor(egui::Align2::LEFT_BOTTOM),
                                     );
                                 }
