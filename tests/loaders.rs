@@ -858,3 +858,198 @@ fn a_folder_of_frames_loads_as_a_batch_for_observation_batch() {
     let l = astroperf::data::load::load(dir.path()).expect("spectrum skipped with a warning");
     assert_eq!(l.info.warnings.len(), 1);
 }
+
+// ---------------------------------------------------------------- allocation guards
+
+/// MemAvailable in bytes (the loaders compare against the same figure).
+fn mem_available() -> u64 {
+    astroperf::data::load::mem_available().expect("/proc/meminfo has MemAvailable")
+}
+
+/// A file of `len` bytes that starts with `head` and is sparse after it (no disk used).
+fn sparse(dir: &Path, name: &str, head: &[u8], len: u64) -> PathBuf {
+    let p = write(dir, name, head);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .expect("open temp file");
+    f.set_len(len).expect("sparse set_len");
+    p
+}
+
+#[test]
+fn declared_sizes_beyond_available_memory_are_refused_before_allocating() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // A BITPIX = 8 image whose data really are in the file (sparse), but whose f64
+    // decoding needs 8x as much: twice the memory available now.
+    let bytes = mem_available() / 4;
+    let (cols, rows) = (1u64 << 16, bytes.div_ceil(1 << 16));
+    let h = header(&[
+        ("SIMPLE", "T".into()),
+        ("BITPIX", "8".into()),
+        ("NAXIS", "2".into()),
+        ("NAXIS1", cols.to_string()),
+        ("NAXIS2", rows.to_string()),
+    ]);
+    let p = sparse(d, "big8.fits", &h, h.len() as u64 + cols * rows);
+    let t = std::time::Instant::now();
+    let m = bad(&p, "image larger than memory once decoded");
+    assert!(
+        m.contains("of memory but only") && m.contains("available"),
+        "{m}"
+    );
+    assert!(
+        t.elapsed().as_secs_f64() < 5.0,
+        "guard took {:?}",
+        t.elapsed()
+    );
+
+    // The same for an NPY of uint8 (stored 1 byte, read as 8).
+    let n = mem_available() / 4;
+    let hd = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({n},), }}");
+    let hd = format!("{hd:<117}\n");
+    let mut head = b"\x93NUMPY\x01\x00".to_vec();
+    head.extend((hd.len() as u16).to_le_bytes());
+    head.extend(hd.as_bytes());
+    let p = sparse(d, "big8.npy", &head, head.len() as u64 + n);
+    let m = bad(&p, "NPY larger than memory once decoded");
+    assert!(m.contains("of memory but only"), "{m}");
+
+    // A text file beyond the text limit is refused without being read.
+    let p = sparse(d, "huge.csv", b"time,flux\n1,2\n", 5 << 30);
+    let t = std::time::Instant::now();
+    let m = bad(&p, "5 GB CSV");
+    assert!(m.contains("too large"), "{m}");
+    assert!(t.elapsed().as_secs_f64() < 1.0);
+}
+
+#[test]
+fn absurd_headers_and_lines_are_one_line_errors_from_bytes_too() {
+    use astroperf::data::load::load_bytes;
+    // 10^12 pixels declared in a 5760-byte FITS, through the in-memory entry point.
+    let huge = image_fits(-64, &[1_000_000, 1_000_000], &[], vec![0u8; 2880]);
+    let e = load_bytes(Path::new("huge.fits"), &huge)
+        .expect_err("10^12 pixels")
+        .to_string();
+    assert!(e.starts_with("huge.fits: truncated or corrupt FITS"), "{e}");
+    // A BINTABLE whose TFORM repeat overflows the row width.
+    let mut t = table_fits(&["a"], &[vec![1.0]]);
+    let s = String::from_utf8_lossy(&t).into_owned();
+    let i = s.find("TFORM1  = 'D'").expect("TFORM1 card");
+    let card = format!("{:<80}", "TFORM1  = '2305843009213693952D'");
+    t[i..i + 80].copy_from_slice(card.as_bytes());
+    let e = load_bytes(Path::new("tform.fits"), &t)
+        .expect_err("overflowing TFORM")
+        .to_string();
+    // (fitsrs itself overflows on it; the loader turns its panic into this error.)
+    assert!(e.starts_with("tform.fits: ") && !e.contains('\n'), "{e}");
+    // One line of 2^20 + 1 values: not a table, refused before storing its fields.
+    let mut line = "1,".repeat(1 << 20);
+    line.push_str("1\n");
+    let e = load_bytes(Path::new("wide.csv"), line.as_bytes())
+        .expect_err("gigantic line")
+        .to_string();
+    assert!(e.contains("line 1 has 1048577 fields"), "{e}");
+    // A header nesting brackets a million deep (a recursive parser would overflow).
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let hd = format!("{}\n", "[".repeat(60_000));
+    npy.extend((hd.len() as u16).to_le_bytes());
+    npy.extend(hd.as_bytes());
+    let e = load_bytes(Path::new("deep.npy"), &npy)
+        .expect_err("deep header")
+        .to_string();
+    assert!(e.contains("nest deeper"), "{e}");
+}
+
+// ---------------------------------------------------------------- user files are read-only
+
+/// The permissions of the memory maps of `p` in this process, from /proc/self/maps.
+fn map_perms(p: &Path) -> Vec<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("/proc/self/maps");
+    let p = std::fs::canonicalize(p).expect("canonical path");
+    let p = p.to_str().expect("utf-8 path");
+    maps.lines()
+        .filter(|l| l.ends_with(p))
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn read_only_user_files_load_unchanged_and_maps_are_read_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let mut files = Vec::new();
+    for rel in [
+        "golden/ccd_frame_i16.fits",
+        "golden/spectrum.npy",
+        "golden/lightcurve.csv",
+        "real/macho_1.3444.614.R.mjd",
+    ] {
+        let name = Path::new(rel).file_name().expect("name");
+        let p = d.join(name);
+        std::fs::copy(data(rel), &p).expect("copy");
+        files.push(p);
+    }
+    let raw: Vec<u8> = (0..4096u32)
+        .flat_map(|i| (i as f64).to_le_bytes())
+        .collect();
+    files.push(write(d, "series.f64", &raw));
+    // Old mtimes, so a write (even of identical bytes) would show.
+    for p in &files {
+        let f = std::fs::File::open(p).expect("open");
+        f.set_modified(
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000),
+        )
+        .expect("set mtime");
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    }
+    let before: Vec<(Vec<u8>, std::time::SystemTime)> = files
+        .iter()
+        .map(|p| {
+            let m = std::fs::metadata(p).expect("metadata");
+            (
+                std::fs::read(p).expect("read"),
+                m.modified().expect("mtime"),
+            )
+        })
+        .collect();
+    for p in &files {
+        let l = load(p).unwrap_or_else(|e| panic!("{} should load read-only: {e}", p.display()));
+        if matches!(l.data, Dataset::Mapped(_)) {
+            let perms = map_perms(p);
+            assert!(!perms.is_empty(), "{}: no map found", p.display());
+            assert!(
+                perms.iter().all(|m| m.starts_with("r-")),
+                "{}: {perms:?}",
+                p.display()
+            );
+        }
+        drop(l);
+    }
+    // NPY through the explicit memory-map path too.
+    let l = load_mapped(&files[1]).expect("map npy");
+    let perms = map_perms(&files[1]);
+    assert!(
+        !perms.is_empty() && perms.iter().all(|m| m.starts_with("r-")),
+        "{perms:?}"
+    );
+    drop(l);
+    for (p, (bytes, mtime)) in files.iter().zip(&before) {
+        let m = std::fs::metadata(p).expect("metadata");
+        assert_eq!(
+            &std::fs::read(p).expect("read"),
+            bytes,
+            "{} changed",
+            p.display()
+        );
+        assert_eq!(
+            &m.modified().expect("mtime"),
+            mtime,
+            "{} mtime changed",
+            p.display()
+        );
+        assert_eq!(m.permissions().mode() & 0o777, 0o444, "{}", p.display());
+    }
+}

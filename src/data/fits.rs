@@ -330,11 +330,16 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
 
 /// Load a FITS file of `len` bytes.
 pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
+    // Opened read-only and mapped read-only: the user's file is never written.
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: the map is read-only and dropped before returning; a file truncated by
     // another process while we read it is outside what any loader can guard against.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-    let bytes: &[u8] = &map;
+    load_bytes(path, &map)
+}
+
+/// Load a FITS file whose bytes are in memory (`path` names it in messages).
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     let mut warnings = Vec::new();
     let layout = prescan(path, bytes, &mut warnings)?;
     let hdrs = headers(path, bytes, layout.len())?;
@@ -364,6 +369,22 @@ pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
     };
     let lay = &layout[k];
     let hdr = &hdrs[k];
+    // Decoded as f64 (8 bytes a value whatever BITPIX): refuse before allocating when
+    // that is more than the memory available (a BITPIX = 8 file grows eightfold).
+    let values = (lay.data_len / (lay.bitpix.unsigned_abs() as usize / 8).max(1)) as u64;
+    let copies = if lay.xtension == "BINTABLE" || lay.naxis.len() >= 3 {
+        24
+    } else {
+        8
+    };
+    super::load::ensure_memory(
+        path,
+        &format!(
+            "HDU {k} ({}, BITPIX = {}, NAXISn = {:?})",
+            lay.xtension, lay.bitpix, lay.naxis
+        ),
+        values.saturating_mul(copies),
+    )?;
     let data = &bytes[lay.data_start..lay.data_start + lay.data_len];
     let mut facts: Vec<(String, String)> = vec![("format".into(), "FITS".into())];
     let name = hdr
@@ -614,16 +635,18 @@ struct Field {
     offset: usize,
 }
 
+/// Bytes of a field of `repeat` values of type `code`; `None` for an unknown code or a
+/// width that overflows.
 fn width(code: char, repeat: usize) -> Option<usize> {
-    Some(match code {
-        'L' | 'B' | 'A' => repeat,
-        'X' => repeat.div_ceil(8),
-        'I' => 2 * repeat,
-        'J' | 'E' => 4 * repeat,
-        'K' | 'D' | 'C' | 'P' => 8 * repeat,
-        'M' | 'Q' => 16 * repeat,
-        _ => return None,
-    })
+    match code {
+        'L' | 'B' | 'A' => Some(repeat),
+        'X' => Some(repeat.div_ceil(8)),
+        'I' => repeat.checked_mul(2),
+        'J' | 'E' => repeat.checked_mul(4),
+        'K' | 'D' | 'C' | 'P' => repeat.checked_mul(8),
+        'M' | 'Q' => repeat.checked_mul(16),
+        _ => None,
+    }
 }
 
 fn bintable(
@@ -671,7 +694,7 @@ fn bintable(
             .unwrap_or('?')
             .to_ascii_uppercase();
         let w = width(code, repeat)
-            .ok_or_else(|| Error::format(path, format!("unknown TFORM{i} = '{t}'")))?;
+            .ok_or_else(|| Error::format(path, format!("unknown or oversized TFORM{i} = '{t}'")))?;
         let name = hdr
             .str(&format!("TTYPE{i}"))
             .filter(|s| !s.is_empty())

@@ -173,12 +173,16 @@ fn sniff(path: &Path) -> Result<(Kind, u64)> {
         }
         got
     };
-    let head = &head[..n];
+    Ok((sniff_head(path, &head[..n])?, len))
+}
+
+/// The kind the first bytes `head` (else the extension of `path`) say a file is.
+fn sniff_head(path: &Path, head: &[u8]) -> Result<Kind> {
     if head.starts_with(b"SIMPLE  =") {
-        return Ok((Kind::Fits, len));
+        return Ok(Kind::Fits);
     }
     if head.starts_with(b"\x93NUMPY") {
-        return Ok((Kind::Npy, len));
+        return Ok(Kind::Npy);
     }
     let ext = ext_of(path);
     let e = ext.as_str();
@@ -195,10 +199,10 @@ fn sniff(path: &Path) -> Result<(Kind, u64)> {
         ));
     }
     if RAW_EXT.contains(&e) {
-        return Ok((Kind::Raw, len));
+        return Ok(Kind::Raw);
     }
     if TEXT_EXT.contains(&e) {
-        return Ok((Kind::Text, len));
+        return Ok(Kind::Text);
     }
     let shown = if e.is_empty() {
         "no extension".to_string()
@@ -212,6 +216,65 @@ fn sniff(path: &Path) -> Result<(Kind, u64)> {
              text tables (.csv/.txt/.dat/.mjd/...), raw little-endian arrays (.f64/.f32/.raw)"
         ),
     ))
+}
+
+/// [`load`] for the content of a file already in memory: `name` is only used for the
+/// extension (when the magic bytes do not decide) and in messages. This is what the
+/// fuzz targets call; raw arrays are copied into an anonymous read-only map.
+pub fn load_bytes(name: &Path, bytes: &[u8]) -> Result<Loaded> {
+    if bytes.is_empty() {
+        return Err(Error::format(name, "empty file (0 bytes)"));
+    }
+    let head = &bytes[..bytes.len().min(16)];
+    match sniff_head(name, head)? {
+        Kind::Fits => super::fits::load_bytes(name, bytes),
+        Kind::Npy => super::npy::load_bytes(name, bytes),
+        Kind::Text => super::text::load_bytes(name, bytes),
+        Kind::Raw => super::mapped::load_raw_bytes(name, bytes),
+    }
+}
+
+/// Bytes of memory available to a new allocation (`MemAvailable` in /proc/meminfo);
+/// `None` where the system does not say (then only the file-length checks apply).
+pub fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+/// A byte count for messages: "12.3 GB".
+pub(crate) fn human_bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} bytes")
+    }
+}
+
+/// The one-line refusal when reading `what` needs `need` bytes but only `avail` are free.
+pub(crate) fn memory_check(path: &Path, what: &str, need: u64, avail: Option<u64>) -> Result<()> {
+    match avail {
+        Some(a) if need > a => Err(Error::format(
+            path,
+            format!(
+                "{what} needs about {} of memory but only {} are available; refusing to load it",
+                human_bytes(need),
+                human_bytes(a)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuse to start an allocation of `need` bytes larger than the memory available now.
+pub(crate) fn ensure_memory(path: &Path, what: &str, need: u64) -> Result<()> {
+    memory_check(path, what, need, mem_available())
 }
 
 /// Count the non-finite values of an array (for the "NaNs kept" warning).
@@ -477,6 +540,27 @@ pub(crate) fn is_regular_grid(x: ndarray::ArrayView1<f64>) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn memory_guard_refuses_more_than_available() {
+        let p = Path::new("x.fits");
+        assert!(memory_check(p, "image", 10, Some(100)).is_ok());
+        assert!(memory_check(p, "image", 10, None).is_ok());
+        let e = memory_check(
+            p,
+            "image of 10^12 pixels",
+            8_000_000_000_000,
+            Some(16 << 30),
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            e.starts_with("x.fits: image of 10^12 pixels needs about 8000.0 GB"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        assert!(mem_available().is_some_and(|m| m > 0));
+    }
 
     #[test]
     fn column_roles_from_names() {

@@ -7,6 +7,8 @@ use crate::{Error, Result};
 use std::path::Path;
 use std::sync::Arc;
 
+/// A read-only map of the file: opened with `File::open` (read-only) and mapped with
+/// `Mmap::map` (PROT_READ, shared), so nothing can be written back to the user's file.
 fn map(path: &Path) -> Result<Arc<memmap2::Mmap>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: read-only map; the file must not be truncated by another process while it
@@ -67,13 +69,29 @@ pub fn load_npy(path: &Path) -> Result<Loaded> {
 
 /// Map a raw little-endian array: `.f32` = float32, `.f64`/`.raw` = float64, 1-D.
 pub fn load_raw(path: &Path) -> Result<Loaded> {
+    let map = map(path)?;
+    raw(path, map)
+}
+
+/// [`load_raw`] for bytes already in memory (fuzzing, tests): they are copied into an
+/// anonymous map made read-only, so the result is the same `Mapped` dataset.
+pub fn load_raw_bytes(name: &Path, bytes: &[u8]) -> Result<Loaded> {
+    if bytes.is_empty() {
+        return Err(Error::format(name, "empty file (0 bytes)"));
+    }
+    let mut m = memmap2::MmapMut::map_anon(bytes.len()).map_err(|e| Error::io(name, e))?;
+    m.copy_from_slice(bytes);
+    let m = m.make_read_only().map_err(|e| Error::io(name, e))?;
+    raw(name, Arc::new(m))
+}
+
+fn raw(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Loaded> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     let dtype = if ext == "f32" { Dtype::F32 } else { Dtype::F64 };
-    let map = map(path)?;
     let len = map.len();
     if len == 0 {
         return Err(Error::format(path, "empty file (0 bytes)"));

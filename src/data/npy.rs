@@ -48,35 +48,67 @@ impl NpyHeader {
     }
 }
 
+/// Longest header accepted (numpy itself refuses headers above 10 000 bytes by default).
+const MAX_HEADER: usize = 1 << 16;
+/// Deepest bracket nesting accepted in a header (a real one nests 2 deep).
+const MAX_NESTING: usize = 16;
+
 /// Read and check the header of the NPY file at `path` (`file_len` bytes).
 pub fn read_header(path: &Path, file_len: u64) -> Result<NpyHeader> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    f.take(12 + MAX_HEADER as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    parse_header(path, &head, file_len)
+}
+
+/// Parse and check an NPY header from the first bytes `head` of a file of `file_len`
+/// bytes: the declared shape must fit in the file before anything is allocated.
+pub fn parse_header(path: &Path, head: &[u8], file_len: u64) -> Result<NpyHeader> {
     let bad = |m: &str| Error::format(path, format!("corrupt NPY header: {m}"));
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut pre = [0u8; 12];
-    f.read_exact(&mut pre[..10])
-        .map_err(|_| bad("file shorter than the NPY preamble"))?;
-    if &pre[..6] != b"\x93NUMPY" {
+    if head.len() < 10 {
+        return Err(bad("file shorter than the NPY preamble"));
+    }
+    if &head[..6] != b"\x93NUMPY" {
         return Err(bad("missing \\x93NUMPY magic"));
     }
-    let major = pre[6];
+    let major = head[6];
     let (hlen, start) = match major {
-        1 => (u16::from_le_bytes([pre[8], pre[9]]) as usize, 10usize),
+        1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10usize),
         2 | 3 => {
-            f.read_exact(&mut pre[10..12])
-                .map_err(|_| bad("file shorter than the NPY preamble"))?;
+            if head.len() < 12 {
+                return Err(bad("file shorter than the NPY preamble"));
+            }
             (
-                u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as usize,
+                u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
                 12usize,
             )
         }
         v => return Err(bad(&format!("unsupported NPY version {v}"))),
     };
-    if (start + hlen) as u64 > file_len || hlen > 1 << 20 {
+    if hlen > MAX_HEADER {
+        return Err(bad(&format!(
+            "header of {hlen} bytes (at most {MAX_HEADER} are read)"
+        )));
+    }
+    if (start + hlen) as u64 > file_len || start + hlen > head.len() {
         return Err(bad("header length runs past the end of the file"));
     }
-    let mut h = vec![0u8; hlen];
-    f.read_exact(&mut h).map_err(|_| bad("truncated header"))?;
-    let h = String::from_utf8_lossy(&h);
+    let h = String::from_utf8_lossy(&head[start..start + hlen]);
+    let mut depth = 0usize;
+    for c in h.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(bad(&format!("brackets nest deeper than {MAX_NESTING}")));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
     let field = |key: &str| -> Option<String> {
         let k = format!("'{key}'");
         let i = h.find(&k)? + k.len();
@@ -86,7 +118,7 @@ pub fn read_header(path: &Path, file_len: u64) -> Result<NpyHeader> {
     let descr = field("descr")
         .and_then(|r| {
             let q = r.chars().next()?;
-            let r = &r[1..];
+            let r = &r[q.len_utf8()..];
             Some(r[..r.find(q)?].to_string())
         })
         .ok_or_else(|| bad("no 'descr'"))?;
@@ -130,17 +162,27 @@ pub fn read_header(path: &Path, file_len: u64) -> Result<NpyHeader> {
 
 fn read_as<T: ndarray_npy::ReadableElement + Copy>(
     path: &Path,
+    bytes: &[u8],
     f: impl Fn(T) -> f64,
 ) -> Result<ArrayD<f64>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let a = ArrayD::<T>::read_npy(std::io::BufReader::new(file))
+    let a = ArrayD::<T>::read_npy(std::io::Cursor::new(bytes))
         .map_err(|e| Error::format(path, format!("cannot read NPY: {e}")))?;
     Ok(a.mapv(f))
 }
 
-/// Load an NPY file of `len` bytes into memory.
+/// Load an NPY file of `len` bytes into memory (read through a read-only map).
 pub fn load(path: &Path, len: u64) -> Result<Loaded> {
-    let h = read_header(path, len)?;
+    // The header first, from a few bytes: a corrupt shape is refused before mapping.
+    read_header(path, len)?;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only map, dropped before returning (the arrays are copied out).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    load_bytes(path, &map)
+}
+
+/// Load an NPY file whose bytes are in memory (`path` names it in messages).
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
+    let h = parse_header(path, bytes, bytes.len() as u64)?;
     let Some((dtype, _little)) = h.dtype() else {
         return Err(Error::format(
             path,
@@ -150,13 +192,22 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
             ),
         ));
     };
+    // Stored array + its f64 copy (+ one more copy for frame stacks), all checked.
+    let n = h.n_elements().unwrap_or(usize::MAX) as u64;
+    let copies = if h.shape.len() == 3 { 16 } else { 8 };
+    let need = n.saturating_mul(dtype.size() as u64 + copies);
+    super::load::ensure_memory(
+        path,
+        &format!("NPY array of shape {:?} ('{}')", h.shape, h.descr),
+        need,
+    )?;
     let a = match dtype {
-        Dtype::F64 => read_as::<f64>(path, |v| v)?,
-        Dtype::F32 => read_as::<f32>(path, |v| v as f64)?,
-        Dtype::I16 => read_as::<i16>(path, |v| v as f64)?,
-        Dtype::I32 => read_as::<i32>(path, |v| v as f64)?,
-        Dtype::I64 => read_as::<i64>(path, |v| v as f64)?,
-        Dtype::U8 => read_as::<u8>(path, |v| v as f64)?,
+        Dtype::F64 => read_as::<f64>(path, bytes, |v| v)?,
+        Dtype::F32 => read_as::<f32>(path, bytes, |v| v as f64)?,
+        Dtype::I16 => read_as::<i16>(path, bytes, |v| v as f64)?,
+        Dtype::I32 => read_as::<i32>(path, bytes, |v| v as f64)?,
+        Dtype::I64 => read_as::<i64>(path, bytes, |v| v as f64)?,
+        Dtype::U8 => read_as::<u8>(path, bytes, |v| v as f64)?,
     };
     let nonfinite = count_nonfinite(a.iter());
     let mut facts: Vec<(String, String)> = vec![

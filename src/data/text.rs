@@ -31,28 +31,43 @@ fn is_num(s: &str) -> bool {
     !t.is_empty() && parse_num(t).is_some()
 }
 
-/// One parsed line: its 1-based line number and its fields.
-struct Row {
-    line: usize,
-    fields: Vec<String>,
-}
+/// Most values on one line: a wider "table" is a corrupt or binary file, and the first
+/// line's fields are kept as strings (for the header test) before anything is parsed.
+const MAX_COLUMNS: usize = 1 << 20;
 
 /// Load a text table of `len` bytes.
 pub fn load(path: &Path, len: u64) -> Result<Loaded> {
     if len > MAX_TEXT {
-        return Err(Error::format(
-            path,
-            format!("text file of {len} bytes is too large to parse (limit {MAX_TEXT}); convert it to NPY"),
-        ));
+        return Err(too_large(path, len));
     }
+    // The whole file is read: refuse before reading one larger than the free memory.
+    super::load::ensure_memory(path, "text file", len)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_bytes(path, &bytes)
+}
+
+fn too_large(path: &Path, len: u64) -> Error {
+    Error::format(
+        path,
+        format!(
+            "text file of {len} bytes is too large to parse (limit {MAX_TEXT}); convert it to NPY"
+        ),
+    )
+}
+
+/// Load a text table whose bytes are in memory (`path` names it in messages and its
+/// extension picks CSV / `.mjd` conventions).
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
+    if bytes.len() as u64 > MAX_TEXT {
+        return Err(too_large(path, bytes.len() as u64));
+    }
     if bytes.contains(&0) {
         return Err(Error::format(
             path,
             "not a text table: the file contains binary (NUL) bytes",
         ));
     }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = String::from_utf8_lossy(body);
     let ext = path
         .extension()
@@ -82,48 +97,62 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
         ));
     };
     let comma = ext == "csv" || first.contains(',');
-    let rows = if comma {
-        split_csv(path, body)?
-    } else {
-        split_ws(&text)
-    };
-    if rows.is_empty() {
-        return Err(Error::format(path, "no data lines"));
-    }
-    // Header: the first line when any of its fields is not a number.
-    let mut rows = rows.into_iter().peekable();
+    // At most this many data lines: with the column count it bounds the table's size.
+    let max_lines = body.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+
+    // Rows are parsed straight into one f64 buffer (no per-field strings); the first
+    // row is a header when any of its fields is not a number.
     let mut header: Option<Vec<String>> = None;
-    if let Some(r) = rows.peek() {
-        if r.fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
-            header = Some(r.fields.iter().map(|f| f.trim().to_string()).collect());
-            rows.next();
-        }
-    }
-    let data_rows: Vec<Row> = rows.collect();
-    let Some(first_row) = data_rows.first() else {
-        return Err(Error::format(path, "a header line but no data lines"));
-    };
-    let ncol = first_row.fields.len();
-    let nrow = data_rows.len();
-    let mut data = Vec::with_capacity(nrow * ncol);
-    let mut header_src = header.as_ref().map(|_| "first line");
-    let names_for_err = header.clone();
-    for r in &data_rows {
-        if r.fields.len() != ncol {
+    let mut seen_row = false;
+    let mut ncol: Option<usize> = None;
+    let mut nrow = 0usize;
+    let mut data: Vec<f64> = Vec::new();
+    let mut on_row = |line: usize, fields: &[&str]| -> Result<()> {
+        if fields.len() > MAX_COLUMNS {
             return Err(Error::format(
                 path,
                 format!(
-                    "line {} has {} values, but the first data line has {ncol}",
-                    r.line,
-                    r.fields.len()
+                    "line {line} has {} fields (at most {MAX_COLUMNS} columns are read); not a table",
+                    fields.len()
                 ),
             ));
         }
-        for (j, f) in r.fields.iter().enumerate() {
+        if !seen_row {
+            seen_row = true;
+            if fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
+                header = Some(fields.iter().map(|f| f.trim().to_string()).collect());
+                return Ok(());
+            }
+        }
+        let n = match ncol {
+            Some(n) => n,
+            None => {
+                let n = fields.len();
+                // The table (and the per-column copies a dataset makes) must fit in memory.
+                let cells = max_lines.saturating_mul(n as u64);
+                super::load::ensure_memory(
+                    path,
+                    &format!("a table of up to {max_lines} lines x {n} columns"),
+                    cells.saturating_mul(16),
+                )?;
+                ncol = Some(n);
+                n
+            }
+        };
+        if fields.len() != n {
+            return Err(Error::format(
+                path,
+                format!(
+                    "line {line} has {} values, but the first data line has {n}",
+                    fields.len()
+                ),
+            ));
+        }
+        for (j, f) in fields.iter().enumerate() {
             match parse_num(f) {
                 Some(v) => data.push(v),
                 None => {
-                    let col = names_for_err
+                    let col = header
                         .as_ref()
                         .and_then(|h| h.get(j))
                         .map(|n| format!(" ('{n}')"))
@@ -131,8 +160,7 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
                     return Err(Error::format(
                         path,
                         format!(
-                            "line {}: column {}{col} holds '{}', which is not a number",
-                            r.line,
+                            "line {line}: column {}{col} holds '{}', which is not a number",
                             j + 1,
                             f.trim()
                         ),
@@ -140,7 +168,21 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
                 }
             }
         }
+        nrow += 1;
+        Ok(())
+    };
+    if comma {
+        visit_csv(path, body, &mut on_row)?;
+    } else {
+        visit_ws(&text, &mut on_row)?;
     }
+    if !seen_row {
+        return Err(Error::format(path, "no data lines"));
+    }
+    let Some(ncol) = ncol else {
+        return Err(Error::format(path, "a header line but no data lines"));
+    };
+    let mut header_src = header.as_ref().map(|_| "first line");
     let a = Array2::from_shape_vec((nrow, ncol), data)
         .map_err(|e| Error::format(path, format!("table shape: {e}")))?;
     if header.is_none() {
@@ -270,37 +312,45 @@ fn bare(a: Array2<f64>, mjd: bool) -> (Dataset, Vec<(String, String)>) {
     classify_table(names, a, false)
 }
 
-fn split_csv(path: &Path, bytes: &[u8]) -> Result<Vec<Row>> {
+/// Call `f(line, fields)` for every CSV record with a non-empty field.
+fn visit_csv(
+    path: &Path,
+    bytes: &[u8],
+    f: &mut dyn FnMut(usize, &[&str]) -> Result<()>,
+) -> Result<()> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .comment(Some(b'#'))
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| Error::format(path, format!("CSV: {e}")))?;
-        if rec.iter().all(|f| f.is_empty()) {
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return Err(Error::format(path, format!("CSV: {e}"))),
+        }
+        if rec.iter().all(|x| x.is_empty()) {
             continue;
         }
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        out.push(Row {
-            line,
-            fields: rec.iter().map(str::to_string).collect(),
-        });
+        let fields: Vec<&str> = rec.iter().collect();
+        f(line, &fields)?;
     }
-    Ok(out)
 }
 
-fn split_ws(text: &str) -> Vec<Row> {
-    text.lines()
-        .enumerate()
-        .filter_map(|(i, l)| {
-            let l = l.split('#').next().unwrap_or("").trim();
-            (!l.is_empty()).then(|| Row {
-                line: i + 1,
-                fields: l.split_whitespace().map(str::to_string).collect(),
-            })
-        })
-        .collect()
+/// Call `f(line, fields)` for every non-blank line (text after `#` dropped).
+fn visit_ws(text: &str, f: &mut dyn FnMut(usize, &[&str]) -> Result<()>) -> Result<()> {
+    let mut fields: Vec<&str> = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        fields.clear();
+        fields.extend(l.split_whitespace());
+        f(i + 1, &fields)?;
+    }
+    Ok(())
 }
