@@ -541,10 +541,12 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
     }
     let mut records = Vec::new();
     let mut failed = false;
+    let mut interrupted = false;
     let control = interruptible();
     for a in &selected {
         if control.is_cancelled() {
-            return Err(Error::Cancelled);
+            interrupted = true;
+            break;
         }
         let size = size_of(*a);
         eprint!("bench {:<22} {size} {} ... ", a.id(), a.size_unit());
@@ -561,8 +563,15 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
             eprintln!();
             return Err(e);
         }
-        match bench::run(*a, &loaded.data, &loaded.info, &params, &cfg, &control) {
+        match bench::run_partial(*a, &loaded.data, &loaded.info, &params, &cfg, &control) {
             Err(Error::Cancelled) => return Err(Error::Cancelled),
+            // Ctrl-C: report what finished, the stopped run marked cancelled, then exit 130.
+            Ok((r, _)) if r.is_cancelled() => {
+                eprintln!("cancelled");
+                records.push(r);
+                interrupted = true;
+                break;
+            }
             Ok((r, _)) => {
                 let best = r
                     .runs
@@ -609,6 +618,19 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         md.push_str(&streaming.join("\n"));
         md.push('\n');
     }
+    let cancelled: Vec<String> = records
+        .iter()
+        .filter_map(|r| {
+            r.cancelled
+                .as_ref()
+                .map(|c| format!("- {}: {}", r.analysis, report_cancelled(c)))
+        })
+        .collect();
+    if !cancelled.is_empty() {
+        md.push_str("\nCancelled (Ctrl-C; not a timing):\n");
+        md.push_str(&cancelled.join("\n"));
+        md.push('\n');
+    }
     let skipped: Vec<String> = records
         .iter()
         .flat_map(|r| {
@@ -634,5 +656,8 @@ fn bench_cmd(args: BenchArgs) -> Result<u8> {
         astroperf::fsutil::write_bytes(p, md.as_bytes())?;
     }
     print!("{md}");
+    if interrupted {
+        return Err(Error::Cancelled);
+    }
     Ok(if failed { 4 } else { 0 })
 }

@@ -121,3 +121,35 @@ fn a_forced_long_run_starts_and_ctrl_c_reports_it_as_cancelled() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("CANCELLED during naive"), "{text}");
 }
+
+#[test]
+fn ctrl_c_during_bench_writes_what_finished_marked_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("bench.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+        .args([
+            "bench",
+            "--suite",
+            "chapter",
+            "--only",
+            "angular-distances",
+            "--no-bandwidth",
+            "--repeat",
+            "50",
+            "--json",
+        ])
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start astroperf");
+    let (out, waited) = interrupt(child, Duration::from_millis(1500));
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(waited < Duration::from_secs(2), "took {waited:?} to stop");
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("Cancelled (Ctrl-C; not a timing)"), "{md}");
+    assert!(md.contains("angular-distances: CANCELLED during"), "{md}");
+    let recs = astroperf::bench::load_records(&json).expect("records written");
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].is_cancelled());
+}

@@ -125,6 +125,7 @@ impl Analysis for PhaseFold {
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         self.validate(input, params)?;
         let c = stage!(ctx, "clean", clean(self, input)?);
+        ctx.check()?;
         let period = params.f64("period")?;
         let epoch = params.f64("epoch")?;
         let bins = params.usize("bins")?;
@@ -190,6 +191,7 @@ impl Analysis for PhaseFold {
             }
             f
         });
+        ctx.check()?;
         let binned = stage!(ctx, "bin", bin_curve(&folded, bins, variant));
         ctx.progress(1.0);
 
