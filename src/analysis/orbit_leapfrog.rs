@@ -3,12 +3,13 @@
 //! a symplectic integrator keeps the relative energy error bounded at O(dt²), with no
 //! secular drift, however many orbits it runs.
 //!
-//! naive = the chapter's loop: full position and velocity histories stored, the
-//! acceleration evaluated twice per step, energies computed afterwards from the history;
-//! vectorized = the state kept in registers, one force evaluation per step (the end-of-step
-//! acceleration is reused as the next start), energy tracked on the fly, only a
-//! subsampled track stored. parallel = a single orbit is a strictly sequential recurrence,
-//! so it cannot be split: the parallel variant integrates the `orbits` independent orbits
+//! naive = the chapter's loop: the whole history of positions and velocities stored,
+//! energies computed afterwards from the history; vectorized = the state kept in
+//! registers, energy tracked on the fly, only a subsampled track stored. Both share the
+//! step's arithmetic (`Kick`: one square root and one division per step, with the
+//! drift a single addition), so they agree bit for bit. parallel = a single orbit is a
+//! strictly sequential recurrence, so it cannot be split: the parallel variant
+//! integrates the `orbits` independent orbits
 //! (different initial speeds) on separate threads; with orbits = 1 it is the vectorized
 //! variant on one thread.
 
@@ -30,7 +31,7 @@ const TRACK_POINTS: usize = 2_000;
 const CHECK_EVERY: usize = 1 << 16;
 /// Most steps accepted (the vectorized variant needs no memory per step).
 pub const MAX_STEPS: usize = 1_000_000_000;
-/// Most steps of the naive variant, which stores 48 bytes per step (20M -> 960 MB).
+/// Most steps of the naive variant, which stores 72 bytes per step (20M -> 1.44 GB).
 pub const MAX_NAIVE_STEPS: usize = 20_000_000;
 
 impl Analysis for OrbitLeapfrog {
@@ -173,7 +174,7 @@ pub fn run_steps(
     }
     if variant == Variant::Naive && steps > MAX_NAIVE_STEPS {
         return Err(Error::input(format!(
-            "the naive variant stores every step (48 bytes each); {steps} steps is more than its limit of {MAX_NAIVE_STEPS}"
+            "the naive variant stores every step (72 bytes each); {steps} steps is more than its limit of {MAX_NAIVE_STEPS}"
         )));
     }
     let stride = steps.div_ceil(TRACK_POINTS).max(1);
@@ -273,51 +274,75 @@ pub fn scaled(s: State, k: usize) -> State {
 
 const GM: f64 = G * M_SUN;
 
-/// 1/|r|: the one square root and the one division of a step, shared by the force and
-/// the potential energy at the same position.
-#[inline(always)]
-fn inv_r(r: [f64; 3]) -> f64 {
-    1.0 / (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt()
-}
-
-/// Acceleration factor k (a = k·r) from 1/|r|.
-#[inline(always)]
-fn accel_k(inv: f64) -> f64 {
-    -GM * (inv * inv * inv)
-}
-
-#[inline(always)]
-fn accel(r: [f64; 3]) -> [f64; 3] {
-    let k = accel_k(inv_r(r));
-    [k * r[0], k * r[1], k * r[2]]
-}
-
-/// Specific orbital energy v²/2 - GM/r, given 1/|r|.
-#[inline(always)]
-fn energy_inv(inv: f64, v: [f64; 3]) -> f64 {
-    0.5 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) - GM * inv
-}
-
-/// Specific orbital energy v²/2 - GM/r.
-#[inline(always)]
+/// Specific orbital energy v²/2 - GM/r (for callers; the integrators use `Kick::energy`).
 pub fn energy(r: [f64; 3], v: [f64; 3]) -> f64 {
-    energy_inv(inv_r(r), v)
+    0.5 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+        - GM / (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).sqrt()
 }
 
-/// One kick-drift-kick step given the acceleration at the start; returns the new state
-/// and the acceleration at the new position.
-#[inline(always)]
-fn step(s: State, a: [f64; 3], dt: f64) -> (State, [f64; 3]) {
-    let h = 0.5 * dt;
-    let vh = [s.v[0] + h * a[0], s.v[1] + h * a[1], s.v[2] + h * a[2]];
-    let r = [
-        s.r[0] + dt * vh[0],
-        s.r[1] + dt * vh[1],
-        s.r[2] + dt * vh[2],
-    ];
-    let an = accel(r);
-    let v = [vh[0] + h * an[0], vh[1] + h * an[1], vh[2] + h * an[2]];
-    (State { r, v }, an)
+/// The arithmetic of the leapfrog, shared by every variant so they agree bit for bit.
+/// Kick-drift-kick with the two half kicks of consecutive steps merged (the same
+/// scheme; it only saves work), carrying the half-step velocity pre-multiplied by dt,
+/// `u = dt·v(n+½)`, so the drift is one addition: the chain from one position to the next
+/// is then r += u, |r|², one square root, one multiply, one division, t = q·r, u += t.
+/// `q = -GM·dt² / (|r|²·|r|)` is the full kick of `u` per unit of r. The synchronised
+/// velocity for the energy, v(n) = (u(n-½) + t/2)/dt, and the potential
+/// -GM/|r| = q·|r|²/dt² are computed beside the chain, not on it.
+#[derive(Clone, Copy)]
+struct Kick {
+    /// -GM·dt².
+    c: f64,
+    dt: f64,
+    inv_dt: f64,
+    inv_dt2: f64,
+}
+
+impl Kick {
+    fn new(dt: f64) -> Self {
+        Kick {
+            c: -GM * (dt * dt),
+            dt,
+            inv_dt: 1.0 / dt,
+            inv_dt2: 1.0 / (dt * dt),
+        }
+    }
+    /// (q, |r|²) at position r.
+    #[inline(always)]
+    fn q(&self, r: [f64; 3]) -> (f64, f64) {
+        let r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2];
+        (self.c / (r2 * r2.sqrt()), r2)
+    }
+    /// Specific energy v²/2 - GM/|r| from the (q, |r|²) of the same position.
+    #[inline(always)]
+    fn energy(&self, q: f64, r2: f64, v: [f64; 3]) -> f64 {
+        0.5 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) + q * r2 * self.inv_dt2
+    }
+    /// The first half kick: u(½) = dt·v(0) + t(0)/2.
+    #[inline(always)]
+    fn start(&self, r: [f64; 3], v: [f64; 3]) -> [f64; 3] {
+        let (q, _) = self.q(r);
+        [
+            self.dt * v[0] + 0.5 * (q * r[0]),
+            self.dt * v[1] + 0.5 * (q * r[1]),
+            self.dt * v[2] + 0.5 * (q * r[2]),
+        ]
+    }
+    /// One step from r(n) and u(n+½): returns r(n+1), u(n+3/2), the synchronised
+    /// v(n+1), and q, |r|² at r(n+1).
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn step(&self, r: [f64; 3], u: [f64; 3]) -> ([f64; 3], [f64; 3], [f64; 3], f64, f64) {
+        let rn = [r[0] + u[0], r[1] + u[1], r[2] + u[2]];
+        let (q, r2) = self.q(rn);
+        let t = [q * rn[0], q * rn[1], q * rn[2]];
+        let v = [
+            (u[0] + 0.5 * t[0]) * self.inv_dt,
+            (u[1] + 0.5 * t[1]) * self.inv_dt,
+            (u[2] + 0.5 * t[2]) * self.inv_dt,
+        ];
+        let un = [u[0] + t[0], u[1] + t[1], u[2] + t[2]];
+        (rn, un, v, q, r2)
+    }
 }
 
 /// What a run keeps of one orbit.
@@ -333,8 +358,13 @@ struct Track {
     final_y: f64,
 }
 
-fn summarize(xy: Vec<(usize, f64, f64, f64)>, e0: f64, max_rel_de: f64, last: State) -> Track {
-    let final_e = energy(last.r, last.v);
+fn summarize(
+    xy: Vec<(usize, f64, f64, f64)>,
+    e0: f64,
+    max_rel_de: f64,
+    last: State,
+    final_e: f64,
+) -> Track {
     Track {
         xy,
         e0,
@@ -346,91 +376,112 @@ fn summarize(xy: Vec<(usize, f64, f64, f64)>, e0: f64, max_rel_de: f64, last: St
     }
 }
 
-/// The chapter's form: histories of every step, two force evaluations per step, energy
-/// from the stored history afterwards. Row i holds the state after i steps (row 0 = start).
+/// The chapter's form: the whole history of positions and velocities stored (48 bytes
+/// a step, plus the half-step velocities), then the energies computed from the stored
+/// history in a second pass. Row i holds the state after i steps (row 0 = start).
 fn naive(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<Track> {
+    let kick = Kick::new(dt);
     let mut pos: Vec<[f64; 3]> = vec![[0.0; 3]; steps];
     let mut vel: Vec<[f64; 3]> = vec![[0.0; 3]; steps];
+    let mut half: Vec<[f64; 3]> = vec![[0.0; 3]; steps];
     pos[0] = s0.r;
     vel[0] = s0.v;
+    half[0] = kick.start(s0.r, s0.v);
     for i in 1..steps {
         if i % CHECK_EVERY == 0 {
             ctx.check()?;
         }
-        let s = State {
-            r: pos[i - 1],
-            v: vel[i - 1],
-        };
-        let a = accel(s.r);
-        let (n, _) = step(s, a, dt);
-        pos[i] = n.r;
-        vel[i] = n.v;
+        let (r, u, v, _, _) = kick.step(pos[i - 1], half[i - 1]);
+        pos[i] = r;
+        half[i] = u;
+        vel[i] = v;
     }
-    let e0 = energy(pos[0], vel[0]);
+    let energy_at = |i: usize| {
+        let (q, r2) = kick.q(pos[i]);
+        kick.energy(q, r2, vel[i])
+    };
+    let e0 = energy_at(0);
     let mut max_rel = 0.0f64;
     let mut xy = Vec::new();
+    let mut last_e = e0;
     for i in 0..steps {
-        let e = energy(pos[i], vel[i]);
+        let e = energy_at(i);
         max_rel = max_rel.max((e / e0 - 1.0).abs());
         if i % stride == 0 || i == steps - 1 {
             xy.push((i, pos[i][0], pos[i][1], e));
         }
+        last_e = e;
     }
     let last = State {
         r: pos[steps - 1],
         v: vel[steps - 1],
     };
-    Ok(summarize(xy, e0, max_rel, last))
+    Ok(summarize(xy, e0, max_rel, last, last_e))
 }
 
-/// State in registers; per step one square root and one division (1/|r|), shared by the
-/// force and the energy at the new position (the chapter's loop, and numba's, spend two of
-/// each on the force alone plus another pair on the energy). The track is sampled with a
-/// countdown rather than a `k % stride` integer division per step. Bit-identical to
-/// `naive`: the same operations in the same order.
+/// `n` steps with the state in registers: nothing but the recurrence and the running
+/// worst energy error (kept out of line from the sampling and cancel checks, so the
+/// state is never spilled to the stack inside the loop).
+#[inline(never)]
+#[allow(clippy::type_complexity)]
+fn segment(
+    kick: Kick,
+    mut r: [f64; 3],
+    mut u: [f64; 3],
+    mut v: [f64; 3],
+    n: usize,
+    e0: f64,
+    mut worst: f64,
+) -> ([f64; 3], [f64; 3], [f64; 3], f64, f64) {
+    let mut e = f64::NAN;
+    for _ in 0..n {
+        let (rn, un, vn, q, r2) = kick.step(r, u);
+        r = rn;
+        u = un;
+        v = vn;
+        e = kick.energy(q, r2, v);
+        let de = (e / e0 - 1.0).abs();
+        // As f64::max: a NaN error never replaces the worst so far.
+        if de > worst {
+            worst = de;
+        }
+    }
+    (r, u, v, e, worst)
+}
+
+/// One force evaluation per step, energy on the fly, only the sampled track stored: the
+/// state stays in registers through tight segments between the samples. Bit-identical
+/// to `naive`: the same operations in the same order.
 fn fast(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<Track> {
-    let h = 0.5 * dt;
+    let kick = Kick::new(dt);
     let (mut r, mut v) = (s0.r, s0.v);
-    let mut inv = inv_r(r);
-    let e0 = energy_inv(inv, v);
-    let mut k = accel_k(inv);
-    let mut max_rel = 0.0f64;
+    let mut u = kick.start(r, v);
+    let (q, r2) = kick.q(r);
+    let e0 = kick.energy(q, r2, v);
+    let mut e = e0;
+    let mut worst = 0.0f64;
     let mut xy = Vec::with_capacity(steps / stride + 2);
     xy.push((0, r[0], r[1], e0));
-    // Steps until the next sample (samples at multiples of `stride`).
-    let mut countdown = stride;
-    let mut i = 1;
-    while i < steps {
-        ctx.check()?;
-        let end = (i + CHECK_EVERY).min(steps);
-        for step_no in i..end {
-            let vh = [
-                v[0] + h * (k * r[0]),
-                v[1] + h * (k * r[1]),
-                v[2] + h * (k * r[2]),
-            ];
-            r = [r[0] + dt * vh[0], r[1] + dt * vh[1], r[2] + dt * vh[2]];
-            inv = inv_r(r);
-            k = accel_k(inv);
-            v = [
-                vh[0] + h * (k * r[0]),
-                vh[1] + h * (k * r[1]),
-                vh[2] + h * (k * r[2]),
-            ];
-            let e = energy_inv(inv, v);
-            max_rel = max_rel.max((e / e0 - 1.0).abs());
-            countdown -= 1;
-            if countdown == 0 {
-                countdown = stride;
-                xy.push((step_no, r[0], r[1], e));
-            }
+    // Segments end at the samples (step indices that are multiples of `stride`) and at
+    // most CHECK_EVERY steps apart; `done` counts the states so far (index done-1).
+    // A counter, not a division, finds the next sample (an integer division per
+    // segment costs as much as a step).
+    let mut done = 1;
+    let mut next_sample = stride;
+    while done < steps {
+        let end = (next_sample + 1).min(steps).min(done + CHECK_EVERY);
+        (r, u, v, e, worst) = segment(kick, r, u, v, end - done, e0, worst);
+        done = end;
+        let at_sample = done - 1 == next_sample;
+        if at_sample {
+            next_sample += stride;
         }
-        i = end;
+        if at_sample || done == steps {
+            xy.push((done - 1, r[0], r[1], e));
+        }
+        ctx.check()?;
     }
-    if xy.last().map(|p| p.0) != Some(steps - 1) {
-        xy.push((steps - 1, r[0], r[1], energy_inv(inv, v)));
-    }
-    Ok(summarize(xy, e0, max_rel, State { r, v }))
+    Ok(summarize(xy, e0, worst, State { r, v }, e))
 }
 
 /// Kepler period (s) of an orbit from its initial state (vis-viva for the semi-major axis).
@@ -458,6 +509,7 @@ mod tests {
             assert_eq!(a.xy, b.xy, "steps {steps} stride {stride}");
             assert_eq!(a.max_rel_de.to_bits(), b.max_rel_de.to_bits());
             assert_eq!(a.final_e.to_bits(), b.final_e.to_bits());
+            assert_eq!(a.final_x.to_bits(), b.final_x.to_bits());
             assert_eq!(a.xy.last().map(|p| p.0), Some(steps - 1));
         }
     }
