@@ -202,51 +202,143 @@ impl Partial {
     }
 }
 
-/// One block: combined magnitudes written into `out`, summary in four lanes.
-#[inline(always)]
-fn fused_generic(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
-    let n = out.len().min(pairs.len() / 2);
-    let (pairs, out) = (&pairs[..2 * n], &mut out[..n]);
-    let mut lo = [f64::INFINITY; 4];
-    let mut hi = [f64::NEG_INFINITY; 4];
-    let mut bad = [0u64; 4];
-    let mut gain = [0.0f64; 4];
-    let full = n / 4 * 4;
-    let mut lane = |l: usize, a: f64, b: f64, o: &mut std::mem::MaybeUninit<f64>| {
-        let v = magnitude_addition_poly(a, b);
-        o.write(v);
-        // (v - v) is 0 exactly when v is finite.
-        let fin = (v - v) == 0.0;
-        lo[l] = if fin && v < lo[l] { v } else { lo[l] };
-        hi[l] = if fin && v > hi[l] { v } else { hi[l] };
-        bad[l] += u64::from(!fin);
-        gain[l] += a.min(b) - v;
-    };
-    let mut i = 0;
-    while i < full {
-        for l in 0..4 {
-            let j = i + l;
-            lane(l, pairs[2 * j], pairs[2 * j + 1], &mut out[j]);
+/// Pairs handled at a time inside a block: de-interleaved, combined and summarised
+/// while in L1.
+const SUB: usize = 512;
+
+/// Running summary in four lanes (element i of a sub-block goes to lane i % 4).
+#[derive(Clone, Copy)]
+struct Lanes {
+    lo: [f64; 4],
+    hi: [f64; 4],
+    bad: [f64; 4],
+    gain: [f64; 4],
+}
+
+impl Lanes {
+    fn new() -> Self {
+        Lanes {
+            lo: [f64::INFINITY; 4],
+            hi: [f64::NEG_INFINITY; 4],
+            bad: [0.0; 4],
+            gain: [0.0; 4],
         }
-        i += 4;
     }
-    for j in full..n {
-        lane(0, pairs[2 * j], pairs[2 * j + 1], &mut out[j]);
+    #[inline(always)]
+    fn add(&mut self, l: usize, a: f64, b: f64, v: f64) {
+        // |v| < ∞ is true exactly when v is finite.
+        let fin = v.abs() < f64::INFINITY;
+        if fin {
+            self.lo[l] = if v < self.lo[l] { v } else { self.lo[l] };
+            self.hi[l] = if v > self.hi[l] { v } else { self.hi[l] };
+        } else {
+            self.bad[l] += 1.0;
+        }
+        self.gain[l] += a.min(b) - v;
     }
-    Partial {
-        lo: lo[0].min(lo[1]).min(lo[2].min(lo[3])),
-        hi: hi[0].max(hi[1]).max(hi[2].max(hi[3])),
-        bad: bad.iter().sum::<u64>() as usize,
-        gain: (gain[0] + gain[1]) + (gain[2] + gain[3]),
+    fn partial(&self) -> Partial {
+        let l = &self.lo;
+        let h = &self.hi;
+        Partial {
+            lo: l[0].min(l[1]).min(l[2].min(l[3])),
+            hi: h[0].max(h[1]).max(h[2].max(h[3])),
+            bad: self.bad.iter().sum::<f64>() as usize,
+            gain: (self.gain[0] + self.gain[1]) + (self.gain[2] + self.gain[3]),
+        }
     }
 }
 
+fn summary_scalar(a: &[f64], b: &[f64], v: &[f64], acc: &mut Lanes) {
+    for (i, ((&a, &b), &v)) in a.iter().zip(b).zip(v).enumerate() {
+        acc.add(i % 4, a, b, v);
+    }
+}
+
+/// `summary_scalar` with AVX2 (the same lanes and order).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn summary_avx2(a: &[f64], b: &[f64], v: &[f64], acc: &mut Lanes) {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len()).min(v.len());
+    let full = n / 4 * 4;
+    let mut lo = _mm256_loadu_pd(acc.lo.as_ptr());
+    let mut hi = _mm256_loadu_pd(acc.hi.as_ptr());
+    let mut bad = _mm256_loadu_pd(acc.bad.as_ptr());
+    let mut gain = _mm256_loadu_pd(acc.gain.as_ptr());
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let one = _mm256_set1_pd(1.0);
+    let sign = _mm256_set1_pd(-0.0);
+    let mut i = 0;
+    while i < full {
+        let va = _mm256_loadu_pd(a.as_ptr().add(i));
+        let vb = _mm256_loadu_pd(b.as_ptr().add(i));
+        let vv = _mm256_loadu_pd(v.as_ptr().add(i));
+        let fin = _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, vv), inf);
+        // min/max return the second operand unless the first is strictly smaller/larger,
+        // as the scalar selects do.
+        lo = _mm256_blendv_pd(lo, _mm256_min_pd(vv, lo), fin);
+        hi = _mm256_blendv_pd(hi, _mm256_max_pd(vv, hi), fin);
+        bad = _mm256_add_pd(bad, _mm256_andnot_pd(fin, one));
+        // f64::min of two non-NaN numbers equals minpd; a NaN input makes v NaN, so the
+        // gain is NaN either way.
+        gain = _mm256_add_pd(gain, _mm256_sub_pd(_mm256_min_pd(va, vb), vv));
+        i += 4;
+    }
+    _mm256_storeu_pd(acc.lo.as_mut_ptr(), lo);
+    _mm256_storeu_pd(acc.hi.as_mut_ptr(), hi);
+    _mm256_storeu_pd(acc.bad.as_mut_ptr(), bad);
+    _mm256_storeu_pd(acc.gain.as_mut_ptr(), gain);
+    for j in full..n {
+        acc.add(j % 4, a[j], b[j], v[j]);
+    }
+}
+
+/// One block: combined magnitudes written into `out`, summary in four lanes.
+#[inline(always)]
+fn fused_generic<const AVX2: bool>(
+    pairs: &[f64],
+    out: &mut [std::mem::MaybeUninit<f64>],
+) -> Partial {
+    let n = out.len().min(pairs.len() / 2);
+    let mut acc = Lanes::new();
+    let (mut a, mut b, mut v) = ([0.0f64; SUB], [0.0f64; SUB], [0.0f64; SUB]);
+    let mut start = 0;
+    while start < n {
+        let len = SUB.min(n - start);
+        let (a, b, v) = (&mut a[..len], &mut b[..len], &mut v[..len]);
+        for (j, p) in pairs[2 * start..2 * (start + len)]
+            .chunks_exact(2)
+            .enumerate()
+        {
+            a[j] = p[0];
+            b[j] = p[1];
+        }
+        for ((v, &x), &y) in v.iter_mut().zip(a.iter()).zip(b.iter()) {
+            *v = magnitude_addition_poly(x, y);
+        }
+        for (o, &x) in out[start..start + len].iter_mut().zip(v.iter()) {
+            o.write(x);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if AVX2 {
+            // SAFETY: only instantiated with AVX2 = true inside `fused_avx2`.
+            unsafe { summary_avx2(a, b, v, &mut acc) };
+        } else {
+            summary_scalar(a, b, v, &mut acc);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        summary_scalar(a, b, v, &mut acc);
+        start += len;
+    }
+    acc.partial()
+}
+
 /// The same loop compiled for AVX2 (4 lanes). No FMA contraction happens in Rust, so
-/// the results are bit-identical to the baseline SSE2 build.
+/// the combined magnitudes are bit-identical to the baseline SSE2 build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn fused_avx2(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
-    fused_generic(pairs, out)
+    fused_generic::<true>(pairs, out)
 }
 
 fn fused_block(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
@@ -255,7 +347,7 @@ fn fused_block(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Partial
         // SAFETY: the CPU supports AVX2 (checked at run time).
         return unsafe { fused_avx2(pairs, out) };
     }
-    fused_generic(pairs, out)
+    fused_generic::<false>(pairs, out)
 }
 
 /// All pairs in blocks of `BLOCK` (serial or over rayon; block order either way).
