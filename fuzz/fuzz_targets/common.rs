@@ -10,9 +10,13 @@ use astroperf::data::Loaded;
 pub fn init() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        static SHOWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         std::panic::set_hook(Box::new(|info| {
-            if std::env::var_os("FUZZ_SHOW_CAUGHT").is_some() {
-                eprintln!("panic (caught unless reported as a crash): {info}");
+            // The first few in full (the last one printed before a crash report is the
+            // crash); the loaders' caught panics would otherwise flood the log.
+            let n = SHOWN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < 20 || std::env::var_os("FUZZ_SHOW_CAUGHT").is_some() {
+                eprintln!("panic #{n} (caught by the loader unless a crash follows): {info}");
             }
         }));
     });

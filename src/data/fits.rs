@@ -104,7 +104,7 @@ fn raw_str(card: &[u8]) -> Option<String> {
     let v = std::str::from_utf8(&card[10..]).ok()?.trim();
     let v = v.strip_prefix('\'')?;
     let end = v.find('\'')?;
-    Some(v[..end].trim().to_string())
+    Some(super::load::one_line(v[..end].trim()))
 }
 
 /// Walk every HDU's header with checked arithmetic; refuse truncated or absurd files.
@@ -280,7 +280,7 @@ fn from_fitsrs(v: &fitsrs::card::Value) -> Option<HVal> {
         Value::Integer { value, .. } => Some(HVal::Int(*value)),
         Value::Float { value, .. } => Some(HVal::Float(*value)),
         Value::Logical { value, .. } => Some(HVal::Bool(*value)),
-        Value::String { value, .. } => Some(HVal::Str(value.clone())),
+        Value::String { value, .. } => Some(HVal::Str(super::load::one_line(value))),
         Value::Undefined | Value::Invalid(_) => None,
     }
 }
@@ -292,7 +292,9 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
         let mut fits = fitsrs::Fits::from_reader(std::io::Cursor::new(bytes));
         while out.len() < expect {
             let Some(hdu) = fits.next() else { break };
-            let hdu = hdu.map_err(|e| format!("HDU {}: {e}", out.len()))?;
+            let hdu = hdu.map_err(|e| {
+                format!("HDU {}: {}", out.len(), super::load::shown(&e.to_string()))
+            })?;
             let cards: Vec<(String, HVal)> = match &hdu {
                 fitsrs::HDU::Primary(h) | fitsrs::HDU::XImage(h) => h
                     .get_header()

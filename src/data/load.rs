@@ -234,6 +234,38 @@ pub fn load_bytes(name: &Path, bytes: &[u8]) -> Result<Loaded> {
     }
 }
 
+/// User text (a cell, a header value, a library's message) as it may appear in a
+/// one-line error: control characters and line separators escaped, at most 120 chars.
+pub(crate) fn shown(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 120 {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A name from a file (column name, FITS string) with control characters and line
+/// separators replaced by spaces, so facts and messages stay one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Bytes of memory available to a new allocation (`MemAvailable` in /proc/meminfo);
 /// `None` where the system does not say (then only the file-length checks apply).
 pub fn mem_available() -> Option<u64> {
@@ -540,6 +572,13 @@ pub(crate) fn is_regular_grid(x: ndarray::ArrayView1<f64>) -> bool {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn user_text_in_messages_stays_on_one_line() {
+        assert_eq!(shown("a\nb\tc"), "a\\nb\\tc");
+        assert_eq!(one_line("YEA\r\nR\u{2028}"), "YEA  R ");
+        assert_eq!(shown(&"x".repeat(500)).len(), 123);
+    }
 
     #[test]
     fn memory_guard_refuses_more_than_available() {

@@ -119,7 +119,7 @@ pub fn parse_header(path: &Path, head: &[u8], file_len: u64) -> Result<NpyHeader
         .and_then(|r| {
             let q = r.chars().next()?;
             let r = &r[q.len_utf8()..];
-            Some(r[..r.find(q)?].to_string())
+            Some(super::load::shown(&r[..r.find(q)?]))
         })
         .ok_or_else(|| bad("no 'descr'"))?;
     let fortran = field("fortran_order")
@@ -134,7 +134,7 @@ pub fn parse_header(path: &Path, head: &[u8], file_len: u64) -> Result<NpyHeader
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| bad(&format!("bad shape ({shape_s})")))?;
+        .map_err(|_| bad(&format!("bad shape ({})", super::load::shown(&shape_s))))?;
     let hdr = NpyHeader {
         descr,
         fortran,
@@ -165,8 +165,12 @@ fn read_as<T: ndarray_npy::ReadableElement + Copy>(
     bytes: &[u8],
     f: impl Fn(T) -> f64,
 ) -> Result<ArrayD<f64>> {
-    let a = ArrayD::<T>::read_npy(std::io::Cursor::new(bytes))
-        .map_err(|e| Error::format(path, format!("cannot read NPY: {e}")))?;
+    let a = ArrayD::<T>::read_npy(std::io::Cursor::new(bytes)).map_err(|e| {
+        Error::format(
+            path,
+            format!("cannot read NPY: {}", super::load::shown(&e.to_string())),
+        )
+    })?;
     Ok(a.mapv(f))
 }
 

@@ -2,7 +2,9 @@
 //! header in the last comment line before the data, as in MACHO `.mjd` files, or
 //! SExtractor's `#   1 NAME` column list), numbers only in the data lines.
 
-use super::load::{classify_table, count_nonfinite, is_regular_grid, warn_nonfinite};
+use super::load::{
+    classify_table, count_nonfinite, is_regular_grid, one_line, shown, warn_nonfinite,
+};
 use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
 use crate::{Error, Result};
 use ndarray::Array2;
@@ -120,7 +122,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
         if !seen_row {
             seen_row = true;
             if fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
-                header = Some(fields.iter().map(|f| f.trim().to_string()).collect());
+                header = Some(fields.iter().map(|f| one_line(f.trim())).collect());
                 return Ok(());
             }
         }
@@ -155,14 +157,14 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
                     let col = header
                         .as_ref()
                         .and_then(|h| h.get(j))
-                        .map(|n| format!(" ('{n}')"))
+                        .map(|n| format!(" ('{}')", shown(n)))
                         .unwrap_or_default();
                     return Err(Error::format(
                         path,
                         format!(
                             "line {line}: column {}{col} holds '{}', which is not a number",
                             j + 1,
-                            f.trim()
+                            shown(f.trim())
                         ),
                     ));
                 }
@@ -329,7 +331,12 @@ fn visit_csv(
         match rdr.read_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => return Ok(()),
-            Err(e) => return Err(Error::format(path, format!("CSV: {e}"))),
+            Err(e) => {
+                return Err(Error::format(
+                    path,
+                    format!("CSV: {}", shown(&e.to_string())),
+                ))
+            }
         }
         if rec.iter().all(|x| x.is_empty()) {
             continue;
