@@ -186,7 +186,7 @@ impl Analysis for PopulationSynthesis {
                 }
             }
         });
-        let hist = stage!(ctx, "imf histogram", imf_histogram(&m, stars, seed));
+        let hist = stage!(ctx, "imf histogram", imf_histogram(&m, stars, seed, ctx)?);
         ctx.progress(1.0);
 
         let nr = n_real.max(1) as f64;
@@ -294,17 +294,6 @@ pub fn realization_naive(
         }
     }
     Ok(out)
-}
-
-/// The masses of realization `r` (the same numbers the naive loop draws).
-fn masses(m: &Model, stars: usize, seed: u64, r: u64, buf: &mut Vec<f64>) {
-    let (lo, span, inv) = m.inverse_cdf();
-    let mut rng = Rng::for_block(seed, r);
-    buf.clear();
-    buf.extend((0..stars).map(|_| rng.uniform()));
-    for v in buf.iter_mut() {
-        *v = (lo + *v * span).powf(inv);
-    }
 }
 
 /// SplitMix64's two multipliers (see `rng::mix64`).
@@ -629,9 +618,9 @@ mod avx2 {
 }
 
 /// Counts of realization 0's masses in logarithmic bins (for the IMF plot).
-fn imf_histogram(m: &Model, stars: usize, seed: u64) -> Array2<f64> {
-    let mut buf = Vec::new();
-    masses(m, stars, seed, 0, &mut buf);
+fn imf_histogram(m: &Model, stars: usize, seed: u64, ctx: &Ctx) -> Result<Array2<f64>> {
+    let (lo, span, inv) = m.inverse_cdf();
+    let mut rng = Rng::for_block(seed, 0);
     let l0 = m.m_min.ln();
     let step = (m.m_max.ln() - l0) / HIST_BINS as f64;
     let mut h = Array2::zeros((HIST_BINS, 3));
@@ -639,11 +628,16 @@ fn imf_histogram(m: &Model, stars: usize, seed: u64) -> Array2<f64> {
         h[[b, 0]] = (l0 + step * b as f64).exp();
         h[[b, 1]] = (l0 + step * (b + 1) as f64).exp();
     }
-    for x in buf {
+    // Streamed (no buffer of masses), with a cancellation check per block.
+    for i in 0..stars {
+        if i % STAR_BLOCK == 0 {
+            ctx.check()?;
+        }
+        let x = (lo + rng.uniform() * span).powf(inv);
         let b = (((x.ln() - l0) / step) as usize).min(HIST_BINS - 1);
         h[[b, 2]] += 1.0;
     }
-    h
+    Ok(h)
 }
 
 #[cfg(test)]
@@ -690,7 +684,7 @@ mod tests {
                 m_max,
                 age_gyr: 1.0,
             };
-            let k = FastKernel::new(&m).unwrap();
+            let k = FastKernel::new(&m).expect("valid model");
             let (lo, span, inv) = m.inverse_cdf();
             // |inv| = 20 at alpha = -1.05 amplifies z's own rounding 20 times.
             let tol = 4e-16 * (1.0 + inv.abs()) * 3.5;
@@ -719,14 +713,14 @@ mod tests {
             m_max: 120.0,
             age_gyr: 1.0,
         };
-        let mut k = FastKernel::new(&m).unwrap();
+        let mut k = FastKernel::new(&m).expect("valid model");
         let ctx = Ctx::detached(1);
         // 70,003 stars: more than one STAR_BLOCK and a ragged end.
-        let a = k.realization(70_003, 4, 2, &ctx).unwrap();
+        let a = k.realization(70_003, 4, 2, &ctx).expect("not cancelled");
         k.avx2 = false;
-        let b = k.realization(70_003, 4, 2, &ctx).unwrap();
+        let b = k.realization(70_003, 4, 2, &ctx).expect("not cancelled");
         assert_eq!(a, b);
-        let n = realization_naive(&m, 70_003, 4, 2, &ctx).unwrap();
+        let n = realization_naive(&m, 70_003, 4, 2, &ctx).expect("not cancelled");
         assert_eq!((a.n_gt8, a.n_alive), (n.n_gt8, n.n_alive));
         assert!((a.total_mass / n.total_mass - 1.0).abs() < 1e-13);
         assert!((a.luminosity / n.luminosity - 1.0).abs() < 1e-13);

@@ -16,6 +16,11 @@ pub struct Bandwidth {
     pub read_gbps: f64,
     /// Read-only pass over all threads: the limit streaming kernels are compared with.
     pub read_parallel_gbps: f64,
+    /// Triad a[i] = b[i] + s·c[i] over all threads into an already-written `a`: bytes
+    /// moved (16 read + 8 written an element) per second. The limit of a streaming
+    /// kernel with two inputs and one output (extinction-correction, magnitude-sum).
+    #[serde(default)]
+    pub triad_parallel_gbps: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -32,6 +37,8 @@ pub fn measure(mb: usize) -> Bandwidth {
     let mut copy = Vec::new();
     let mut read = Vec::new();
     let mut read_par = Vec::new();
+    let mut triad = Vec::new();
+    let src2: Vec<f64> = (0..n).map(|i| (i % 7) as f64).collect();
     let mut sink = 0.0;
     for _ in 0..5 {
         let t = Instant::now();
@@ -53,6 +60,16 @@ pub fn measure(mb: usize) -> Bandwidth {
             .map(|c| c.iter().sum::<f64>())
             .sum::<f64>();
         read_par.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        dst.par_chunks_mut(1 << 16)
+            .zip(src.par_chunks(1 << 16))
+            .zip(src2.par_chunks(1 << 16))
+            .for_each(|((a, b), c)| {
+                for ((a, b), c) in a.iter_mut().zip(b).zip(c) {
+                    *a = b + 0.5 * c;
+                }
+            });
+        triad.push(t.elapsed().as_secs_f64());
     }
     std::hint::black_box((sink, &dst));
     let gb = bytes as f64 / 1e9;
@@ -61,6 +78,7 @@ pub fn measure(mb: usize) -> Bandwidth {
         copy_gbps: gb / median(copy),
         read_gbps: gb / median(read),
         read_parallel_gbps: gb / median(read_par),
+        triad_parallel_gbps: 3.0 * gb / median(triad),
     }
 }
 
@@ -69,7 +87,12 @@ mod tests {
     #[test]
     fn bandwidth_is_positive_and_finite() {
         let b = super::measure(8);
-        for v in [b.copy_gbps, b.read_gbps, b.read_parallel_gbps] {
+        for v in [
+            b.copy_gbps,
+            b.read_gbps,
+            b.read_parallel_gbps,
+            b.triad_parallel_gbps,
+        ] {
             assert!(v.is_finite() && v > 0.0);
         }
     }
