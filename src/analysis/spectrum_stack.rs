@@ -162,11 +162,18 @@ impl Analysis for SpectrumStack {
             other => return Err(wrong_input(self, other)),
         };
         let (rows, cols) = src.dim();
+        // A memory-mapped stack is read from the file once per block of wavelengths, so
+        // there the block is as wide as the memory budget allows (fewer passes); in memory
+        // the cache-sized cap keeps the transposed block in cache.
+        let col_cap = match src {
+            Source::Mapped(_) => cols,
+            Source::Memory { .. } => COL_BLOCK,
+        };
         let (col_block, row_block) = match variant {
             Variant::Naive => (1, 1),
             // Cache-sized blocks, smaller still when the memory budget asks for it.
             _ => (
-                (budget / (rows * 8)).clamp(1, COL_BLOCK).min(cols),
+                (budget / (rows * 8)).clamp(1, col_cap).min(cols),
                 (budget / (cols * 8)).clamp(1, ROW_BLOCK).min(rows),
             ),
         };
@@ -336,7 +343,12 @@ pub(crate) fn release(m: &Mapped, e0: usize, e1: usize) {
     let size = m.dtype.size();
     let start = m.offset + e0 * size;
     let page = 4096;
-    let a = start / page * page;
+    // A read fault on a file map also maps the neighbouring pages of its 64 KB window
+    // (the kernel's fault-around), some of them just before `start`, in the stretch the
+    // previous call already released: reach back one window so those go too, or a
+    // sequential pass leaves up to 60 KB mapped behind every block.
+    const FAULT_AROUND: usize = 64 * 1024;
+    let a = start.saturating_sub(FAULT_AROUND) / page * page;
     let end = (m.offset + e1 * size).min(m.map.len());
     if end > a {
         // SAFETY: the map is read-only and file-backed; MADV_DONTNEED only drops
@@ -413,13 +425,21 @@ fn median_spectrum(src: &Source, cb: usize, variant: Variant, ctx: &Ctx) -> Resu
         }
     };
     if variant == Variant::Parallel {
+        // One transposed buffer per worker thread, reused across blocks (rayon's
+        // `*_init` would make one per split job: a fresh, page-faulting allocation of
+        // the whole budget each time).
+        let pool: Vec<std::sync::Mutex<Vec<f64>>> = (0..ctx.threads.max(1))
+            .map(|_| std::sync::Mutex::new(Vec::new()))
+            .collect();
         let mut parts: Vec<&mut [f64]> = med.chunks_mut(cb).collect();
         parts
             .par_iter_mut()
             .zip(blocks.par_iter())
-            .try_for_each_init(Vec::new, |buf, (out, &b)| {
+            .try_for_each(|(out, &b)| {
                 ctx.check()?;
-                do_block(b, buf, out);
+                let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
+                let mut buf = pool[slot].lock().unwrap_or_else(|e| e.into_inner());
+                do_block(b, &mut buf, out);
                 Ok::<(), Error>(())
             })?;
     } else {
