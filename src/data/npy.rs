@@ -24,10 +24,12 @@ pub struct NpyHeader {
 impl NpyHeader {
     /// Element type and whether it is little-endian (or single-byte).
     pub fn dtype(&self) -> Option<(Dtype, bool)> {
-        let d = self.descr.as_str();
-        let (order, code) = d.split_at(1.min(d.len()));
-        let little = matches!(order, "<" | "|" | "=");
-        let big = order == ">";
+        // By characters: the descr is user text and may start with a multi-byte one.
+        let mut chars = self.descr.chars();
+        let order = chars.next()?;
+        let code = chars.as_str();
+        let little = matches!(order, '<' | '|' | '=');
+        let big = order == '>';
         if !(little || big) {
             return None;
         }
