@@ -20,27 +20,112 @@ use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
 
+/// Order-preserving map of an f64 to a u64 (the order of `f64::total_cmp`).
+#[inline]
+fn key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+#[inline]
+fn unkey(k: u64) -> f64 {
+    f64::from_bits(if k >> 63 == 1 { k & !(1 << 63) } else { !k })
+}
+
+/// Sort f64 values in `f64::total_cmp` order with an LSD radix sort on their bit keys
+/// (11-bit digits; a digit in which no two values differ is skipped, as the sign and
+/// exponent of a mesh of sky pixels mostly are). The same order as
+/// `sort_unstable_by(f64::total_cmp)`, several times faster on a 64x64 mesh.
+pub fn radix_sort_f64(vals: &mut [f64], scratch: &mut Vec<u64>, keys: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    const MASK: u64 = (1 << BITS) - 1;
+    let n = vals.len();
+    if n < 64 {
+        vals.sort_unstable_by(f64::total_cmp);
+        return;
+    }
+    keys.clear();
+    keys.extend(vals.iter().map(|&v| key(v)));
+    scratch.clear();
+    scratch.resize(n, 0);
+    let k0 = keys[0];
+    let diff = keys.iter().fold(0u64, |d, &k| d | (k ^ k0));
+    let (mut src, mut dst) = (keys, scratch);
+    let mut hist = vec![0usize; 1 << BITS];
+    let mut shift = 0;
+    while shift < 64 {
+        if (diff >> shift) & MASK != 0 {
+            hist.fill(0);
+            for &k in src.iter() {
+                hist[((k >> shift) & MASK) as usize] += 1;
+            }
+            let mut acc = 0;
+            for h in hist.iter_mut() {
+                let c = *h;
+                *h = acc;
+                acc += c;
+            }
+            for &k in src.iter() {
+                let d = ((k >> shift) & MASK) as usize;
+                dst[hist[d]] = k;
+                hist[d] += 1;
+            }
+            std::mem::swap(&mut src, &mut dst);
+        }
+        shift += BITS;
+    }
+    for (v, &k) in vals.iter_mut().zip(src.iter()) {
+        *v = unkey(k);
+    }
+}
+
 /// Sigma-clipped (±3σ about the median, to convergence) background and RMS of one mesh.
 pub fn mesh_stats(vals: &mut [f64]) -> (f64, f64) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    mesh_stats_with(vals, &mut a, &mut b)
+}
+
+/// [`mesh_stats`] with caller-provided scratch for the radix sort.
+pub fn mesh_stats_with(vals: &mut [f64], s1: &mut Vec<u64>, s2: &mut Vec<u64>) -> (f64, f64) {
     if vals.is_empty() {
         return (0.0, 0.0);
     }
-    vals.sort_unstable_by(f64::total_cmp);
-    let stats = |w: &[f64]| {
-        let n = w.len() as f64;
-        let mean = w.iter().sum::<f64>() / n;
-        let var = w.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
-        let m = w.len() / 2;
-        let med = if w.len() % 2 == 1 {
-            w[m]
+    radix_sort_f64(vals, s1, s2);
+    let n = vals.len();
+    // prefix sums of (v − c) and (v − c)², c the median: the mean and σ of any slice of
+    // the sorted values in O(1), so each clipping iteration costs two binary searches
+    let c = vals[n / 2];
+    let mut p1 = Vec::with_capacity(n + 1);
+    let mut p2 = Vec::with_capacity(n + 1);
+    let (mut a1, mut a2) = (0.0f64, 0.0f64);
+    p1.push(0.0);
+    p2.push(0.0);
+    for &v in vals.iter() {
+        let d = v - c;
+        a1 += d;
+        a2 += d * d;
+        p1.push(a1);
+        p2.push(a2);
+    }
+    let stats = |lo: usize, hi: usize| {
+        let m = (hi - lo) as f64;
+        let s1 = (p1[hi] - p1[lo]) / m;
+        let var = ((p2[hi] - p2[lo]) / m - s1 * s1).max(0.0);
+        let k = lo + (hi - lo) / 2;
+        let med = if (hi - lo) % 2 == 1 {
+            vals[k]
         } else {
-            0.5 * (w[m - 1] + w[m])
+            0.5 * (vals[k - 1] + vals[k])
         };
-        (mean, var.sqrt(), med)
+        (c + s1, var.sqrt(), med)
     };
-    let (mut lo, mut hi) = (0, vals.len());
-    let (_, sigma0, _) = stats(vals);
-    let (mut mean, mut sigma, mut med) = stats(vals);
+    let (mut lo, mut hi) = (0, n);
+    let (_, sigma0, _) = stats(0, n);
+    let (mut mean, mut sigma, mut med) = stats(0, n);
     for _ in 0..100 {
         let (a, b) = (med - 3.0 * sigma, med + 3.0 * sigma);
         let nlo = vals.partition_point(|&v| v < a);
@@ -50,7 +135,7 @@ pub fn mesh_stats(vals: &mut [f64]) -> (f64, f64) {
         }
         lo = nlo;
         hi = nhi;
-        (mean, sigma, med) = stats(&vals[lo..hi]);
+        (mean, sigma, med) = stats(lo, hi);
     }
     // SExtractor: an uncrowded mesh (σ changed by less than 20%) uses the clipped mean,
     // a crowded one the mode estimate.
@@ -90,20 +175,23 @@ fn axis_weights(n: usize, bs: usize) -> Vec<(usize, usize, f64)> {
         .collect()
 }
 
-/// One row of a bilinearly interpolated mesh map.
+/// One row of a bilinearly interpolated mesh map: the two mesh rows are blended once
+/// (`tmp`, one value per mesh column), then each pixel interpolates between two of those.
 fn interp_row(
     mesh: &[f64],
     nx: usize,
     wy: (usize, usize, f64),
     wx: &[(usize, usize, f64)],
+    tmp: &mut Vec<f64>,
     out: &mut [f64],
 ) {
     let (i0, i1, ty) = wy;
     let (r0, r1) = (&mesh[i0 * nx..(i0 + 1) * nx], &mesh[i1 * nx..(i1 + 1) * nx]);
+    tmp.clear();
+    tmp.extend(r0.iter().zip(r1).map(|(&a, &b)| a + ty * (b - a)));
     for (o, &(j0, j1, tx)) in out.iter_mut().zip(wx) {
-        let top = r0[j0] + tx * (r0[j1] - r0[j0]);
-        let bot = r1[j0] + tx * (r1[j1] - r1[j0]);
-        *o = top + ty * (bot - top);
+        let (a, b) = (tmp[j0], tmp[j1]);
+        *o = a + tx * (b - a);
     }
 }
 
@@ -125,8 +213,8 @@ fn filter_row(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64]) {
     out[0] = edge(0);
     out[n - 1] = edge(n - 1);
     // interior without per-pixel reflect, so the loop vectorises (same expression)
-    for j in 1..n - 1 {
-        out[j] = (col(j - 1) + 2.0 * col(j) + col(j + 1)) / 16.0;
+    for (j, o) in out.iter_mut().enumerate().take(n - 1).skip(1) {
+        *o = (col(j - 1) + 2.0 * col(j) + col(j + 1)) / 16.0;
     }
 }
 
@@ -207,24 +295,29 @@ pub fn run(
     let (ny, nx) = (rows.div_ceil(bs), cols.div_ceil(bs));
     // 1. mesh statistics
     let (mut back_mesh, mut rms_mesh) = stage!(ctx, "mesh", {
-        let one = |m: usize| {
+        type Scratch = (Vec<f64>, Vec<u64>, Vec<u64>);
+        let one = |st: &mut Scratch, m: usize| {
             ctx.check()?;
             let (i, j) = (m / nx, m % nx);
             let (r0, r1) = (i * bs, ((i + 1) * bs).min(rows));
             let (c0, c1) = (j * bs, ((j + 1) * bs).min(cols));
-            let mut v = Vec::with_capacity((r1 - r0) * (c1 - c0));
+            let (v, s1, s2) = st;
+            v.clear();
             for r in r0..r1 {
                 v.extend_from_slice(&src[r * cols + c0..r * cols + c1]);
             }
-            Ok(mesh_stats(&mut v))
+            Ok(mesh_stats_with(v, s1, s2))
         };
         let stats: Vec<(f64, f64)> = if par {
             (0..ny * nx)
                 .into_par_iter()
-                .map(one)
+                .map_init(Scratch::default, one)
                 .collect::<Result<_>>()?
         } else {
-            (0..ny * nx).map(one).collect::<Result<_>>()?
+            let mut st = Scratch::default();
+            (0..ny * nx)
+                .map(|m| one(&mut st, m))
+                .collect::<Result<_>>()?
         };
         (
             stats.iter().map(|s| s.0).collect::<Vec<f64>>(),
@@ -260,19 +353,47 @@ pub fn run(
     let (background, rms, sub) = stage!(ctx, "interpolate", {
         let mut background = vec![0.0; rows * cols];
         let mut rms = vec![0.0; rows * cols];
-        rows_do(par, &mut background, cols, ctx, &|r, b| {
-            interp_row(&back_mesh, nx, wy[r], &wx, b)
-        })?;
-        rows_do(par, &mut rms, cols, ctx, &|r, e| {
-            interp_row(&rms_mesh, nx, wy[r], &wx, e)
-        })?;
         let mut sub = vec![0.0; rows * cols];
-        rows_do(par, &mut sub, cols, ctx, &|r, s| {
-            let row = r * cols..(r + 1) * cols;
-            for ((o, &x), &bb) in s.iter_mut().zip(&src[row.clone()]).zip(&background[row]) {
-                *o = x - bb;
+        // one pass: both maps and the subtracted rows, blocks of rows per task
+        type Rows<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
+        let block = |(k, ((b, e), s)): Rows| {
+            ctx.check()?;
+            let mut tmp = Vec::with_capacity(nx);
+            for (i, ((b, e), s)) in b
+                .chunks_mut(cols)
+                .zip(e.chunks_mut(cols))
+                .zip(s.chunks_mut(cols))
+                .enumerate()
+            {
+                let r = k * ROW_BLOCK + i;
+                interp_row(&back_mesh, nx, wy[r], &wx, &mut tmp, b);
+                interp_row(&rms_mesh, nx, wy[r], &wx, &mut tmp, e);
+                for ((o, &x), &bb) in s
+                    .iter_mut()
+                    .zip(&src[r * cols..(r + 1) * cols])
+                    .zip(b.iter())
+                {
+                    *o = x - bb;
+                }
             }
-        })?;
+            Ok::<(), Error>(())
+        };
+        let n = ROW_BLOCK * cols;
+        if par {
+            background
+                .par_chunks_mut(n)
+                .zip(rms.par_chunks_mut(n))
+                .zip(sub.par_chunks_mut(n))
+                .enumerate()
+                .try_for_each(block)?;
+        } else {
+            background
+                .chunks_mut(n)
+                .zip(rms.chunks_mut(n))
+                .zip(sub.chunks_mut(n))
+                .enumerate()
+                .try_for_each(block)?;
+        }
         (background, rms, sub)
     });
     ctx.check()?;
@@ -525,6 +646,29 @@ mod tests {
         let (b, s) = mesh_stats(&mut v);
         assert!((b - 100.0).abs() < 0.5, "{b}");
         assert!((s - 5.0).abs() < 0.3, "{s}");
+    }
+
+    #[test]
+    fn radix_sort_equals_total_cmp_sort() {
+        let mut r = crate::data::rng::Rng::new(4);
+        for n in [0usize, 1, 63, 64, 100, 4096] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|i| match i % 7 {
+                    0 => -r.normal() * 1e3,
+                    1 => 0.0,
+                    2 => -0.0,
+                    3 => 100.0 + r.normal(),
+                    _ => r.normal(),
+                })
+                .collect();
+            let mut w = v.clone();
+            w.sort_unstable_by(f64::total_cmp);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            radix_sort_f64(&mut v, &mut a, &mut b);
+            let vb: Vec<u64> = v.iter().map(|x| x.to_bits()).collect();
+            let wb: Vec<u64> = w.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(vb, wb, "n={n}");
+        }
     }
 
     #[test]

@@ -522,10 +522,12 @@ pub fn detect_opts(
                 labels
                     .par_chunks_mut(band * cols)
                     .enumerate()
-                    .for_each(|(i, out)| {
+                    .try_for_each(|(i, out)| {
+                        ctx.check()?;
                         let (a, b) = (offsets[i], offsets[i + 1]);
                         paint(&runs[a..b], &run_label[a..b], cols, starts[i], out);
-                    });
+                        Ok::<(), Error>(())
+                    })?;
                 (labels, runs, run_label, n)
             });
             let moments = stage!(

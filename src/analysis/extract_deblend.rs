@@ -84,7 +84,7 @@ pub fn deblend_object(pix: &[u32], det: &[f64], cols: usize, p: &DeblendParams) 
     }
     let v: Vec<f64> = pix.iter().map(|&q| det[q as usize]).collect();
     let peak = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if !(peak > p.thresh) {
+    if peak.partial_cmp(&p.thresh) != Some(std::cmp::Ordering::Greater) {
         return single();
     }
     let lv = levels(p.thresh, peak, p.nthresh);

@@ -107,7 +107,10 @@ pub struct Shape {
 /// with SExtractor's guard: when x2·y2 − xy² < 1/144, add 1/12 to x2 and y2.
 pub fn shape(x2: f64, y2: f64, xy: f64) -> Shape {
     let (mut x2, mut y2) = (x2, y2);
-    if !(x2 * y2 - xy * xy >= 1.0 / 144.0) {
+    // (also when the moments are NaN)
+    if (x2 * y2 - xy * xy).partial_cmp(&(1.0 / 144.0)) == Some(std::cmp::Ordering::Less)
+        || (x2 * y2 - xy * xy).is_nan()
+    {
         x2 += 1.0 / 12.0;
         y2 += 1.0 / 12.0;
     }
