@@ -162,18 +162,11 @@ impl Analysis for SpectrumStack {
             other => return Err(wrong_input(self, other)),
         };
         let (rows, cols) = src.dim();
-        // A memory-mapped stack is read from the file once per block of wavelengths, so
-        // there the block is as wide as the memory budget allows (fewer passes); in memory
-        // the cache-sized cap keeps the transposed block in cache.
-        let col_cap = match src {
-            Source::Mapped(_) => cols,
-            Source::Memory { .. } => COL_BLOCK,
-        };
         let (col_block, row_block) = match variant {
             Variant::Naive => (1, 1),
             // Cache-sized blocks, smaller still when the memory budget asks for it.
             _ => (
-                (budget / (rows * 8)).clamp(1, col_cap).min(cols),
+                (budget / (rows * 8)).clamp(1, COL_BLOCK).min(cols),
                 (budget / (cols * 8)).clamp(1, ROW_BLOCK).min(rows),
             ),
         };
@@ -343,11 +336,13 @@ pub(crate) fn release(m: &Mapped, e0: usize, e1: usize) {
     let size = m.dtype.size();
     let start = m.offset + e0 * size;
     let page = 4096;
-    // A read fault on a file map also maps the neighbouring pages of its 64 KB window
-    // (the kernel's fault-around), some of them just before `start`, in the stretch the
-    // previous call already released: reach back one window so those go too, or a
-    // sequential pass leaves up to 60 KB mapped behind every block.
-    const FAULT_AROUND: usize = 64 * 1024;
+    // A read fault on a file map also maps neighbouring pages (the kernel's 64 KB
+    // fault-around, or a whole large folio of the page cache, up to 2 MB), some of them
+    // just before `start`, in the stretch the previous call already released: reach back
+    // 2 MB so those go too, or a sequential pass leaves pages mapped behind every block
+    // (measured: RSS 316 MB instead of ~100 MB for a 2.4 GB stack). Zapping page-table
+    // entries that are already empty costs little.
+    const FAULT_AROUND: usize = 2 << 20;
     let a = start.saturating_sub(FAULT_AROUND) / page * page;
     let end = (m.offset + e1 * size).min(m.map.len());
     if end > a {
