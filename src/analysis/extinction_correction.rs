@@ -226,8 +226,8 @@ fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f
             o[i + l].write(x);
             shift[l] += mv - x;
             changed[l] += u64::from(x != mv);
-            // (v - v) is NaN exactly when v is NaN or infinite.
-            bad[l] += u64::from((mv - mv) != 0.0 || (cv - cv) != 0.0);
+            // |v| < ∞ is false exactly for NaN and ±∞ (a mask and a compare).
+            bad[l] += u64::from(!(mv.abs() < f64::INFINITY && cv.abs() < f64::INFINITY));
         }
         i += 4;
     }
@@ -238,7 +238,7 @@ fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f
         o[j].write(x);
         shift[0] += mv - x;
         changed[0] += u64::from(x != mv);
-        bad[0] += u64::from((mv - mv) != 0.0 || (cv - cv) != 0.0);
+        bad[0] += u64::from(!(mv.abs() < f64::INFINITY && cv.abs() < f64::INFINITY));
     }
     Partial {
         changed: changed.iter().sum::<u64>() as usize,
@@ -247,6 +247,8 @@ fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f
     }
 }
 
+/// `select_chunk` with AVX2 intrinsics (the same lanes, operations and order, so the
+/// same bits); LLVM keeps the fused loop with its MaybeUninit stores scalar otherwise.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn select_chunk_avx2(
@@ -255,7 +257,55 @@ unsafe fn select_chunk_avx2(
     r_v: f64,
     o: &mut [std::mem::MaybeUninit<f64>],
 ) -> Partial {
-    select_chunk(m, c, r_v, o)
+    use std::arch::x86_64::*;
+    let n = o.len().min(m.len()).min(c.len());
+    let full = n / 4 * 4;
+    let (mp, cp, op) = (m.as_ptr(), c.as_ptr(), o.as_mut_ptr() as *mut f64);
+    let rv = _mm256_set1_pd(r_v);
+    let k = _mm256_set1_pd(AV_PER_COLOR);
+    let zero = _mm256_setzero_pd();
+    let one = _mm256_set1_pd(1.0);
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let sign = _mm256_set1_pd(-0.0);
+    let mut shift = zero;
+    let mut changed = zero;
+    let mut bad = zero;
+    let mut i = 0;
+    while i < full {
+        let mv = _mm256_loadu_pd(mp.add(i));
+        let cv = _mm256_loadu_pd(cp.add(i));
+        let corr = _mm256_sub_pd(mv, _mm256_mul_pd(rv, _mm256_mul_pd(k, cv)));
+        let blue = _mm256_cmp_pd::<_CMP_LT_OQ>(cv, zero);
+        let x = _mm256_blendv_pd(corr, mv, blue);
+        _mm256_storeu_pd(op.add(i), x);
+        shift = _mm256_add_pd(shift, _mm256_sub_pd(mv, x));
+        let ne = _mm256_cmp_pd::<_CMP_NEQ_UQ>(x, mv);
+        changed = _mm256_add_pd(changed, _mm256_and_pd(ne, one));
+        let fin = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, mv), inf),
+            _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, cv), inf),
+        );
+        bad = _mm256_add_pd(bad, _mm256_andnot_pd(fin, one));
+        i += 4;
+    }
+    let mut sh = [0.0f64; 4];
+    let mut ch = [0.0f64; 4];
+    let mut bd = [0.0f64; 4];
+    _mm256_storeu_pd(sh.as_mut_ptr(), shift);
+    _mm256_storeu_pd(ch.as_mut_ptr(), changed);
+    _mm256_storeu_pd(bd.as_mut_ptr(), bad);
+    let mut p = Partial {
+        changed: ch.iter().sum::<f64>() as usize,
+        shift: (sh[0] + sh[1]) + (sh[2] + sh[3]),
+        bad: bd.iter().sum::<f64>() as usize,
+    };
+    if full < n {
+        let t = select_chunk(&m[full..n], &c[full..n], r_v, &mut o[full..n]);
+        p.changed += t.changed;
+        p.shift += t.shift;
+        p.bad += t.bad;
+    }
+    p
 }
 
 fn select_block(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
@@ -322,4 +372,38 @@ fn fused(
     let changed = parts.iter().map(|p| p.changed).sum();
     let shift = parts.iter().map(|p| p.shift).sum::<f64>() / n as f64;
     Ok((out, changed, shift))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_pass_equals_the_law_and_rejects_non_finite_input() {
+        // 3 blocks and a ragged end, blue and red stars, a zero colour (unchanged).
+        let n = 2 * CHUNK + 7;
+        let mag: Vec<f64> = (0..n).map(|i| 10.0 + (i % 13) as f64 * 0.1).collect();
+        let color: Vec<f64> = (0..n).map(|i| (i % 11) as f64 * 0.2 - 0.6).collect();
+        let ctx = Ctx::detached(2);
+        let serial = fused(&mag, &color, 3.1, false, &ctx).expect("finite input");
+        let par = fused(&mag, &color, 3.1, true, &ctx).expect("finite input");
+        assert_eq!(serial.0, par.0);
+        assert_eq!((serial.1, serial.2), (par.1, par.2));
+        let want: Vec<f64> = mag
+            .iter()
+            .zip(&color)
+            .map(|(m, c)| correct(*m, *c, 3.1))
+            .collect();
+        assert_eq!(serial.0, want);
+        let changed = want.iter().zip(&mag).filter(|(x, m)| x != m).count();
+        assert_eq!(serial.1, changed);
+        let shift = mag.iter().zip(&want).map(|(m, x)| m - x).sum::<f64>() / n as f64;
+        assert!((serial.2 - shift).abs() < 1e-12);
+        let mut bad = color.clone();
+        bad[CHUNK + 3] = f64::NAN;
+        assert!(fused(&mag, &bad, 3.1, true, &ctx).is_err());
+        let mut bad = mag.clone();
+        bad[n - 1] = f64::INFINITY;
+        assert!(fused(&bad, &color, 3.1, false, &ctx).is_err());
+    }
 }
