@@ -405,6 +405,9 @@ fn naive(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<T
     let mut xy = Vec::new();
     let mut last_e = e0;
     for i in 0..steps {
+        if i % CHECK_EVERY == 0 {
+            ctx.check()?;
+        }
         let e = energy_at(i);
         max_rel = max_rel.max((e / e0 - 1.0).abs());
         if i % stride == 0 || i == steps - 1 {

@@ -255,7 +255,8 @@ impl Source<'_> {
     }
 
     /// Columns `c0..c1` of every spectrum, column-major into `out` (len (c1-c0)·rows).
-    fn read_cols(&self, c0: usize, c1: usize, out: &mut Vec<f64>) {
+    /// A block of a large mapped stack reads the whole file, so Cancel is checked per band.
+    fn read_cols(&self, c0: usize, c1: usize, out: &mut Vec<f64>, ctx: &Ctx) -> Result<()> {
         let (rows, cols) = self.dim();
         let w = c1 - c0;
         out.clear();
@@ -275,6 +276,7 @@ impl Source<'_> {
                 let band = (4 << 20) / (cols * m.dtype.size()).max(1) + 1;
                 let view = f64_view(m);
                 for r0 in (0..rows).step_by(band) {
+                    ctx.check()?;
                     let r1 = (r0 + band).min(rows);
                     for r in r0..r1 {
                         match view {
@@ -294,6 +296,7 @@ impl Source<'_> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Spectra `r0..r1`, row-major into `out`.
@@ -408,8 +411,11 @@ fn median_spectrum(src: &Source, cb: usize, variant: Variant, ctx: &Ctx) -> Resu
         .map(|c0| (c0, (c0 + cb).min(cols)))
         .collect();
     let do_block = |(c0, c1): (usize, usize), buf: &mut Vec<f64>, out: &mut [f64]| {
-        src.read_cols(c0, c1, buf);
+        src.read_cols(c0, c1, buf, ctx)?;
         for (j, col) in buf.chunks_mut(rows).enumerate() {
+            if j % 8 == 7 {
+                ctx.check()?;
+            }
             out[j] = match variant {
                 Variant::Naive => {
                     col.sort_unstable_by(f64::total_cmp);
@@ -418,6 +424,7 @@ fn median_spectrum(src: &Source, cb: usize, variant: Variant, ctx: &Ctx) -> Resu
                 _ => median_select(col),
             };
         }
+        Ok::<(), Error>(())
     };
     if variant == Variant::Parallel {
         // One transposed buffer per worker thread, reused across blocks (rayon's
@@ -434,14 +441,13 @@ fn median_spectrum(src: &Source, cb: usize, variant: Variant, ctx: &Ctx) -> Resu
                 ctx.check()?;
                 let slot = rayon::current_thread_index().unwrap_or(0) % pool.len();
                 let mut buf = pool[slot].lock().unwrap_or_else(|e| e.into_inner());
-                do_block(b, &mut buf, out);
-                Ok::<(), Error>(())
+                do_block(b, &mut buf, out)
             })?;
     } else {
         let mut buf = Vec::new();
         for (out, &b) in med.chunks_mut(cb).zip(&blocks) {
             ctx.check()?;
-            do_block(b, &mut buf, out);
+            do_block(b, &mut buf, out)?;
             ctx.progress(0.4 * b.1 as f64 / cols as f64);
         }
     }
