@@ -63,20 +63,29 @@ fn random_parameters_never_panic_and_variants_agree() {
     let mut r = Rng::new(20251124);
     let mut pass = 0;
     let mut runs = 0;
+    let mut problems = Vec::new();
     loop {
-        soak_pass(&mut r, rounds, pass, &mut runs);
+        soak_pass(&mut r, rounds, pass, &mut runs, &mut problems);
         pass += 1;
         if secs.is_none_or(|s| t0.elapsed().as_secs_f64() >= s) {
             break;
         }
     }
     println!(
-        "soak: {pass} passes, {runs} runs of all variants in {:.0} s, no panic",
-        t0.elapsed().as_secs_f64()
+        "soak: {pass} passes, {runs} runs of all variants in {:.0} s, {} problems",
+        t0.elapsed().as_secs_f64(),
+        problems.len()
     );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-fn soak_pass(r: &mut Rng, rounds: usize, pass: usize, runs: &mut usize) {
+fn soak_pass(
+    r: &mut Rng,
+    rounds: usize,
+    pass: usize,
+    runs: &mut usize,
+    problems: &mut Vec<String>,
+) {
     for a in analysis::registry() {
         // The first pass at the quick size, later ones at random sizes around it.
         let size = if pass == 0 {
@@ -89,11 +98,9 @@ fn soak_pass(r: &mut Rng, rounds: usize, pass: usize, runs: &mut usize) {
             Ok(d) => d,
             Err(e) => {
                 let msg = e.to_string();
-                assert!(
-                    pass > 0 && !msg.contains('\n'),
-                    "{} at {size}: {msg}",
-                    a.id()
-                );
+                if pass == 0 || msg.contains('\n') {
+                    problems.push(format!("{} cannot generate {size}: {msg}", a.id()));
+                }
                 continue;
             }
         };
@@ -120,15 +127,18 @@ fn soak_pass(r: &mut Rng, rounds: usize, pass: usize, runs: &mut usize) {
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 bench::run(*a, &loaded.data, &loaded.info, &p, &cfg, &Control::new())
             }));
+            // Every problem is collected, so one soak reports all of them.
             match res {
-                Err(_) => panic!("panic in {what}"),
-                Ok(Ok((rec, _))) => assert!(rec.agree, "{what}: {:?}", rec.disagreement),
+                Err(_) => problems.push(format!("panic in {what}")),
+                Ok(Ok((rec, _))) if !rec.agree => {
+                    problems.push(format!("{what}: {:?}", rec.disagreement))
+                }
+                Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
                     let msg = e.to_string();
-                    assert!(
-                        !msg.is_empty() && !msg.contains('\n'),
-                        "{what}: error '{msg}'"
-                    );
+                    if msg.is_empty() || msg.contains('\n') {
+                        problems.push(format!("{what}: error '{msg}'"));
+                    }
                 }
             }
         }
