@@ -164,19 +164,9 @@ pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         } else {
             ui.label("ready");
         }
-        let est = (!app.worker.busy)
-            .then(|| app.run_estimate(false))
-            .flatten();
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if let Some(p95) = app.frame_p95_ms() {
                 ui.label(RichText::new(format!("UI frame p95 {p95:.1} ms")).small());
-            }
-            if let Some(e) = est {
-                ui.label(
-                    RichText::new(format!("next run: estimated {}", e.describe()))
-                        .small()
-                        .weak(),
-                );
             }
         });
     });
