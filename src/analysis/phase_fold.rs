@@ -1,14 +1,16 @@
 //! Chapter 7.2's `phase_fold_vectorized`: phase = (t % P) / P, sort by phase, and
 //! (optionally) the mean curve in phase bins — the folded light curve the GUI draws.
 //! Variants differ in the sort: the chapter's argsort by a key function, a stable
-//! sort of contiguous (phase, index) pairs, and rayon's parallel stable sort of the
-//! pairs. All sorts are stable (ties keep index order): the identical permutation.
+//! sort of contiguous (phase, index) pairs, and the same over rayon. All sorts are
+//! stable (ties keep index order), so the permutation is identical, and all are blocked
+//! merge sorts that look for Cancel between blocks.
 
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{generate, Dataset, LightCurve};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
+use std::cmp::Ordering;
 
 pub struct PhaseFold;
 
@@ -148,25 +150,29 @@ impl Analysis for PhaseFold {
             match variant {
                 Variant::Naive => {
                     // np.argsort with a key: indices compared through the phase array.
-                    let mut idx: Vec<u32> = (0..n as u32).collect();
-                    idx.sort_by(|&a, &b| ph[a as usize].total_cmp(&ph[b as usize]));
-                    idx
+                    let idx: Vec<u32> = (0..n as u32).collect();
+                    stable_sort_checked(
+                        idx,
+                        |&a, &b| ph[a as usize].total_cmp(&ph[b as usize]),
+                        false,
+                        ctx,
+                    )?
                 }
                 Variant::Vectorized => {
                     // (phase, index) pairs in one contiguous array, stable sort (runs
                     // of already-ordered phases, one per cycle, are merged, not re-sorted).
-                    let mut keys: Vec<(f64, u32)> =
+                    let keys: Vec<(f64, u32)> =
                         ph.iter().enumerate().map(|(i, &p)| (p, i as u32)).collect();
-                    keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, ctx)?;
                     keys.into_iter().map(|k| k.1).collect()
                 }
                 Variant::Parallel => {
-                    let mut keys: Vec<(f64, u32)> = ph
+                    let keys: Vec<(f64, u32)> = ph
                         .par_iter()
                         .enumerate()
                         .map(|(i, &p)| (p, i as u32))
                         .collect();
-                    keys.par_sort_by(|a, b| a.0.total_cmp(&b.0));
+                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), true, ctx)?;
                     keys.into_par_iter().map(|k| k.1).collect()
                 }
             }
@@ -308,6 +314,73 @@ fn bin_curve(folded: &Array2<f64>, bins: usize, variant: Variant) -> Array2<f64>
     out
 }
 
+/// Elements sorted per block before merging; a block sorts in well under a millisecond.
+const SORT_BLOCK: usize = 1 << 15;
+
+/// A stable merge sort that looks for Cancel between blocks and between merges: one
+/// `sort_by` of millions of keys runs for over 100 ms without a chance to stop, which
+/// is too long for the Cancel button. Blocks of [`SORT_BLOCK`] are sorted with the
+/// standard stable sort (which still exploits the one ordered run per cycle), then
+/// merged pairwise, level by level; `parallel` spreads the blocks and the merges of a
+/// level over rayon. Stable, so every variant gives the same permutation.
+fn stable_sort_checked<T, F>(mut a: Vec<T>, cmp: F, parallel: bool, ctx: &Ctx) -> Result<Vec<T>>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T, &T) -> Ordering + Sync,
+{
+    let n = a.len();
+    // Sort the blocks, a group of blocks between two checks.
+    let group = SORT_BLOCK * if parallel { 4 * ctx.threads } else { 1 };
+    for g in a.chunks_mut(group) {
+        ctx.check()?;
+        if parallel {
+            g.par_chunks_mut(SORT_BLOCK).for_each(|c| c.sort_by(&cmp));
+        } else {
+            g.sort_by(&cmp);
+        }
+    }
+    if n <= SORT_BLOCK {
+        return Ok(a);
+    }
+    let mut b = a.clone();
+    let mut width = SORT_BLOCK;
+    while width < n {
+        let pairs = a.chunks(2 * width).zip(b.chunks_mut(2 * width));
+        if parallel {
+            ctx.check()?;
+            pairs
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .for_each(|(src, dst)| merge_into(src, width, dst, &cmp));
+        } else {
+            for (src, dst) in pairs {
+                ctx.check()?;
+                merge_into(src, width, dst, &cmp);
+            }
+        }
+        std::mem::swap(&mut a, &mut b);
+        width *= 2;
+    }
+    Ok(a)
+}
+
+/// Merges the sorted runs `src[..mid]` and `src[mid..]` into `dst`, taking from the left
+/// run on ties (stable).
+fn merge_into<T: Copy, F: Fn(&T, &T) -> Ordering>(src: &[T], mid: usize, dst: &mut [T], cmp: &F) {
+    let mid = mid.min(src.len());
+    let (l, r) = src.split_at(mid);
+    let (mut i, mut j) = (0, 0);
+    for d in dst.iter_mut() {
+        if j >= r.len() || (i < l.len() && cmp(&r[j], &l[i]) != Ordering::Less) {
+            *d = l[i];
+            i += 1;
+        } else {
+            *d = r[j];
+            j += 1;
+        }
+    }
+}
+
 /// Stable LSD radix sort of indices by phase. Phases are non-negative floats, whose
 /// bit patterns sort like their values; a stable sort keeps equal phases in index
 /// order, the same permutation as the other variants. Passes whose byte is the same
@@ -379,6 +452,27 @@ mod tests {
         // folded at the true period, the binned curve is a sine of amplitude ~0.1
         let amp = outs[0].summary_f64("binned_semi_amplitude").expect("amp");
         assert!((amp - 0.1).abs() < 0.01, "{amp}");
+    }
+
+    #[test]
+    fn checked_sort_is_the_stable_sort() {
+        let ctx = Ctx::detached(2);
+        // Many ties and ordered runs, longer than a few blocks and not a multiple of one.
+        let n = 5 * SORT_BLOCK + 123;
+        let keys: Vec<(f64, u32)> = (0..n)
+            .map(|i| (((i * 7919) % 1000) as f64 / 1000.0, i as u32))
+            .collect();
+        let mut want = keys.clone();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for parallel in [false, true] {
+            let got = stable_sort_checked(keys.clone(), |a, b| a.0.total_cmp(&b.0), parallel, &ctx)
+                .expect("sort");
+            assert!(got == want, "parallel={parallel}");
+        }
+        let c = crate::analysis::Control::new();
+        c.cancel();
+        let cancelled = Ctx::new(c, 1, 0.0, 1.0);
+        assert!(stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, &cancelled).is_err());
     }
 
     #[test]
