@@ -1,10 +1,13 @@
-//! SExtractor-like detection for `ccd-pipeline detect=background`: a background and RMS
-//! mesh (sigma-clipped statistics per `back_size` box, mode = 2.5·median − 1.5·mean when
-//! the field is crowded, else the clipped mean), a 3x3 median filter over the meshes,
-//! bilinear interpolation between mesh centres, an optional 3x3 detection filter
-//! (SExtractor's default.conv, [1 2 1; 2 4 2; 1 2 1]/16), threshold `thresh`·RMS above the
-//! local background, 8-connected labels, `minarea`, background-subtracted fluxes.
-//! Not done (unlike SExtractor): deblending, cleaning, Kron/aperture photometry.
+//! SExtractor-like source extraction for `ccd-pipeline detect=background`: a background
+//! and RMS mesh (±3σ-clipped statistics per `back_size` box from a histogram, mode =
+//! 2.5·median − 1.5·mean when the field is crowded, else the clipped mean), a 3x3 median
+//! filter over the meshes, bilinear interpolation between mesh centres, a detection
+//! filter (SExtractor's default.conv [1 2 1; 2 4 2; 1 2 1]/16, a Gaussian of `filter_fwhm`,
+//! or none), a threshold of `thresh` × the global RMS (or the local RMS map) above the
+//! local background, 8-connected labels, `minarea`, multi-threshold deblending
+//! ([`super::extract_deblend`]) and SExtractor's measurements
+//! ([`super::extract_photometry`]). Not done (unlike SExtractor): CLEAN, weight maps,
+//! windowed positions.
 //!
 //! Every variant computes each pixel with the same expressions, so the images agree bit
 //! for bit; the variants differ in scheduling (serial vs rayon over meshes and rows) and

@@ -2,9 +2,10 @@
 //! scipy `reflect` edges), mean/std, a mean + k·σ threshold, connected-component labels
 //! numbered as `scipy.ndimage.label` numbers them, and per-source npix, flux, centroid
 //! and flux-weighted centroid. A second detection mode (`detect=background`) works like
-//! SExtractor: a sigma-clipped background/RMS mesh, an optional 3x3 detection filter, a
-//! threshold in units of the local RMS, `minarea`, 8-connected labels and
-//! background-subtracted fluxes.
+//! SExtractor: a sigma-clipped background/RMS mesh, a detection filter, a threshold in
+//! units of the RMS, `minarea`, 8-connected labels, multi-threshold deblending and
+//! SExtractor's measurements (x_image/y_image, moments, A/B/THETA, FLUX_ISO, FLUX_APER,
+//! KRON_RADIUS, FLUX_AUTO with errors, FLAGS) — see `ccd_background`.
 //!
 //! Variants: naive sorts every 3x3 window, flood-fills a full boolean mask and scans the
 //! whole frame once per label (the chapter's loop); vectorized uses a min/max network
@@ -15,7 +16,8 @@
 //! Artifacts: `cleaned` (f64, exact), `labels` (int32, exact), `sources` (table; floats
 //! compared with a relative tolerance of 1e-12 — every variant in fact adds the same
 //! terms in raster order). Background mode writes `subtracted`, `background`,
-//! `background_rms` instead of `cleaned`.
+//! `background_rms` instead of `cleaned`, and its `sources` table has the SExtractor
+//! columns after the seven above.
 
 use super::ccd_background as bg;
 use super::ccd_kernels::{
