@@ -404,14 +404,14 @@ fn naive(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<T
     let mut max_rel = 0.0f64;
     let mut xy = Vec::new();
     let mut last_e = e0;
-    for i in 0..steps {
+    for (i, p) in pos.iter().enumerate() {
         if i % CHECK_EVERY == 0 {
             ctx.check()?;
         }
         let e = energy_at(i);
         max_rel = max_rel.max((e / e0 - 1.0).abs());
         if i % stride == 0 || i == steps - 1 {
-            xy.push((i, pos[i][0], pos[i][1], e));
+            xy.push((i, p[0], p[1], e));
         }
         last_e = e;
     }
