@@ -76,6 +76,15 @@ fn multibyte_quote_in_npy_descr_is_an_error_not_a_panic() {
     );
 }
 
+#[test]
+fn lone_quote_fits_string_is_refused_before_fitsrs_panics() {
+    // Found by the fits target: fitsrs 0.4.1 slices `&s[1..0]` on a value of one quote.
+    let p = root().join("tests/data/fuzz/fits-fitsrs-panic-lone-quote.fits");
+    let bytes = std::fs::read(p).expect("read");
+    let m = load_checked("quote.fits", bytes, Duration::from_secs(5)).expect_err("error");
+    assert!(m.contains("card 'OBJECT' has a string value without its closing quote"), "{m}");
+}
+
 /// The names the text and info targets pick with their first byte (kept in step with
 /// `fuzz/fuzz_targets/{text,info}.rs`).
 const TEXT_NAMES: [&str; 4] = ["fuzz.csv", "fuzz.txt", "fuzz.mjd", "fuzz.cat"];

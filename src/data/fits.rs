@@ -149,6 +149,20 @@ fn prescan(path: &Path, bytes: &[u8], warnings: &mut Vec<String>) -> Result<Vec<
             let card = &bytes[p..p + CARD];
             p += CARD;
             let key = std::str::from_utf8(&card[..8]).unwrap_or("").trim_end();
+            // A string value without its closing quote (fitsrs 0.4.1 panics on a lone
+            // quote; found by the fits fuzz target): refuse it here with a clear message.
+            if &card[8..10] == b"= " {
+                let v = card[10..].trim_ascii_start();
+                if v.first() == Some(&b'\'') && !v[1..].contains(&b'\'') {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "HDU {idx}: card '{}' has a string value without its closing quote",
+                            super::load::shown(key)
+                        ),
+                    ));
+                }
+            }
             match key {
                 "END" => {
                     end_found = true;
