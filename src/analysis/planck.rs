@@ -402,6 +402,7 @@ fn count_bad(w: &[f64]) -> usize {
 
 /// Σ (y[i] + y[i-1])·(x[i] − x[i-1]), i ≥ 1, in four lanes.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)]
 fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
     let mut acc = [0.0f64; 4];
     let n = x.len().min(y.len());
@@ -534,7 +535,7 @@ mod tests {
             .enumerate()
             .map(|(i, o)| k.eval_fused(&wl[i * BLOCK..i * BLOCK + o.len()], o))
             .collect();
-        let (idx, integral) = combine(&parts, &wl, &b).unwrap();
+        let (idx, integral) = combine(&parts, &wl, &b).expect("good input");
         assert_eq!(idx, argmax(&b));
         let mut want = 0.0;
         for i in 1..wl.len() {
