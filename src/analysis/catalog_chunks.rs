@@ -223,7 +223,6 @@ impl Source<'_> {
     fn chunk<'b>(&'b self, r0: usize, r1: usize, buf: &'b mut Vec<f64>) -> (&'b [f64], usize) {
         match self {
             Source::Mapped { m, cols } => {
-                super::spectrum_stack::populate(m, r0 * cols, r1 * cols);
                 if m.dtype == Dtype::F64 {
                     let raw = &m.raw()[r0 * cols * 8..r1 * cols * 8];
                     // SAFETY: every bit pattern is a valid f64; align_to only reinterprets.

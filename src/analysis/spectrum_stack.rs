@@ -278,7 +278,6 @@ impl Source<'_> {
                 for r0 in (0..rows).step_by(band) {
                     ctx.check()?;
                     let r1 = (r0 + band).min(rows);
-                    populate(m, r0 * cols, r1 * cols);
                     for r in r0..r1 {
                         match view {
                             Some(d) => {
@@ -309,7 +308,6 @@ impl Source<'_> {
                 out.extend_from_slice(&data[r0 * cols..r1 * cols]);
             }
             Source::Mapped(m) => {
-                populate(m, r0 * cols, r1 * cols);
                 match f64_view(m) {
                     Some(d) => {
                         out.clear();
@@ -333,27 +331,6 @@ pub(crate) fn f64_view(m: &Mapped) -> Option<&[f64]> {
     // SAFETY: every bit pattern is a valid f64; align_to only reinterprets aligned bytes.
     let (pre, mid, _) = unsafe { m.raw().align_to::<f64>() };
     (pre.is_empty() && mid.len() == m.len()).then_some(mid)
-}
-
-/// Map the pages of elements `e0..e1` of a file map in one call (MADV_POPULATE_READ)
-/// before a block reads them: one system call instead of a page fault for every 64 KB
-/// (on 4 KB page-cache pages a wavelength-blocked pass over a 2.4 GB stack took 2.5
-/// million faults). Best effort: older kernels refuse the advice and the reads fault.
-pub(crate) fn populate(m: &Mapped, e0: usize, e1: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        let size = m.dtype.size();
-        let page = 4096;
-        let a = (m.offset + e0 * size) / page * page;
-        let end = (m.offset + e1 * size).min(m.map.len());
-        if end > a {
-            let _ = m
-                .map
-                .advise_range(memmap2::Advice::PopulateRead, a, end - a);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (m, e0, e1);
 }
 
 /// Drop the resident pages of elements `e0..e1` of a read-only file map (they are

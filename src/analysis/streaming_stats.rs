@@ -214,16 +214,6 @@ impl Source<'_> {
             super::spectrum_stack::release(m, e0, e1);
         }
     }
-    /// Map the pages of chunks `c0..c1` of a mapped stream in one call before reading
-    /// them (no-op otherwise).
-    pub fn populate(&self, c0: u64, c1: u64, chunk: usize) {
-        if let Source::Mapped(m) = self {
-            let n = m.len() as u64;
-            let e0 = (c0 * chunk as u64).min(n) as usize;
-            let e1 = (c1 * chunk as u64).min(n) as usize;
-            super::spectrum_stack::populate(m, e0, e1);
-        }
-    }
     /// Fill `buf` with chunk `i` (of `chunk` values; the last may be shorter).
     pub fn fill(&self, i: u64, chunk: usize, buf: &mut Vec<f64>) {
         let start = i * chunk as u64;
@@ -436,7 +426,6 @@ impl Plan<'_> {
     fn group(&self, g: u64, buf: &mut Vec<f64>) -> Moments {
         let mut acc = Moments::default();
         let chunks = self.group_chunks(g);
-        self.src.populate(chunks.start, chunks.end, self.chunk);
         for i in chunks.clone() {
             let m = self.src.with_chunk(i, self.chunk, buf, Moments::of_chunk);
             acc = acc.merge(&m);
@@ -454,7 +443,6 @@ fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
     for g in 0..p.n_groups {
         ctx.check()?;
         let chunks = p.group_chunks(g);
-        p.src.populate(chunks.start, chunks.end, p.chunk);
         for i in chunks.clone() {
             p.src.with_chunk(i, p.chunk, &mut buf, |c| {
                 for &v in c {
