@@ -151,8 +151,18 @@ fn prescan(path: &Path, bytes: &[u8], warnings: &mut Vec<String>) -> Result<Vec<
             let key = std::str::from_utf8(&card[..8]).unwrap_or("").trim_end();
             // A string value without its closing quote (fitsrs 0.4.1 panics on a lone
             // quote; found by the fits fuzz target): refuse it here with a clear message.
-            if &card[8..10] == b"= " {
-                let v = card[10..].trim_ascii_start();
+            // fitsrs parses a value after "= " (bytes 9-10), in CONTINUE cards after byte 8,
+            // and in HIERARCH cards after the first '='.
+            let value = if &card[8..10] == b"= " {
+                Some(&card[10..])
+            } else if key == "CONTINUE" {
+                Some(&card[8..])
+            } else if key == "HIERARCH" {
+                card.iter().position(|&b| b == b'=').map(|i| &card[i + 1..])
+            } else {
+                None
+            };
+            if let Some(v) = value.map(|v| v.trim_ascii_start()) {
                 if v.first() == Some(&b'\'') && !v[1..].contains(&b'\'') {
                     return Err(Error::format(
                         path,
