@@ -9,5 +9,8 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     common::init();
-    common::describe(astroperf::data::fits::load_bytes(Path::new("fuzz.fits"), data));
+    common::describe(astroperf::data::fits::load_bytes(
+        Path::new("fuzz.fits"),
+        data,
+    ));
 });

@@ -10,8 +10,18 @@ use std::path::Path;
 mod common;
 
 const NAMES: [&str; 12] = [
-    "fuzz.fits", "fuzz.npy", "fuzz.csv", "fuzz.txt", "fuzz.mjd", "fuzz.cat", "fuzz.dat",
-    "fuzz.f64", "fuzz.f32", "fuzz.raw", "fuzz.bin", "fuzz",
+    "fuzz.fits",
+    "fuzz.npy",
+    "fuzz.csv",
+    "fuzz.txt",
+    "fuzz.mjd",
+    "fuzz.cat",
+    "fuzz.dat",
+    "fuzz.f64",
+    "fuzz.f32",
+    "fuzz.raw",
+    "fuzz.bin",
+    "fuzz",
 ];
 
 fuzz_target!(|data: &[u8]| {
