@@ -11,7 +11,7 @@
 
 use super::ccd_kernels::{median3_row_fast, median3_row_sort, Median3Scratch};
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
-use super::common::{chunk_len, reflect};
+use super::common::{chunk_len, copy_checked, reflect};
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{Dataset, Frame};
 use crate::{stage, Error, Result};
@@ -76,16 +76,9 @@ impl Analysis for BandedMedian {
         // 1. the one shared copy of the frame
         let mut shared: Vec<f64> = stage!(ctx, "share", {
             match f.data.as_slice() {
-                // first touch of the fresh pages is most of the cost: spread it over threads
-                Some(x) if variant == Variant::Parallel => {
-                    let mut v = vec![0.0; rows * cols];
-                    let len = cols * chunk_len(rows, ctx.threads);
-                    v.par_chunks_mut(len)
-                        .zip(x.par_chunks(len))
-                        .for_each(|(d, s)| d.copy_from_slice(s));
-                    v
-                }
-                Some(x) => x.to_vec(),
+                // First touch of the fresh pages is most of the cost: the parallel variant
+                // spreads it over threads. Blocks, so Cancel need not wait for 134 MB.
+                Some(x) => copy_checked(x, variant == Variant::Parallel, ctx)?,
                 None => f.data.iter().copied().collect(),
             }
         });

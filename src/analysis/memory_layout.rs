@@ -15,7 +15,7 @@
 //! and conversions over rayon.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
-use super::common::SUM_BLOCK;
+use super::common::{copy_checked, SUM_BLOCK};
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{Dataset, Frame};
 use crate::{stage, Error, Result};
@@ -84,7 +84,7 @@ impl Analysis for MemoryLayout {
 
         // f64: an owned copy of the input (the reference values)
         let t = Instant::now();
-        let a64: Array2<f64> = stage!(ctx, "load_f64", f.data.as_standard_layout().into_owned());
+        let a64: Array2<f64> = stage!(ctx, "load_f64", owned_checked(&f.data.view(), ctx)?);
         load[0] = timed(t);
         bytes[0] = n * 8;
         ctx.check()?;
@@ -206,7 +206,7 @@ impl Analysis for MemoryLayout {
         pass[3] = timed(t);
         ctx.check()?;
         let t = Instant::now();
-        let copy: Array2<f64> = stage!(ctx, "load_copy", view.to_owned());
+        let copy: Array2<f64> = stage!(ctx, "load_copy", owned_checked(&view, ctx)?);
         load[4] = timed(t);
         bytes[4] = n * 8;
         ctx.check()?;
@@ -441,6 +441,16 @@ fn write_le(path: &std::path::Path, x: &[f64], ctx: &Ctx) -> Result<()> {
         w.write_all(&buf).map_err(|e| Error::io(path, e))?;
     }
     w.flush().map_err(|e| Error::io(path, e))
+}
+
+/// An owned standard-layout copy of `a`, as `to_owned()` makes it (one thread), made in
+/// blocks that look at Cancel in between.
+fn owned_checked(a: &ArrayView2<f64>, ctx: &Ctx) -> Result<Array2<f64>> {
+    let v = match a.as_slice() {
+        Some(x) => copy_checked(x, false, ctx)?,
+        None => a.iter().copied().collect(),
+    };
+    Array2::from_shape_vec(a.dim(), v).map_err(|e| Error::input(format!("frame copy: {e}")))
 }
 
 #[cfg(test)]
