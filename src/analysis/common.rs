@@ -170,16 +170,23 @@ const COPY_BLOCK: usize = 1 << 20;
 pub fn copy_checked(src: &[f64], parallel: bool, ctx: &super::Ctx) -> crate::Result<Vec<f64>> {
     let mut out: Vec<f64> = Vec::with_capacity(src.len());
     if parallel {
+        // Straight into the uninitialised buffer: zero-filling it first would touch every
+        // fresh page on one thread, which is the cost the threads are here to share.
         let group = COPY_BLOCK * ctx.threads.max(1);
-        for g in src.chunks(group) {
+        let spare = &mut out.spare_capacity_mut()[..src.len()];
+        for (gd, gs) in spare.chunks_mut(group).zip(src.chunks(group)) {
             ctx.check()?;
-            let start = out.len();
-            out.resize(start + g.len(), 0.0);
-            out[start..]
-                .par_chunks_mut(COPY_BLOCK)
-                .zip(g.par_chunks(COPY_BLOCK))
-                .for_each(|(d, s)| d.copy_from_slice(s));
+            gd.par_chunks_mut(COPY_BLOCK)
+                .zip(gs.par_chunks(COPY_BLOCK))
+                .for_each(|(d, s)| {
+                    for (d, s) in d.iter_mut().zip(s) {
+                        d.write(*s);
+                    }
+                });
         }
+        // SAFETY: the loop above wrote all src.len() elements (an early return on
+        // Cancel leaves the length at 0).
+        unsafe { out.set_len(src.len()) };
     } else {
         for b in src.chunks(COPY_BLOCK) {
             ctx.check()?;
