@@ -82,7 +82,10 @@ fn lone_quote_fits_string_is_refused_before_fitsrs_panics() {
     let p = root().join("tests/data/fuzz/fits-fitsrs-panic-lone-quote.fits");
     let bytes = std::fs::read(p).expect("read");
     let m = load_checked("quote.fits", bytes, Duration::from_secs(5)).expect_err("error");
-    assert!(m.contains("card 'OBJECT' has a string value without its closing quote"), "{m}");
+    assert!(
+        m.contains("card 'OBJECT' has a string value without its closing quote"),
+        "{m}"
+    );
 }
 
 /// The names the text and info targets pick with their first byte (kept in step with
