@@ -123,6 +123,41 @@ pub fn fold_phase(time: &[f64], period: f64, t0: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Values copied between two looks at Cancel in [`copy_checked`]: 8 MB, a few ms.
+const COPY_BLOCK: usize = 1 << 20;
+
+/// A copy of `src` made block by block, looking at Cancel between blocks: one copy of a
+/// 4096² f64 frame (134 MB, most of it first-touch page faults) takes over 100 ms under
+/// load, longer than Cancel may wait. `parallel` copies the blocks of a group over rayon.
+pub fn copy_checked(src: &[f64], parallel: bool, ctx: &super::Ctx) -> crate::Result<Vec<f64>> {
+    let mut out: Vec<f64> = Vec::with_capacity(src.len());
+    if parallel {
+        // Straight into the uninitialised buffer: zero-filling it first would touch every
+        // fresh page on one thread, which is the cost the threads are here to share.
+        let group = COPY_BLOCK * ctx.threads.max(1);
+        let spare = &mut out.spare_capacity_mut()[..src.len()];
+        for (gd, gs) in spare.chunks_mut(group).zip(src.chunks(group)) {
+            ctx.check()?;
+            gd.par_chunks_mut(COPY_BLOCK)
+                .zip(gs.par_chunks(COPY_BLOCK))
+                .for_each(|(d, s)| {
+                    for (d, s) in d.iter_mut().zip(s) {
+                        d.write(*s);
+                    }
+                });
+        }
+        // SAFETY: the loop above wrote all src.len() elements (an early return on
+        // Cancel leaves the length at 0).
+        unsafe { out.set_len(src.len()) };
+    } else {
+        for b in src.chunks(COPY_BLOCK) {
+            ctx.check()?;
+            out.extend_from_slice(b);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,39 +194,16 @@ mod tests {
         let (m2, s2) = mean_std(&x, false);
         assert!((m - m2).abs() < 1e-12 && (s - s2).abs() < 1e-12);
     }
-}
 
-/// Values copied between two looks at Cancel in [`copy_checked`]: 8 MB, a few ms.
-const COPY_BLOCK: usize = 1 << 20;
-
-/// A copy of `src` made block by block, looking at Cancel between blocks: one copy of a
-/// 4096² f64 frame (134 MB, most of it first-touch page faults) takes over 100 ms under
-/// load, longer than Cancel may wait. `parallel` copies the blocks of a group over rayon.
-pub fn copy_checked(src: &[f64], parallel: bool, ctx: &super::Ctx) -> crate::Result<Vec<f64>> {
-    let mut out: Vec<f64> = Vec::with_capacity(src.len());
-    if parallel {
-        // Straight into the uninitialised buffer: zero-filling it first would touch every
-        // fresh page on one thread, which is the cost the threads are here to share.
-        let group = COPY_BLOCK * ctx.threads.max(1);
-        let spare = &mut out.spare_capacity_mut()[..src.len()];
-        for (gd, gs) in spare.chunks_mut(group).zip(src.chunks(group)) {
-            ctx.check()?;
-            gd.par_chunks_mut(COPY_BLOCK)
-                .zip(gs.par_chunks(COPY_BLOCK))
-                .for_each(|(d, s)| {
-                    for (d, s) in d.iter_mut().zip(s) {
-                        d.write(*s);
-                    }
-                });
-        }
-        // SAFETY: the loop above wrote all src.len() elements (an early return on
-        // Cancel leaves the length at 0).
-        unsafe { out.set_len(src.len()) };
-    } else {
-        for b in src.chunks(COPY_BLOCK) {
-            ctx.check()?;
-            out.extend_from_slice(b);
-        }
+    #[test]
+    fn copy_checked_copies_and_stops_on_cancel() {
+        let src: Vec<f64> = (0..(3 << 20) + 5).map(|i| i as f64 * 0.5).collect();
+        let ctx = super::super::Ctx::detached(2);
+        assert!(super::copy_checked(&src, false, &ctx).expect("serial") == src);
+        assert!(super::copy_checked(&src, true, &ctx).expect("parallel") == src);
+        let c = super::super::Control::new();
+        c.cancel();
+        let cancelled = super::super::Ctx::new(c, 2, 0.0, 1.0);
+        assert!(super::copy_checked(&src, true, &cancelled).is_err());
     }
-    Ok(out)
 }
