@@ -15,7 +15,7 @@
 
 use super::ccd_kernels::median3_rows;
 use super::ccd_pipeline::{detect, to_dyn, to_dyn_i32, Detection};
-use super::common::reflect;
+use super::common::{reflect, zeroed_f64};
 use super::extract_deblend::{deblend_object, Children, DeblendParams};
 use super::extract_photometry::{columns, measure, Images, ObjectRef, PhotParams, NCOL};
 use super::{Ctx, Output, Tolerance, Variant};
@@ -471,9 +471,9 @@ pub fn run(
     let wx = axis_weights(cols, bs);
     let wy = axis_weights(rows, bs);
     let (background, rms, sub) = stage!(ctx, "interpolate", {
-        let mut background = vec![0.0; rows * cols];
-        let mut rms = vec![0.0; rows * cols];
-        let mut sub = vec![0.0; rows * cols];
+        let mut background = zeroed_f64(rows * cols, par);
+        let mut rms = zeroed_f64(rows * cols, par);
+        let mut sub = zeroed_f64(rows * cols, par);
         // one pass: both maps and the subtracted rows, blocks of rows per task
         type Rows<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
         let block = |(k, ((b, e), s)): Rows| {
@@ -521,7 +521,7 @@ pub fn run(
     // 4. detection image: filtered (or plain) subtracted image divided by the local RMS,
     //    so one global threshold `thresh` applies.
     let signif = stage!(ctx, "filter", {
-        let mut d = vec![0.0; rows * cols];
+        let mut d = zeroed_f64(rows * cols, par);
         let row = |k: usize| &sub[k * cols..(k + 1) * cols];
         let scale = |r: usize, o: &mut [f64]| {
             if p.global_rms {
@@ -573,7 +573,7 @@ pub fn run(
                     }
                 })?;
                 let tmp = d;
-                let mut e = vec![0.0; rows * cols];
+                let mut e = zeroed_f64(rows * cols, par);
                 rows_do(par, &mut e, cols, ctx, &|r, o| {
                     o.fill(0.0);
                     for (t, &w) in k.iter().enumerate() {
