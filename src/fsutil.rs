@@ -18,6 +18,16 @@ pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
+    write_temp_then(path, fill, |tmp| std::fs::rename(tmp, path)).map_err(|e| Error::io(path, e))
+}
+
+/// Writes `fill`'s content to a temporary file beside `path`, syncs it, then lets `place`
+/// move it into place; on any error the temporary file is removed.
+fn write_temp_then(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+    place: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let f = std::fs::File::create(&tmp)?;
@@ -26,13 +36,12 @@ pub fn write_atomic(
         w.flush()?;
         w.get_ref().sync_all()?;
         drop(w);
-        std::fs::rename(&tmp, path)
+        place(&tmp)
     })();
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
     }
-    Ok(())
+    result
 }
 
 /// Refuse to replace files the user already has: `Err` naming the first of `paths` that
@@ -55,26 +64,16 @@ pub fn write_atomic_new(
     fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> Result<()> {
     refuse_existing(&[path.to_path_buf()])?;
-    let tmp = temp_path(path);
-    let result = (|| {
-        let f = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::new(f);
-        fill(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        drop(w);
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => std::fs::remove_file(&tmp),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
-            Err(_) if path.symlink_metadata().is_ok() => Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists",
-            )),
-            Err(_) => std::fs::rename(&tmp, path),
-        }
-    })();
+    let result = write_temp_then(path, fill, |tmp| match std::fs::hard_link(tmp, path) {
+        Ok(()) => std::fs::remove_file(tmp),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) if path.symlink_metadata().is_ok() => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "already exists",
+        )),
+        Err(_) => std::fs::rename(tmp, path),
+    });
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             return refuse_existing(&[path.to_path_buf()]);
         }
