@@ -8,6 +8,7 @@
 //! zeroing pass) and computing the summary from the same registers; parallel = the
 //! same blocks over rayon, combined in block order.
 
+use super::common::INV_FACTORIAL;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Table};
@@ -435,22 +436,7 @@ pub(crate) fn exp_poly(x: f64) -> f64 {
 /// 1 + r + r²/2! + ... + r^13/13! in Horner form.
 #[inline(always)]
 fn exp_taylor(r: f64) -> f64 {
-    const C: [f64; 14] = [
-        1.0,
-        1.0,
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 6_227_020_800.0,
-    ];
+    const C: [f64; 14] = INV_FACTORIAL;
     let mut p = C[13];
     for c in C[..13].iter().rev() {
         p = p * r + c;

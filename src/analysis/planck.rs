@@ -9,6 +9,7 @@
 //! are still in L1; parallel = the same blocks over rayon, combined in block order (so
 //! vectorized and parallel give identical bits at any thread count).
 
+use super::common::INV_FACTORIAL;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::data::{Dataset, Table};
 use crate::{stage, Error, Result};
@@ -323,28 +324,14 @@ fn expm1_fma(x: f64) -> f64 {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const ROUND: f64 = 6_755_399_441_055_744.0;
     // 1/(n+1)! for n = 0..=12.
-    const C: [f64; 13] = [
-        1.0,
-        1.0 / 2.0,
-        1.0 / 6.0,
-        1.0 / 24.0,
-        1.0 / 120.0,
-        1.0 / 720.0,
-        1.0 / 5040.0,
-        1.0 / 40320.0,
-        1.0 / 362_880.0,
-        1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
-        1.0 / 479_001_600.0,
-        1.0 / 6_227_020_800.0,
-    ];
+    let c = &INV_FACTORIAL[1..];
     let t = x.mul_add(std::f64::consts::LOG2_E, ROUND);
     let k = t - ROUND;
     let ki = t.to_bits().wrapping_sub(ROUND.to_bits());
     let r = (-k).mul_add(LN2_HI, x);
     let r = (-k).mul_add(LN2_LO, r);
-    let mut p = C[12];
-    for c in C[..12].iter().rev() {
+    let mut p = c[12];
+    for c in c[..12].iter().rev() {
         p = p.mul_add(r, *c);
     }
     let s = f64::from_bits(ki.wrapping_add(1023) << 52);
