@@ -88,23 +88,9 @@ fn lone_quote_fits_string_is_refused_before_fitsrs_panics() {
     );
 }
 
-/// The names the text and info targets pick with their first byte (kept in step with
-/// `fuzz/fuzz_targets/{text,info}.rs`).
-const TEXT_NAMES: [&str; 4] = ["fuzz.csv", "fuzz.txt", "fuzz.mjd", "fuzz.cat"];
-const INFO_NAMES: [&str; 12] = [
-    "fuzz.fits",
-    "fuzz.npy",
-    "fuzz.csv",
-    "fuzz.txt",
-    "fuzz.mjd",
-    "fuzz.cat",
-    "fuzz.dat",
-    "fuzz.f64",
-    "fuzz.f32",
-    "fuzz.raw",
-    "fuzz.bin",
-    "fuzz",
-];
+#[path = "../fuzz/fuzz_targets/names.rs"]
+mod names;
+use names::{INFO_NAMES, TEXT_NAMES};
 
 #[test]
 fn seed_corpora_load_as_the_fuzz_targets_feed_them() {
@@ -116,8 +102,14 @@ fn seed_corpora_load_as_the_fuzz_targets_feed_them() {
             let (name, body) = match target {
                 "fits" => ("fuzz.fits", bytes),
                 "npy" => ("fuzz.npy", bytes),
-                "text" => (TEXT_NAMES[bytes[0] as usize % 4], bytes[1..].to_vec()),
-                _ => (INFO_NAMES[bytes[0] as usize % 12], bytes[1..].to_vec()),
+                "text" => (
+                    TEXT_NAMES[bytes[0] as usize % TEXT_NAMES.len()],
+                    bytes[1..].to_vec(),
+                ),
+                _ => (
+                    INFO_NAMES[bytes[0] as usize % INFO_NAMES.len()],
+                    bytes[1..].to_vec(),
+                ),
             };
             // Every seed is a real (possibly cut-down) file: it must load.
             match load_checked(name, body, Duration::from_secs(10)) {

@@ -9,20 +9,9 @@ use std::path::Path;
 #[path = "common.rs"]
 mod common;
 
-const NAMES: [&str; 12] = [
-    "fuzz.fits",
-    "fuzz.npy",
-    "fuzz.csv",
-    "fuzz.txt",
-    "fuzz.mjd",
-    "fuzz.cat",
-    "fuzz.dat",
-    "fuzz.f64",
-    "fuzz.f32",
-    "fuzz.raw",
-    "fuzz.bin",
-    "fuzz",
-];
+#[path = "names.rs"]
+mod names;
+use names::INFO_NAMES as NAMES;
 
 fuzz_target!(|data: &[u8]| {
     common::init();

@@ -8,7 +8,9 @@ use std::path::Path;
 #[path = "common.rs"]
 mod common;
 
-const NAMES: [&str; 4] = ["fuzz.csv", "fuzz.txt", "fuzz.mjd", "fuzz.cat"];
+#[path = "names.rs"]
+mod names;
+use names::TEXT_NAMES as NAMES;
 
 fuzz_target!(|data: &[u8]| {
     common::init();
