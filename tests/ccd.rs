@@ -188,6 +188,7 @@ fn background_mode_finds_generated_stars() {
         ("detect", "background"),
         ("thresh", "3"),
         ("back_size", "32"),
+        ("maps", "full"),
     ];
     let outs: Vec<Output> = ALL_VARIANTS
         .iter()

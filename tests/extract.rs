@@ -163,6 +163,19 @@ const SEXTRACTOR_225_BRIGHTEST: &str = "\
 56.1618 4.5109 6117.056 3.50 18";
 const SEXTRACTOR_225_N: usize = 68;
 const SEXTRACTOR_225_N_NOCLEAN: usize = 77;
+/// The 9 objects (X_IMAGE, Y_IMAGE) of SExtractor 2.25's CLEAN N run that its CLEAN Y
+/// run drops (sep 1.4.1 with clean=True drops the same ones but (93.0, 148.7)).
+const SEXTRACTOR_225_CLEANED: [(f64, f64); 9] = [
+    (192.35, 223.14),
+    (180.90, 217.50),
+    (185.18, 202.20),
+    (22.30, 194.60),
+    (24.80, 156.20),
+    (92.98, 148.74),
+    (82.05, 49.67),
+    (67.00, 46.00),
+    (163.30, 26.70),
+];
 
 fn sextractor_225() -> Vec<Sex> {
     SEXTRACTOR_225_BRIGHTEST
@@ -195,8 +208,8 @@ fn nearest(x: &[f64], y: &[f64], s: &Sex) -> (usize, f64) {
 
 /// Against SExtractor 2.25 run with its defaults (the same settings as ours): every one
 /// of its 30 brightest (FLUX_AUTO) within 1 px (x_image, y_image, both 1-based), median
-/// FLUX_AUTO ratio within 10% of 1, and a count within 10% of SExtractor's before its
-/// CLEAN step (which we do not do: 77; 68 after cleaning).
+/// FLUX_AUTO ratio within 10% of 1, and a count within 10% of SExtractor's (68) and of the
+/// shipped catalog's (65).
 #[test]
 fn eso_frame_matches_sextractor_225_run() {
     let o = run_all(&eso(), &[("detect", "background")]);
@@ -228,11 +241,60 @@ fn eso_frame_matches_sextractor_225_run() {
          {SEXTRACTOR_225_N_NOCLEAN} without CLEAN); 30/30 brightest within {worst:.3} px; \
          median FLUX_AUTO ratio {r:.4}; blended flag equal on {blended_same}/30"
     );
-    let lo = SEXTRACTOR_225_N_NOCLEAN * 9 / 10;
-    let hi = SEXTRACTOR_225_N_NOCLEAN * 11 / 10;
-    assert!((lo..=hi).contains(&n), "{n} sources");
+    for target in [SEXTRACTOR_225_N, 65] {
+        let (lo, hi) = (target as f64 * 0.9, target as f64 * 1.1);
+        assert!(
+            (lo..=hi).contains(&(n as f64)),
+            "{n} sources against {target}"
+        );
+    }
     assert!((r - 1.0).abs() < 0.1, "median FLUX_AUTO ratio {r}");
     assert!(blended_same >= 27, "{blended_same}");
+}
+
+/// CLEAN: every object it removes (present with clean=false, gone with clean=true) is
+/// one that SExtractor 2.25's CLEAN removes too, and it removes at least 5 of them; the
+/// objects absorbed count in their absorber's isophotal area.
+#[test]
+fn clean_removes_what_sextractor_cleans() {
+    let on = run_all(&eso(), &[("detect", "background")]);
+    let off = run_all(&eso(), &[("detect", "background"), ("clean", "false")]);
+    let (t_on, t_off) = (Table::of(&on), Table::of(&off));
+    let (xon, yon) = (t_on.col("x_image"), t_on.col("y_image"));
+    let (xoff, yoff) = (t_off.col("x_image"), t_off.col("y_image"));
+    assert_eq!(xoff.len(), SEXTRACTOR_225_N_NOCLEAN - 2, "75 without CLEAN");
+    let mut removed = 0;
+    for k in 0..xoff.len() {
+        let s = Sex {
+            x: xoff[k],
+            y: yoff[k],
+            a: 0.0,
+            flux_aper: f64::NAN,
+            kron: 0.0,
+            flux_auto: 0.0,
+            flags: 0,
+        };
+        if nearest(&xon, &yon, &s).1 < 0.5 {
+            continue;
+        }
+        removed += 1;
+        let theirs = SEXTRACTOR_225_CLEANED
+            .iter()
+            .map(|&(x, y)| (x - s.x).hypot(y - s.y))
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            theirs < 1.0,
+            "cleaned ({}, {}), which SExtractor keeps",
+            s.x,
+            s.y
+        );
+    }
+    assert!(removed >= 5, "{removed} cleaned");
+    assert_eq!(xon.len() + removed, xoff.len());
+    let npix_on: f64 = t_on.col("npix").iter().sum();
+    let npix_off: f64 = t_off.col("npix").iter().sum();
+    assert_eq!(npix_on, npix_off, "absorbed pixels stay counted");
+    eprintln!("CLEAN: {} -> {} objects", xoff.len(), xon.len());
 }
 
 /// Against the catalog shipped with the frame (65 objects; made by an older SExtractor

@@ -6,22 +6,25 @@
 //! or none), a threshold of `thresh` × the global RMS (or the local RMS map) above the
 //! local background, 8-connected labels, `minarea`, multi-threshold deblending
 //! ([`super::extract_deblend`]) and SExtractor's measurements
-//! ([`super::extract_photometry`]). Not done (unlike SExtractor): CLEAN, weight maps,
-//! windowed positions.
+//! ([`super::extract_photometry`]), after SExtractor's CLEAN
+//! ([`super::extract_clean`]). Not done (unlike SExtractor): weight maps, windowed
+//! positions.
 //!
 //! Every variant computes each pixel with the same expressions, so the images agree bit
 //! for bit; the variants differ in scheduling (serial vs rayon over meshes and rows) and
 //! in the labelling/measurement method shared with the threshold mode.
 
 use super::ccd_kernels::median3_rows;
-use super::ccd_pipeline::{detect, to_dyn, to_dyn_i32, Detection};
-use super::common::{reflect, zeroed_f64};
+use super::ccd_pipeline::{detect, nonfinite_error, to_dyn, to_dyn_i32, Detection};
+use super::common::{huge_f64, reflect, write_all, zeroed_f64};
+use super::extract_clean::{clean, CleanParams};
 use super::extract_deblend::{deblend_object, Children, DeblendParams};
 use super::extract_photometry::{columns, measure, Images, ObjectRef, PhotParams, NCOL};
 use super::{Ctx, Output, Tolerance, Variant};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Order-preserving map of an f64 to a u64 (the order of `f64::total_cmp`).
 #[inline]
@@ -153,31 +156,47 @@ pub fn mesh_stats_with(vals: &mut [f64], s1: &mut Vec<u64>, s2: &mut Vec<u64>) -
 /// Scratch for [`mesh_stats_hist`]: bin counts and prefix sums.
 #[derive(Default)]
 pub struct HistScratch {
-    cnt: Vec<f64>,
+    cnt: Vec<u32>,
     p0: Vec<f64>,
     p1: Vec<f64>,
     p2: Vec<f64>,
 }
 
+/// Bins of the mesh histograms. A 64×64 mesh's median is uncertain by ~0.02σ, so bins of
+/// 8σ/1024 ≈ 0.008σ (the median interpolated inside its bin) lose nothing measurable;
+/// SExtractor's ~4096 levels made the prefix sums cost as much as the pixel passes.
+const HIST_BINS: usize = 1024;
+
 /// [`mesh_stats`] the way SExtractor estimates it, from a histogram instead of a sort:
-/// one pass for the mean and σ0 of the mesh, a 4096-bin histogram over mean ± 4σ0, the
-/// ±3σ-about-the-median clipping iterated to convergence on the bins' prefix sums
-/// (median interpolated inside its bin), then a second histogram over the result ± 5σ
-/// and the clipping again. Three passes over the pixels instead of a sort; the result
-/// differs from the exact one by a fraction of a bin (≤ 0.003σ).
+/// one pass for the mean and σ0 of the mesh, a [`HIST_BINS`]-bin histogram over
+/// mean ± 4σ0, the ±3σ-about-the-median clipping iterated to convergence on the bins'
+/// prefix sums (median interpolated inside its bin), then a second histogram over the
+/// result ± 5σ and the clipping again. Three passes over the pixels instead of a sort;
+/// the result differs from the exact one by a fraction of a bin (< 0.01σ, tested).
 pub fn mesh_stats_hist(vals: &[f64], h: &mut HistScratch) -> (f64, f64) {
-    const NB: usize = 4096;
+    const NB: usize = HIST_BINS;
     let n = vals.len();
     if n == 0 {
         return (0.0, 0.0);
     }
     let c0 = vals[0];
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in vals {
-        let d = v - c0;
-        s1 += d;
-        s2 += d * d;
+    // four partial sums, so the adds do not wait on each other
+    let (mut s1, mut s2) = ([0.0f64; 4], [0.0f64; 4]);
+    let mut quads = vals.chunks_exact(4);
+    for q in &mut quads {
+        for l in 0..4 {
+            let d = q[l] - c0;
+            s1[l] += d;
+            s2[l] += d * d;
+        }
     }
+    for (l, &v) in quads.remainder().iter().enumerate() {
+        let d = v - c0;
+        s1[l] += d;
+        s2[l] += d * d;
+    }
+    let s1 = (s1[0] + s1[1]) + (s1[2] + s1[3]);
+    let s2 = (s2[0] + s2[1]) + (s2[2] + s2[3]);
     let nf = n as f64;
     let mean0 = c0 + s1 / nf;
     let sigma0 = (s2 / nf - (s1 / nf) * (s1 / nf)).max(0.0).sqrt();
@@ -190,28 +209,32 @@ pub fn mesh_stats_hist(vals: &[f64], h: &mut HistScratch) -> (f64, f64) {
         let lo = centre - half;
         let w = 2.0 * half / NB as f64;
         let inv = 1.0 / w;
+        // bins 1..=NB; 0 and NB+1 collect what falls outside (and NaN, in 0), so the
+        // loop has no branch to mispredict
         h.cnt.clear();
-        h.cnt.resize(NB, 0.0);
+        h.cnt.resize(NB + 2, 0);
         for &v in vals {
-            let x = (v - lo) * inv;
-            if x >= 0.0 && x < NB as f64 {
-                h.cnt[x as usize] += 1.0;
+            let x = ((v - lo) * inv + 1.0).max(0.0).min((NB + 1) as f64);
+            let b = x as i32 as usize;
+            if let Some(c) = h.cnt.get_mut(b) {
+                *c += 1;
             }
         }
         // prefix sums of count, count·x, count·x² with x = i + 0.5 (bin units)
         for p in [&mut h.p0, &mut h.p1, &mut h.p2] {
             p.clear();
-            p.push(0.0);
+            p.resize(NB + 1, 0.0);
         }
         let (mut a0, mut a1, mut a2) = (0.0, 0.0, 0.0);
-        for (i, &c) in h.cnt.iter().enumerate() {
+        for (i, &c) in h.cnt[1..=NB].iter().enumerate() {
+            let c = c as f64;
             let x = i as f64 + 0.5;
             a0 += c;
             a1 += c * x;
             a2 += c * x * x;
-            h.p0.push(a0);
-            h.p1.push(a1);
-            h.p2.push(a2);
+            h.p0[i + 1] = a0;
+            h.p1[i + 1] = a1;
+            h.p2[i + 1] = a2;
         }
         // stats of bins lo_b..hi_b (exclusive), in data units
         let stats = |b0: usize, b1: usize| -> Option<(f64, f64, f64)> {
@@ -225,7 +248,7 @@ pub fn mesh_stats_hist(vals: &[f64], h: &mut HistScratch) -> (f64, f64) {
             let target = h.p0[b0] + 0.5 * m;
             let k = h.p0[b0..=b1].partition_point(|&c| c < target) + b0;
             let k = k.clamp(b0 + 1, b1) - 1; // bin k holds the target
-            let ck = h.cnt[k];
+            let ck = h.cnt[k + 1] as f64;
             let frac = if ck > 0.0 {
                 (target - h.p0[k]) / ck
             } else {
@@ -315,6 +338,75 @@ fn interp_row(
     }
 }
 
+/// A mesh map (background or RMS) read at full resolution: bilinear between mesh centres,
+/// constant beyond the outer ones. `row` and `at` use the same expressions, so a pixel
+/// read either way has the same value bit for bit.
+pub struct MeshMap<'a> {
+    mesh: &'a [f64],
+    nx: usize,
+    cols: usize,
+    wx: Vec<(usize, usize, f64)>,
+    wy: Vec<(usize, usize, f64)>,
+}
+
+impl<'a> MeshMap<'a> {
+    pub fn new(mesh: &'a [f64], nx: usize, rows: usize, cols: usize, bs: usize) -> Self {
+        MeshMap {
+            mesh,
+            nx,
+            cols,
+            wx: axis_weights(cols, bs),
+            wy: axis_weights(rows, bs),
+        }
+    }
+
+    /// Row `r` into `out` (`tmp` holds the two mesh rows blended, one value per mesh column).
+    pub fn row(&self, r: usize, tmp: &mut Vec<f64>, out: &mut [f64]) {
+        interp_row(self.mesh, self.nx, self.wy[r], &self.wx, tmp, out);
+    }
+
+    /// The value at flat pixel index `k`.
+    pub fn at(&self, k: usize) -> f64 {
+        let (r, c) = (k / self.cols, k % self.cols);
+        let (i0, i1, ty) = self.wy[r];
+        let (j0, j1, tx) = self.wx[c];
+        let m = |i: usize, j: usize| self.mesh[i * self.nx + j];
+        let a = m(i0, j0) + ty * (m(i1, j0) - m(i0, j0));
+        let b = m(i0, j1) + ty * (m(i1, j1) - m(i0, j1));
+        a + tx * (b - a)
+    }
+
+    /// The whole map, rows in parallel or not.
+    fn full(&self, rows: usize, par: bool, ctx: &Ctx) -> Result<Vec<f64>> {
+        let mut out = zeroed_f64(rows * self.cols, par);
+        rows_do(par, &mut out, self.cols, ctx, &|r, o| {
+            let mut tmp = Vec::with_capacity(self.nx);
+            self.row(r, &mut tmp, o);
+        })?;
+        Ok(out)
+    }
+}
+
+/// Divide a filtered row by the global RMS (−∞ where there is no noise estimate, so
+/// nothing is detected there).
+fn scale_global(o: &mut [f64], rms: f64) {
+    if rms > 0.0 {
+        let inv = 1.0 / rms;
+        for v in o.iter_mut() {
+            *v *= inv;
+        }
+    } else {
+        o.fill(f64::NEG_INFINITY);
+    }
+}
+
+/// Divide a filtered row by the local RMS row.
+fn scale_local(o: &mut [f64], rms: &[f64]) {
+    for (v, &e) in o.iter_mut().zip(rms) {
+        *v = if e > 0.0 { *v / e } else { f64::NEG_INFINITY };
+    }
+}
+
 /// One row of the 3x3 detection filter [1 2 1; 2 4 2; 1 2 1]/16 (reflect edges).
 fn filter_row(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64]) {
     let n = out.len();
@@ -368,7 +460,20 @@ pub struct BackParams {
     pub filter: DetFilter,
     /// `None`: no deblending.
     pub deblend: Option<DeblendParams>,
+    /// `None`: no CLEAN.
+    pub clean: Option<CleanParams>,
+    /// Also output the background and RMS maps at full resolution (the meshes always are).
+    pub full_maps: bool,
     pub phot: PhotParams,
+}
+
+/// One final object: a deblended child and the detections CLEAN merged into it.
+struct Obj {
+    /// The detection (1-based) it came from.
+    parent: usize,
+    blended: bool,
+    pix: Vec<u32>,
+    merged: Vec<u32>,
 }
 
 /// Rows per parallel task (and per cancellation check) in the image stages.
@@ -445,6 +550,14 @@ pub fn run(
         )
     });
     ctx.check()?;
+    // a NaN or infinity anywhere makes its mesh's sums non-finite: only then is the frame
+    // scanned to count them (the frame is not read an extra time to check it)
+    if back_mesh.iter().chain(&rms_mesh).any(|v| !v.is_finite()) {
+        let bad = src.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(nonfinite_error(bad));
+        }
+    }
     ctx.progress(0.3);
     // 2. 3x3 median filter over the meshes
     stage!(ctx, "mesh_filter", {
@@ -467,127 +580,149 @@ pub fn run(
             0.5 * (m[k - 1] + m[k])
         }
     };
-    // 3. bilinear interpolation to full maps, and the subtracted image
-    let wx = axis_weights(cols, bs);
-    let wy = axis_weights(rows, bs);
-    let (background, rms, sub) = stage!(ctx, "interpolate", {
-        let mut background = zeroed_f64(rows * cols, par);
-        let mut rms = zeroed_f64(rows * cols, par);
-        let mut sub = zeroed_f64(rows * cols, par);
-        // one pass: both maps and the subtracted rows, blocks of rows per task
-        type Rows<'a> = (usize, ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]));
-        let block = |(k, ((b, e), s)): Rows| {
+    // 3. the subtracted image and the detection image in one pass over blocks of rows:
+    //    background (and, for a local threshold, RMS) rows are interpolated from the meshes
+    //    on the fly and never stored, so each pixel of the frame is read once and written
+    //    twice (SExtractor and sep also keep only the meshes).
+    let back = MeshMap::new(&back_mesh, nx, rows, cols, bs);
+    let noise = MeshMap::new(&rms_mesh, nx, rows, cols, bs);
+    let fused = !matches!(p.filter, DetFilter::Gaussian(_));
+    let (sub, signif) = stage!(ctx, "subtract_filter", {
+        let mut sub = huge_f64(rows * cols);
+        let mut signif = huge_f64(if fused { rows * cols } else { 0 });
+        let n = ROW_BLOCK * cols;
+        // per worker: the block's subtracted rows with one row of margin above and below,
+        // a blended mesh row, and a background (or RMS) row
+        type Scratch = (Vec<f64>, Vec<f64>, Vec<f64>);
+        let init = || -> Scratch {
+            (
+                vec![0.0; (ROW_BLOCK + 2) * cols],
+                Vec::with_capacity(nx),
+                vec![0.0; cols],
+            )
+        };
+        let block = |st: &mut Scratch,
+                     k: usize,
+                     s: &mut [MaybeUninit<f64>],
+                     d: &mut [MaybeUninit<f64>]|
+         -> Result<()> {
             ctx.check()?;
-            let mut tmp = Vec::with_capacity(nx);
-            for (i, ((b, e), s)) in b
-                .chunks_mut(cols)
-                .zip(e.chunks_mut(cols))
-                .zip(s.chunks_mut(cols))
-                .enumerate()
-            {
-                let r = k * ROW_BLOCK + i;
-                interp_row(&back_mesh, nx, wy[r], &wx, &mut tmp, b);
-                interp_row(&rms_mesh, nx, wy[r], &wx, &mut tmp, e);
-                for ((o, &x), &bb) in s
-                    .iter_mut()
-                    .zip(&src[r * cols..(r + 1) * cols])
-                    .zip(b.iter())
-                {
-                    *o = x - bb;
+            let (win, tmp, bg) = st;
+            let r0 = k * ROW_BLOCK;
+            let nr = s.len() / cols;
+            // window row w holds image row r0 + w − 1 (reflected at the frame's edges)
+            let margin = usize::from(fused && matches!(p.filter, DetFilter::Pyramid3));
+            for w in (1 - margin)..(nr + 1 + margin) {
+                let r = reflect(r0 as isize + w as isize - 1, rows);
+                back.row(r, tmp, bg);
+                let o = &mut win[w * cols..(w + 1) * cols];
+                for ((o, &x), &b) in o.iter_mut().zip(&src[r * cols..(r + 1) * cols]).zip(&*bg) {
+                    *o = x - b;
                 }
             }
-            Ok::<(), Error>(())
+            for (i, o) in s.chunks_mut(cols).enumerate() {
+                write_all(o, &win[(i + 1) * cols..(i + 2) * cols]);
+            }
+            if !fused {
+                return Ok(());
+            }
+            let mut row = vec![0.0; cols];
+            for (i, o) in d.chunks_mut(cols).enumerate() {
+                let w = |j: usize| &win[j * cols..(j + 1) * cols];
+                match p.filter {
+                    DetFilter::Pyramid3 => filter_row(w(i), w(i + 1), w(i + 2), &mut row),
+                    _ => row.copy_from_slice(w(i + 1)),
+                }
+                if p.global_rms {
+                    scale_global(&mut row, global_rms);
+                } else {
+                    noise.row(r0 + i, tmp, bg);
+                    scale_local(&mut row, bg);
+                }
+                write_all(o, &row);
+            }
+            Ok(())
         };
-        let n = ROW_BLOCK * cols;
-        if par {
-            background
-                .par_chunks_mut(n)
-                .zip(rms.par_chunks_mut(n))
-                .zip(sub.par_chunks_mut(n))
-                .enumerate()
-                .try_for_each(block)?;
-        } else {
-            background
-                .chunks_mut(n)
-                .zip(rms.chunks_mut(n))
-                .zip(sub.chunks_mut(n))
-                .enumerate()
-                .try_for_each(block)?;
+        let total = rows * cols;
+        {
+            let s_out = &mut sub.spare_capacity_mut()[..total];
+            if fused {
+                let d_out = &mut signif.spare_capacity_mut()[..total];
+                if par {
+                    s_out
+                        .par_chunks_mut(n)
+                        .zip(d_out.par_chunks_mut(n))
+                        .enumerate()
+                        .try_for_each_init(init, |st, (k, (s, d))| block(st, k, s, d))?;
+                } else {
+                    let mut st = init();
+                    for (k, (s, d)) in s_out.chunks_mut(n).zip(d_out.chunks_mut(n)).enumerate() {
+                        block(&mut st, k, s, d)?;
+                    }
+                }
+            } else if par {
+                s_out
+                    .par_chunks_mut(n)
+                    .enumerate()
+                    .try_for_each_init(init, |st, (k, s)| block(st, k, s, &mut []))?;
+            } else {
+                let mut st = init();
+                for (k, s) in s_out.chunks_mut(n).enumerate() {
+                    block(&mut st, k, s, &mut [])?;
+                }
+            }
         }
-        (background, rms, sub)
+        // SAFETY: every block wrote all of its values of `sub` (and of `signif` when
+        // fused); a cancelled run returned above with the vectors still empty.
+        unsafe {
+            sub.set_len(total);
+            if fused {
+                signif.set_len(total);
+            }
+        }
+        (sub, signif)
     });
     ctx.check()?;
     ctx.progress(0.5);
-    // 4. detection image: filtered (or plain) subtracted image divided by the local RMS,
-    //    so one global threshold `thresh` applies.
-    let signif = stage!(ctx, "filter", {
-        let mut d = zeroed_f64(rows * cols, par);
-        let row = |k: usize| &sub[k * cols..(k + 1) * cols];
-        let scale = |r: usize, o: &mut [f64]| {
-            if p.global_rms {
-                let inv = 1.0 / global_rms;
-                for v in o.iter_mut() {
-                    *v = if global_rms > 0.0 {
-                        *v * inv
-                    } else {
-                        f64::NEG_INFINITY
-                    };
-                }
-            } else {
-                for (v, &e) in o.iter_mut().zip(&rms[r * cols..(r + 1) * cols]) {
-                    *v = if e > 0.0 { *v / e } else { f64::NEG_INFINITY };
-                }
-            }
-        };
-        match &p.filter {
-            DetFilter::None => {
-                rows_do(par, &mut d, cols, ctx, &|r, o| {
-                    o.copy_from_slice(row(r));
-                    scale(r, o);
-                })?;
-                d
-            }
-            DetFilter::Pyramid3 => {
-                rows_do(par, &mut d, cols, ctx, &|r, o| {
-                    filter_row(
-                        row(reflect(r as isize - 1, rows)),
-                        row(r),
-                        row(reflect(r as isize + 1, rows)),
-                        o,
-                    );
-                    scale(r, o);
-                })?;
-                d
-            }
-            DetFilter::Gaussian(k) => {
-                // separable: along rows into `d`, then along columns row by row
-                let h = (k.len() / 2) as isize;
-                rows_do(par, &mut d, cols, ctx, &|r, o| {
-                    let x = row(r);
-                    for (j, v) in o.iter_mut().enumerate() {
-                        let mut acc = 0.0;
-                        for (t, &w) in k.iter().enumerate() {
-                            acc += w * x[reflect(j as isize + t as isize - h, cols)];
-                        }
-                        *v = acc;
-                    }
-                })?;
-                let tmp = d;
-                let mut e = zeroed_f64(rows * cols, par);
-                rows_do(par, &mut e, cols, ctx, &|r, o| {
-                    o.fill(0.0);
+    // 4. a Gaussian detection filter: separable, along rows then along columns
+    let signif = match &p.filter {
+        DetFilter::Gaussian(k) => stage!(ctx, "filter", {
+            let row = |r: usize| &sub[r * cols..(r + 1) * cols];
+            let h = (k.len() / 2) as isize;
+            let mut d = zeroed_f64(rows * cols, par);
+            rows_do(par, &mut d, cols, ctx, &|r, o| {
+                let x = row(r);
+                for (j, v) in o.iter_mut().enumerate() {
+                    let mut acc = 0.0;
                     for (t, &w) in k.iter().enumerate() {
-                        let rr = reflect(r as isize + t as isize - h, rows);
-                        for (v, &x) in o.iter_mut().zip(&tmp[rr * cols..(rr + 1) * cols]) {
-                            *v += w * x;
-                        }
+                        acc += w * x[reflect(j as isize + t as isize - h, cols)];
                     }
-                    scale(r, o);
-                })?;
-                e
-            }
-        }
-    });
+                    *v = acc;
+                }
+            })?;
+            let tmp = d;
+            let mut e = zeroed_f64(rows * cols, par);
+            rows_do(par, &mut e, cols, ctx, &|r, o| {
+                o.fill(0.0);
+                for (t, &w) in k.iter().enumerate() {
+                    let rr = reflect(r as isize + t as isize - h, rows);
+                    for (v, &x) in o.iter_mut().zip(&tmp[rr * cols..(rr + 1) * cols]) {
+                        *v += w * x;
+                    }
+                }
+                if p.global_rms {
+                    scale_global(o, global_rms);
+                } else {
+                    let mut t = Vec::with_capacity(nx);
+                    let mut e = vec![0.0; cols];
+                    noise.row(r, &mut t, &mut e);
+                    scale_local(o, &e);
+                }
+            })?;
+            e
+        }),
+        _ => signif,
+    };
     let det = detect(
         variant, &signif, &sub, rows, cols, p.thresh, true, p.minarea, ctx,
     )?;
@@ -622,27 +757,68 @@ pub fn run(
         }
     });
     ctx.progress(0.8);
-    // 7. final objects, labels repainted in their order
-    let mut objects: Vec<(usize, bool, &[u32])> = Vec::new();
-    for (i, ch) in children.iter().enumerate() {
+    // 7. final objects: the deblended children, then CLEAN's merges
+    let mut objects: Vec<Obj> = Vec::new();
+    for (i, ch) in children.into_iter().enumerate() {
         let blended = ch.len() > 1;
-        for c in ch {
-            objects.push((i + 1, blended, c));
+        for pix in ch {
+            objects.push(Obj {
+                parent: i + 1,
+                blended,
+                pix,
+                merged: Vec::new(),
+            });
         }
     }
+    let mut n_cleaned = 0;
+    if let Some(cp) = &p.clean {
+        let raw = |g: usize| {
+            let e = if p.global_rms {
+                global_rms
+            } else {
+                noise.at(g)
+            };
+            if e > 0.0 {
+                sub[g] / e
+            } else {
+                f64::NEG_INFINITY
+            }
+        };
+        let owner = stage!(ctx, "clean", {
+            let pix: Vec<&[u32]> = objects.iter().map(|o| o.pix.as_slice()).collect();
+            clean(&pix, &signif, &raw, cols, cp, par)
+        });
+        n_cleaned = owner.iter().enumerate().filter(|&(i, &o)| o != i).count();
+        if n_cleaned > 0 {
+            for (i, &o) in owner.iter().enumerate() {
+                if o != i {
+                    let moved = std::mem::take(&mut objects[i].pix);
+                    objects[o].merged.extend(moved);
+                }
+            }
+            objects = objects
+                .into_iter()
+                .enumerate()
+                .filter(|&(i, _)| owner[i] == i)
+                .map(|(_, o)| o)
+                .collect();
+        }
+    }
+    ctx.check()?;
     let mut labels = det.labels;
-    if objects.len() != n_det {
-        for (k, (_, _, pix)) in objects.iter().enumerate() {
-            for &g in pix.iter() {
+    if objects.len() != n_det || n_cleaned > 0 {
+        for (k, o) in objects.iter().enumerate() {
+            for &g in o.pix.iter().chain(&o.merged) {
                 labels[g as usize] = (k + 1) as i32;
             }
         }
     }
     // 8. measurements
+    let rms_at = |k: usize| noise.at(k);
     let im = Images {
         raw: src,
         sub: &sub,
-        rms: &rms,
+        rms: &rms_at,
         labels: &labels,
         rows,
         cols,
@@ -652,12 +828,13 @@ pub fn run(
             if k % 256 == 0 {
                 ctx.check()?;
             }
-            let (parent, blended, pix) = objects[k];
+            let ob = &objects[k];
             let o = ObjectRef {
-                pix,
+                pix: &ob.pix,
+                merged: &ob.merged,
                 label: (k + 1) as i32,
-                parent,
-                blended,
+                parent: ob.parent,
+                blended: ob.blended,
             };
             Ok(measure(&o, &im, &p.phot))
         };
@@ -677,13 +854,14 @@ pub fn run(
             table[[k, c]] = *v;
         }
     }
-    let n_blended = objects.iter().filter(|o| o.1).count();
+    let n_blended = objects.iter().filter(|o| o.blended).count();
     let mean_of = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let cols_names = columns();
-    Ok(Output::new()
+    let mut out = Output::new()
         .sum("n_sources", objects.len())
         .sum("n_detections", n_det)
         .sum("n_blended", n_blended)
+        .sum("n_cleaned", n_cleaned)
         .sum("detect", "background")
         .sum("back_size", bs)
         .sum("thresh", p.thresh)
@@ -694,6 +872,13 @@ pub fn run(
                 DetFilter::None => "none".to_string(),
                 DetFilter::Pyramid3 => "3x3 default.conv".to_string(),
                 DetFilter::Gaussian(k) => format!("gaussian ({} taps)", k.len()),
+            },
+        )
+        .sum(
+            "clean",
+            match &p.clean {
+                Some(c) => format!("clean_param {}", c.beta),
+                None => "off".to_string(),
             },
         )
         .sum(
@@ -709,13 +894,25 @@ pub fn run(
         .sum("thresh_type", if p.global_rms { "global" } else { "local" })
         .f64("subtracted", to_dyn(sub, rows, cols)?, Tolerance::Exact)
         .f64(
-            "background",
-            to_dyn(background, rows, cols)?,
+            "background_mesh",
+            to_dyn(back_mesh.to_vec(), ny, nx)?,
             Tolerance::Exact,
         )
-        .f64("background_rms", to_dyn(rms, rows, cols)?, Tolerance::Exact)
+        .f64(
+            "rms_mesh",
+            to_dyn(rms_mesh.to_vec(), ny, nx)?,
+            Tolerance::Exact,
+        )
         .i32("labels", to_dyn_i32(labels, rows, cols)?)
-        .table("sources", &cols_names, table, Tolerance::Rel(1e-12)))
+        .table("sources", &cols_names, table, Tolerance::Rel(1e-12));
+    if p.full_maps {
+        let b = stage!(ctx, "full_maps", back.full(rows, par, ctx)?);
+        let e = noise.full(rows, par, ctx)?;
+        out = out
+            .f64("background", to_dyn(b, rows, cols)?, Tolerance::Exact)
+            .f64("background_rms", to_dyn(e, rows, cols)?, Tolerance::Exact);
+    }
+    Ok(out)
 }
 
 /// Pixels of every detection as one flat list (offsets per label, raster order inside),

@@ -25,6 +25,7 @@ use super::ccd_kernels::{
     source_table, union_band, union_rows, Dsu, Moments, Run, SOURCE_COLUMNS,
 };
 use super::common::{chunk_len, mean_std_naive};
+use super::extract_clean::CleanParams;
 use super::extract_deblend::DeblendParams;
 use super::extract_photometry::PhotParams;
 use super::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
@@ -141,6 +142,24 @@ impl Analysis for CcdPipeline {
                 0.0,
                 1.0,
             ),
+            ParamSpec::bool(
+                "clean",
+                "background mode: SExtractor's CLEAN, which merges detections that are only the wings of a brighter neighbour",
+                true,
+            ),
+            ParamSpec::float(
+                "clean_param",
+                "background mode: CLEAN_PARAM, the exponent β of the wing model (1 + α·r²)^−β",
+                1.0,
+                0.1,
+                10.0,
+            ),
+            ParamSpec::choice(
+                "maps",
+                "background mode: output the background and RMS as their meshes only, or also at full resolution (two more frame-sized images)",
+                "mesh",
+                &["mesh", "full"],
+            ),
             ParamSpec::float(
                 "aper_radius",
                 "background mode: radius in pixels of the circular aperture of FLUX_APER",
@@ -176,19 +195,16 @@ impl Analysis for CcdPipeline {
         }
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let f = frame(self, input)?;
-        check_frame(f)?;
-        let c = params.i64("connectivity")?;
-        if c != 4 && c != 8 {
-            return Err(Error::param(format!(
-                "parameter connectivity: {c} is not 4 or 8"
-            )));
-        }
-        Ok(())
+        check_frame(frame(self, input)?)?;
+        check_connectivity(params)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
         let f = frame(self, input)?;
+        check_frame_shape(f)?;
+        check_connectivity(params)?;
+        if params.str("detect")? != "background" {
+            check_frame(f)?;
+        }
         let data = f.data.as_standard_layout();
         let src = data
             .as_slice()
@@ -216,6 +232,15 @@ impl Analysis for CcdPipeline {
                 } else {
                     None
                 };
+                let clean = if params.bool("clean")? {
+                    Some(CleanParams {
+                        beta: params.f64("clean_param")?,
+                        thresh,
+                        minarea,
+                    })
+                } else {
+                    None
+                };
                 let p = bg::BackParams {
                     back_size: params.usize("back_size")?,
                     thresh,
@@ -223,6 +248,8 @@ impl Analysis for CcdPipeline {
                     minarea,
                     filter,
                     deblend,
+                    clean,
+                    full_maps: params.str("maps")? == "full",
                     phot: PhotParams {
                         aper_radius: params.f64("aper_radius")?,
                         satur_level: params.f64("satur_level")?,
@@ -237,6 +264,16 @@ impl Analysis for CcdPipeline {
             }
         }
     }
+}
+
+fn check_connectivity(params: &Params) -> Result<()> {
+    let c = params.i64("connectivity")?;
+    if c != 4 && c != 8 {
+        return Err(Error::param(format!(
+            "parameter connectivity: {c} is not 4 or 8"
+        )));
+    }
+    Ok(())
 }
 
 /// Frame side for a size: stars scale with the area (50 per 1024², as the chapter's
@@ -272,6 +309,22 @@ fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
 
 /// Shape and finiteness checks shared by the CCD analyses.
 pub fn check_frame(f: &Frame) -> Result<()> {
+    check_frame_shape(f)?;
+    let finite = match f.data.as_slice() {
+        Some(x) => all_finite(x),
+        None => f.data.iter().all(|v| v.is_finite()),
+    };
+    if !finite {
+        return Err(nonfinite_error(
+            f.data.iter().filter(|v| !v.is_finite()).count(),
+        ));
+    }
+    Ok(())
+}
+
+/// The frame's size limits, without the scan for non-finite pixels (the background mode
+/// finds those in its mesh pass instead of reading the frame once more).
+pub fn check_frame_shape(f: &Frame) -> Result<()> {
     let (rows, cols) = f.data.dim();
     if rows == 0 || cols == 0 {
         return Err(Error::input(format!(
@@ -283,17 +336,13 @@ pub fn check_frame(f: &Frame) -> Result<()> {
             "the frame is {rows}x{cols}, more than the {MAX_PIXELS} pixels this tool handles"
         )));
     }
-    let finite = match f.data.as_slice() {
-        Some(x) => all_finite(x),
-        None => f.data.iter().all(|v| v.is_finite()),
-    };
-    if !finite {
-        let bad = f.data.iter().filter(|v| !v.is_finite()).count();
-        return Err(Error::input(format!(
-            "the frame has {bad} NaN or infinite pixels; the 3x3 median and the statistics need finite data"
-        )));
-    }
     Ok(())
+}
+
+pub fn nonfinite_error(bad: usize) -> Error {
+    Error::input(format!(
+        "the frame has {bad} NaN or infinite pixels; the 3x3 median and the statistics need finite data"
+    ))
 }
 
 /// The 3x3 median of the whole frame with the variant's kernel and scheduling.

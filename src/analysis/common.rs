@@ -183,22 +183,7 @@ pub fn copy_checked(src: &[f64], parallel: bool, ctx: &super::Ctx) -> crate::Res
 /// most of the full-frame stages of the background mode. `parallel` zeroes it over
 /// rayon, so the faults are shared by the threads.
 pub fn zeroed_f64(n: usize, parallel: bool) -> Vec<f64> {
-    let mut v: Vec<f64> = Vec::with_capacity(n);
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let p = v.as_mut_ptr() as usize;
-        let start = p.div_ceil(HUGE) * HUGE;
-        let end = (p + n * std::mem::size_of::<f64>()) / HUGE * HUGE;
-        if end > start {
-            // SAFETY: the range lies inside the allocation just made; MADV_HUGEPAGE only
-            // changes how the kernel backs untouched pages, never their contents. A
-            // failure (e.g. THP disabled) leaves ordinary pages, so it is ignored.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
+    let mut v = huge_f64(n);
     let spare = &mut v.spare_capacity_mut()[..n];
     if parallel {
         spare.par_chunks_mut(1 << 18).for_each(|c| {
@@ -214,6 +199,37 @@ pub fn zeroed_f64(n: usize, parallel: bool) -> Vec<f64> {
     // SAFETY: all n elements were written above.
     unsafe { v.set_len(n) };
     v
+}
+
+/// An empty f64 vector with capacity for `n` values on transparent huge pages (see
+/// [`zeroed_f64`]), for an output that is then written once in full through
+/// `spare_capacity_mut` — saving the zeroing pass over memory that `zeroed_f64` makes.
+pub fn huge_f64(n: usize) -> Vec<f64> {
+    let v: Vec<f64> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let p = v.as_ptr() as usize;
+        let start = p.div_ceil(HUGE) * HUGE;
+        let end = (p + n * std::mem::size_of::<f64>()) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: the range lies inside the allocation just made; MADV_HUGEPAGE only
+            // changes how the kernel backs untouched pages, never their contents. A
+            // failure (e.g. THP disabled) leaves ordinary pages, so it is ignored.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    v
+}
+
+/// Copy `src` into uninitialised `dst` (same length).
+#[inline]
+pub fn write_all(dst: &mut [std::mem::MaybeUninit<f64>], src: &[f64]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        d.write(s);
+    }
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ pub struct PhotParams {
 pub struct Images<'a> {
     pub raw: &'a [f64],
     pub sub: &'a [f64],
-    pub rms: &'a [f64],
+    /// The background RMS at a flat pixel index (interpolated from the mesh).
+    pub rms: &'a (dyn Fn(usize) -> f64 + Sync),
     pub labels: &'a [i32],
     pub rows: usize,
     pub cols: usize,
@@ -83,6 +84,10 @@ pub struct Images<'a> {
 /// One object to measure.
 pub struct ObjectRef<'a> {
     pub pix: &'a [u32],
+    /// Pixels of detections CLEAN merged into this one. As in SExtractor, they add to the
+    /// isophotal area and flux (and their flags carry over) but not to the barycentre or
+    /// the moments; in the label image they are this object's, so the apertures keep them.
+    pub merged: &'a [u32],
     pub label: i32,
     pub parent: usize,
     pub blended: bool,
@@ -256,7 +261,7 @@ fn circle_sum(im: &Images, label: i32, xc: f64, yc: f64, rad: f64) -> ApSum {
             let (v, m) = masked_value(im, r as usize, c as usize, label, xc, yc);
             let k = r as usize * im.cols + c as usize;
             a.flux += frac * v;
-            a.var += frac * im.rms[k] * im.rms[k];
+            a.var += frac * (im.rms)(k).powi(2);
             a.area += frac;
             if m {
                 a.masked += frac;
@@ -276,7 +281,21 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
         let g = g as usize;
         let (r, c) = (g / cols, g % cols);
         m.add(r, c, im.sub[g]);
-        var_iso += im.rms[g] * im.rms[g];
+        var_iso += (im.rms)(g).powi(2);
+        if im.raw[g] >= p.satur_level {
+            flags |= FLAG_SATURATED;
+        }
+        if r == 0 || c == 0 || r + 1 == im.rows || c + 1 == cols {
+            flags |= FLAG_TRUNCATED;
+        }
+    }
+    let (mut merged_n, mut merged_flux) = (0.0, 0.0);
+    for &g in o.merged {
+        let g = g as usize;
+        let (r, c) = (g / cols, g % cols);
+        merged_n += 1.0;
+        merged_flux += im.sub[g];
+        var_iso += (im.rms)(g).powi(2);
         if im.raw[g] >= p.satur_level {
             flags |= FLAG_SATURATED;
         }
@@ -337,7 +356,7 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
             &mut out_auto,
             |k, _, v, mk| {
                 fa += v;
-                va += im.rms[k] * im.rms[k];
+                va += (im.rms)(k).powi(2);
                 area += 1;
                 masked += usize::from(mk);
             },
@@ -356,8 +375,8 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
     };
     [
         o.label as f64,
-        n,
-        m.flux,
+        n + merged_n,
+        m.flux + merged_flux,
         m.sr / n,
         m.sc / n,
         yc,
@@ -370,7 +389,7 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
         s.a,
         s.b,
         s.theta_deg,
-        m.flux,
+        m.flux + merged_flux,
         var_iso.sqrt(),
         ap.flux,
         ap.var.sqrt(),
@@ -420,7 +439,7 @@ mod tests {
                     * (-d2 / (2.0 * sigma * sigma)).exp();
             }
         }
-        let rms = vec![1.0; rows * cols];
+        let rms = |_: usize| 1.0;
         let thr = 5.0;
         let pix: Vec<u32> = (0..(rows * cols) as u32)
             .filter(|&i| sub[i as usize] > thr)
@@ -439,6 +458,7 @@ mod tests {
         };
         let o = ObjectRef {
             pix: &pix,
+            merged: &[],
             label: 1,
             parent: 1,
             blended: false,

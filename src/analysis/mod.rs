@@ -16,6 +16,7 @@ pub mod ccd_kernels;
 pub mod ccd_pipeline;
 pub mod cross_match;
 pub mod extinction_correction;
+pub mod extract_clean;
 pub mod extract_deblend;
 pub mod extract_photometry;
 pub mod lomb_scargle;
