@@ -473,127 +473,145 @@ pub fn detect_opts(
 ) -> Result<Detection> {
     match variant {
         Variant::Naive => detect_naive(test, values, rows, cols, thr, eight, minarea, ctx),
-        Variant::Vectorized => {
-            let runs = stage!(ctx, "threshold", {
-                let mut runs = Vec::new();
-                for r in 0..rows {
-                    if r % ROWS_PER_CHECK == 0 {
-                        ctx.check()?;
-                    }
-                    runs_in_row(&test[r * cols..(r + 1) * cols], thr, r, &mut runs);
-                }
-                runs
-            });
-            let (labels, run_label, n) = stage!(ctx, "label", {
-                let mut dsu = Dsu::new(runs.len());
-                union_band(&runs, eight, &mut dsu, 0);
-                let (mut run_label, n) = number_runs(&mut dsu);
-                let n = apply_minarea(&runs, &mut run_label, n, minarea);
-                let mut labels = Vec::new();
-                if paint_labels {
-                    labels = vec![0i32; rows * cols];
-                    paint(&runs, &run_label, cols, 0, &mut labels);
-                }
-                (labels, run_label, n)
-            });
-            let moments = stage!(
-                ctx,
-                "measure",
-                moments_from_runs(&runs, &run_label, n, values, cols)
-            );
-            Ok(Detection {
-                labels,
-                moments,
-                runs,
-                run_label,
-            })
-        }
-        Variant::Parallel => {
-            let band = chunk_len(rows, ctx.threads).max(1);
+        Variant::Vectorized | Variant::Parallel => {
+            let par = variant == Variant::Parallel;
+            let band = if par {
+                chunk_len(rows, ctx.threads).max(1)
+            } else {
+                rows.max(1)
+            };
             let starts: Vec<usize> = (0..rows).step_by(band).collect();
             let bands: Vec<Vec<Run>> = stage!(ctx, "threshold", {
-                starts
-                    .par_iter()
-                    .map(|&r0| {
-                        ctx.check()?;
-                        let mut runs = Vec::new();
-                        for r in r0..(r0 + band).min(rows) {
-                            runs_in_row(&test[r * cols..(r + 1) * cols], thr, r, &mut runs);
+                let one = |&r0: &usize| {
+                    let mut runs = Vec::new();
+                    for r in r0..(r0 + band).min(rows) {
+                        if r % ROWS_PER_CHECK == 0 {
+                            ctx.check()?;
                         }
-                        Ok(runs)
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            });
-            let (labels, runs, run_label, n) = stage!(ctx, "label", {
-                // union inside each band in parallel ...
-                let locals: Vec<Vec<u32>> = bands
-                    .par_iter()
-                    .map(|b| {
-                        let mut d = Dsu::new(b.len());
-                        union_band(b, eight, &mut d, 0);
-                        d.parent
-                    })
-                    .collect();
-                // ... then merge: offset the local forests and join runs across band edges.
-                let mut offsets = Vec::with_capacity(bands.len() + 1);
-                offsets.push(0usize);
-                for b in &bands {
-                    offsets.push(offsets[offsets.len() - 1] + b.len());
-                }
-                let total = offsets[bands.len()];
-                let mut runs = Vec::with_capacity(total);
-                let mut dsu = Dsu {
-                    parent: Vec::with_capacity(total),
-                };
-                for (i, (b, p)) in bands.iter().zip(&locals).enumerate() {
-                    runs.extend_from_slice(b);
-                    let o = offsets[i] as u32;
-                    dsu.parent.extend(p.iter().map(|&x| x + o));
-                }
-                for i in 1..bands.len() {
-                    let edge = starts[i] as u32;
-                    let prev = &bands[i - 1];
-                    let cur = &bands[i];
-                    let p0 = prev.partition_point(|r| r.row + 1 < edge);
-                    let c1 = cur.partition_point(|r| r.row == edge);
-                    if p0 < prev.len() && prev[p0].row + 1 == edge && c1 > 0 {
-                        union_rows(
-                            &runs,
-                            offsets[i - 1] + p0..offsets[i],
-                            offsets[i]..offsets[i] + c1,
-                            eight,
-                            &mut dsu,
-                            0,
-                        );
+                        runs_in_row(&test[r * cols..(r + 1) * cols], thr, r, &mut runs);
                     }
+                    Ok(runs)
+                };
+                if par {
+                    starts.par_iter().map(one).collect::<Result<Vec<_>>>()?
+                } else {
+                    starts.iter().map(one).collect::<Result<Vec<_>>>()?
                 }
-                let (mut run_label, n) = number_runs(&mut dsu);
-                let n = apply_minarea(&runs, &mut run_label, n, minarea);
-                let mut labels = vec![0i32; if paint_labels { rows * cols } else { 0 }];
+            });
+            label_runs(
+                par,
+                bands,
+                band,
+                values,
+                rows,
+                cols,
+                eight,
+                minarea,
+                paint_labels,
+                ctx,
+            )
+        }
+    }
+}
+
+/// The "label" and "measure" stages from runs already found, band by band (`bands[i]`
+/// holds the runs of rows `i·band .. (i+1)·band`, in raster order): unions inside each band
+/// (over rayon when `par`), then across band edges, scipy's numbering, `minarea`, the
+/// label image when asked, and the moments of `values` over each source.
+#[allow(clippy::too_many_arguments)]
+pub fn label_runs(
+    par: bool,
+    bands: Vec<Vec<Run>>,
+    band: usize,
+    values: &[f64],
+    rows: usize,
+    cols: usize,
+    eight: bool,
+    minarea: usize,
+    paint_labels: bool,
+    ctx: &Ctx,
+) -> Result<Detection> {
+    let starts: Vec<usize> = (0..bands.len()).map(|i| i * band).collect();
+    let (labels, runs, run_label, n) = stage!(ctx, "label", {
+        // union inside each band ...
+        let local = |b: &Vec<Run>| {
+            let mut d = Dsu::new(b.len());
+            union_band(b, eight, &mut d, 0);
+            d.parent
+        };
+        let locals: Vec<Vec<u32>> = if par {
+            bands.par_iter().map(local).collect()
+        } else {
+            bands.iter().map(local).collect()
+        };
+        // ... then merge: offset the local forests and join runs across band edges.
+        let mut offsets = Vec::with_capacity(bands.len() + 1);
+        offsets.push(0usize);
+        for b in &bands {
+            offsets.push(offsets[offsets.len() - 1] + b.len());
+        }
+        let total = offsets[bands.len()];
+        let mut runs = Vec::with_capacity(total);
+        let mut dsu = Dsu {
+            parent: Vec::with_capacity(total),
+        };
+        for (i, (b, p)) in bands.iter().zip(&locals).enumerate() {
+            runs.extend_from_slice(b);
+            let o = offsets[i] as u32;
+            dsu.parent.extend(p.iter().map(|&x| x + o));
+        }
+        for i in 1..bands.len() {
+            let edge = starts[i] as u32;
+            let prev = &bands[i - 1];
+            let cur = &bands[i];
+            let p0 = prev.partition_point(|r| r.row + 1 < edge);
+            let c1 = cur.partition_point(|r| r.row == edge);
+            if p0 < prev.len() && prev[p0].row + 1 == edge && c1 > 0 {
+                union_rows(
+                    &runs,
+                    offsets[i - 1] + p0..offsets[i],
+                    offsets[i]..offsets[i] + c1,
+                    eight,
+                    &mut dsu,
+                    0,
+                );
+            }
+        }
+        let (mut run_label, n) = number_runs(&mut dsu);
+        let n = apply_minarea(&runs, &mut run_label, n, minarea);
+        let mut labels = vec![0i32; if paint_labels { rows * cols } else { 0 }];
+        let paint_band = |(i, out): (usize, &mut [i32])| {
+            ctx.check()?;
+            let (a, b) = (offsets[i], offsets[i + 1]);
+            paint(&runs[a..b], &run_label[a..b], cols, starts[i], out);
+            Ok::<(), Error>(())
+        };
+        if paint_labels {
+            if par {
                 labels
                     .par_chunks_mut(band * cols)
                     .enumerate()
-                    .try_for_each(|(i, out)| {
-                        ctx.check()?;
-                        let (a, b) = (offsets[i], offsets[i + 1]);
-                        paint(&runs[a..b], &run_label[a..b], cols, starts[i], out);
-                        Ok::<(), Error>(())
-                    })?;
-                (labels, runs, run_label, n)
-            });
-            let moments = stage!(
-                ctx,
-                "measure",
-                moments_from_runs(&runs, &run_label, n, values, cols)
-            );
-            Ok(Detection {
-                labels,
-                moments,
-                runs,
-                run_label,
-            })
+                    .try_for_each(paint_band)?;
+            } else {
+                labels
+                    .chunks_mut(band * cols)
+                    .enumerate()
+                    .try_for_each(paint_band)?;
+            }
         }
-    }
+        (labels, runs, run_label, n)
+    });
+    let moments = stage!(
+        ctx,
+        "measure",
+        moments_from_runs(&runs, &run_label, n, values, cols)
+    );
+    Ok(Detection {
+        labels,
+        moments,
+        runs,
+        run_label,
+    })
 }
 
 /// Set labels of sources smaller than `minarea` to 0 and renumber the rest 1..=m keeping

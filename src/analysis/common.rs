@@ -183,29 +183,7 @@ pub fn copy_checked(src: &[f64], parallel: bool, ctx: &super::Ctx) -> crate::Res
 /// most of the full-frame stages of the background mode. `parallel` zeroes it over
 /// rayon, so the faults are shared by the threads.
 pub fn zeroed_f64(n: usize, parallel: bool) -> Vec<f64> {
-    let mut v = huge_f64(n);
-    let spare = &mut v.spare_capacity_mut()[..n];
-    if parallel {
-        spare.par_chunks_mut(1 << 18).for_each(|c| {
-            for x in c {
-                x.write(0.0);
-            }
-        });
-    } else {
-        for x in spare.iter_mut() {
-            x.write(0.0);
-        }
-    }
-    // SAFETY: all n elements were written above.
-    unsafe { v.set_len(n) };
-    v
-}
-
-/// An empty f64 vector with capacity for `n` values on transparent huge pages (see
-/// [`zeroed_f64`]), for an output that is then written once in full through
-/// `spare_capacity_mut` — saving the zeroing pass over memory that `zeroed_f64` makes.
-pub fn huge_f64(n: usize) -> Vec<f64> {
-    let v: Vec<f64> = Vec::with_capacity(n);
+    let mut v: Vec<f64> = Vec::with_capacity(n);
     #[cfg(target_os = "linux")]
     {
         const HUGE: usize = 2 << 20;
@@ -221,6 +199,20 @@ pub fn huge_f64(n: usize) -> Vec<f64> {
             }
         }
     }
+    let spare = &mut v.spare_capacity_mut()[..n];
+    if parallel {
+        spare.par_chunks_mut(1 << 18).for_each(|c| {
+            for x in c {
+                x.write(0.0);
+            }
+        });
+    } else {
+        for x in spare.iter_mut() {
+            x.write(0.0);
+        }
+    }
+    // SAFETY: all n elements were written above.
+    unsafe { v.set_len(n) };
     v
 }
 

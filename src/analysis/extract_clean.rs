@@ -106,8 +106,9 @@ fn sextractor_mthresh(mut v: Vec<f64>, m: usize) -> f64 {
     }
 }
 
-/// Measure one object for CLEAN. `det` is the detection image (filtered, over the RMS) and
-/// `raw(g)` the unfiltered background-subtracted pixel over the RMS; `pix` its pixels.
+/// Measure one object for CLEAN: `pix` its pixels, `det` the detection image (filtered,
+/// over the RMS) at them, and `raw(g)` the unfiltered background-subtracted pixel g over
+/// the RMS.
 fn profile(
     pix: &[u32],
     det: &[f64],
@@ -120,12 +121,11 @@ fn profile(
     let (mut f, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     let mut peak = f64::NEG_INFINITY;
     let mut ymax = 0usize;
-    for &g in pix {
+    for (&g, &w) in pix.iter().zip(det) {
         let g = g as usize;
         let (r, c) = (g / cols, g % cols);
         ymax = ymax.max(r);
         let (x, y) = (c as f64 - c0, r as f64 - r0);
-        let w = det[g];
         f += w;
         sx += w * x;
         sy += w * y;
@@ -169,7 +169,7 @@ fn profile(
     } else {
         1.0
     };
-    let excess: Vec<f64> = pix.iter().map(|&g| det[g as usize] - p.thresh).collect();
+    let excess: Vec<f64> = det.iter().map(|&d| d - p.thresh).collect();
     let mthresh = sextractor_mthresh(excess, p.minarea.max(1));
     Profile {
         x: c0 + xm,
@@ -187,12 +187,13 @@ fn profile(
     }
 }
 
-/// Run CLEAN over `objects` (pixel lists in raster order). Returns, for each object, the
+/// Run CLEAN over `objects` (pixel lists in raster order; `det[i]` the detection image at
+/// the pixels of object i). Returns, for each object, the
 /// index of the object that absorbed it, or its own index if it survives. Absorption is
 /// resolved to the final survivor (never a chain).
 pub fn clean(
     objects: &[&[u32]],
-    det: &[f64],
+    det: &[&[f64]],
     raw: &(dyn Fn(usize) -> f64 + Sync),
     cols: usize,
     p: &CleanParams,
@@ -204,7 +205,7 @@ pub fn clean(
     if n < 2 || p.thresh.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return owner;
     }
-    let one = |i: usize| profile(objects[i], det, raw, cols, p);
+    let one = |i: usize| profile(objects[i], det[i], raw, cols, p);
     let mut prof: Vec<Profile> = if par {
         (0..n).into_par_iter().map(one).collect()
     } else {
@@ -304,6 +305,10 @@ mod tests {
         d
     }
 
+    fn at(pix: &[u32], d: &[f64]) -> Vec<f64> {
+        pix.iter().map(|&g| d[g as usize]).collect()
+    }
+
     /// The pixels above `thr` within `rad` of (r, c), raster order.
     fn blob(d: &[f64], cols: usize, r: f64, c: f64, rad: f64, thr: f64) -> Vec<u32> {
         (0..d.len() as u32)
@@ -337,7 +342,14 @@ mod tests {
         let bump = blob(&d, cols, 30.0, 41.0, 1.5, 1.5);
         assert_eq!(bump.len(), 5);
         assert!(!star.iter().any(|g| bump.contains(g)));
-        let owner = clean(&[&star, &bump], &d, &|g| d[g], cols, &params(), false);
+        let owner = clean(
+            &[&star, &bump],
+            &[&at(&star, &d), &at(&bump, &d)],
+            &|g| d[g],
+            cols,
+            &params(),
+            false,
+        );
         assert_eq!(owner, vec![0, 0]);
     }
 
@@ -363,7 +375,14 @@ mod tests {
         );
         let a = blob(&d, cols, 30.0, 25.0, 9.0, 1.5);
         let b = blob(&d, cols, 30.0, 45.0, 9.0, 1.5);
-        let owner = clean(&[&a, &b], &d, &|g| d[g], cols, &params(), true);
+        let owner = clean(
+            &[&a, &b],
+            &[&at(&a, &d), &at(&b, &d)],
+            &|g| d[g],
+            cols,
+            &params(),
+            true,
+        );
         assert_eq!(owner, vec![0, 1]);
         // and with no threshold there is no model: nothing merges
         let p0 = CleanParams {
@@ -371,7 +390,14 @@ mod tests {
             ..params()
         };
         assert_eq!(
-            clean(&[&a, &b], &d, &|g| d[g], cols, &p0, false),
+            clean(
+                &[&a, &b],
+                &[&at(&a, &d), &at(&b, &d)],
+                &|g| d[g],
+                cols,
+                &p0,
+                false
+            ),
             vec![0, 1]
         );
     }

@@ -74,15 +74,15 @@ pub fn levels(lo: f64, peak: f64, nthresh: usize) -> Vec<f64> {
 }
 
 /// Deblend one object. `pix` are its pixels (flat indices into a `cols`-wide frame, raster
-/// order), `det` the detection image.
-pub fn deblend_object(pix: &[u32], det: &[f64], cols: usize, p: &DeblendParams) -> Children {
+/// order) and `vals` the detection image at those pixels (the image itself is not kept).
+pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams) -> Children {
     let n = pix.len();
     let single = || vec![pix.to_vec()];
     let minarea = p.minarea.max(1);
     if p.nthresh < 2 || n < 2 * minarea {
         return single();
     }
-    let v: Vec<f64> = pix.iter().map(|&q| det[q as usize]).collect();
+    let v = vals;
     let peak = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if peak.partial_cmp(&p.thresh) != Some(std::cmp::Ordering::Greater) {
         return single();
@@ -351,6 +351,10 @@ mod tests {
         d
     }
 
+    fn at(pix: &[u32], d: &[f64]) -> Vec<f64> {
+        pix.iter().map(|&g| d[g as usize]).collect()
+    }
+
     fn object(d: &[f64], thr: f64) -> Vec<u32> {
         (0..d.len() as u32)
             .filter(|&i| d[i as usize] > thr)
@@ -369,7 +373,7 @@ mod tests {
         let (rows, cols) = (30, 40);
         let d = gauss_frame(rows, cols, &[(15.0, 14.0, 100.0), (15.0, 22.0, 60.0)], 2.0);
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &d, cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), cols, &P);
         assert_eq!(ch.len(), 2);
         assert_eq!(ch.iter().map(|c| c.len()).sum::<usize>(), pix.len());
         // each child holds its own peak; the split runs between the stars
@@ -400,13 +404,13 @@ mod tests {
         let d = gauss_frame(rows, cols, &[(15.0, 11.0, 1000.0), (15.0, 19.0, 3.0)], 1.5);
         let pix = object(&d, 1.0);
         let p = DeblendParams { thresh: 1.0, ..P };
-        assert_eq!(deblend_object(&pix, &d, cols, &p).len(), 1);
+        assert_eq!(deblend_object(&pix, &at(&pix, &d), cols, &p).len(), 1);
         // ... but above a contrast of 0.0001 it is its own object
         let p = DeblendParams {
             mincont: 0.0001,
             ..p
         };
-        assert_eq!(deblend_object(&pix, &d, cols, &p).len(), 2);
+        assert_eq!(deblend_object(&pix, &at(&pix, &d), cols, &p).len(), 2);
         let levels = levels(1.0, 1000.0, 32);
         assert!((levels[0] - 1000f64.powf(1.0 / 32.0)).abs() < 1e-12);
         assert_eq!(levels.len(), 31);
@@ -422,7 +426,7 @@ mod tests {
             2.2,
         );
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &d, cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), cols, &P);
         assert_eq!(ch.len(), 3);
         let mut all: Vec<u32> = ch.concat();
         all.sort_unstable();
