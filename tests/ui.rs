@@ -120,6 +120,13 @@ fn loads_the_eso_sample_and_draws_its_sources() {
         .expect("n_sources");
     assert!(n > 0);
     snapshot(&mut h, "ccd_result");
+    // the result's 2-D arrays can be shown in place of the frame
+    h.get_by_label("image").click();
+    h.run_steps(2);
+    h.get_by_label("labels").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.viewer.layer, "labels");
+    snapshot(&mut h, "ccd_labels");
 }
 
 #[test]

@@ -218,7 +218,7 @@ pub fn zscale(data: &[f64]) -> (f64, f64) {
 /// RGBA pixels (row 0 of the data at the bottom, as astronomers display frames),
 /// subsampled by `step` in both axes.
 pub fn render(
-    data: &ndarray::Array2<f64>,
+    data: ndarray::ArrayView2<f64>,
     lo: f64,
     hi: f64,
     stretch: Stretch,
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn render_flips_rows_and_marks_nan() {
         let d = ndarray::array![[0.0, 1.0], [f64::NAN, 1.0]];
-        let (w, h, px) = render(&d, 0.0, 1.0, Stretch::Linear, Colormap::Grey, 1);
+        let (w, h, px) = render(d.view(), 0.0, 1.0, Stretch::Linear, Colormap::Grey, 1);
         assert_eq!((w, h), (2, 2));
         // First output row is data row 1 (NaN shown magenta).
         assert_eq!(&px[0..4], &[255, 0, 255, 255]);

@@ -21,6 +21,9 @@ pub struct ViewerState {
     pub colormap: Colormap,
     pub show_sources: bool,
     pub show_errors: bool,
+    /// What the frame view shows: "" for the input frame, else the name of a 2-D array of
+    /// the result (subtracted, labels, background_mesh, …), drawn over the frame's extent.
+    pub layer: String,
     /// Fold period chosen by clicking the periodogram (None = best period).
     #[serde(skip)]
     pub fold_period: Option<f64>,
@@ -38,6 +41,7 @@ impl Default for ViewerState {
             colormap: Colormap::Grey,
             show_sources: true,
             show_errors: true,
+            layer: String::new(),
             fold_period: None,
             frame_index: 0,
             texture: None,
@@ -334,18 +338,80 @@ fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: Option<&Out
             });
         ui.checkbox(&mut st.show_sources, "sources");
     });
+    // the 2-D arrays of the result, which can be shown in place of the frame
+    let layers: Vec<(&str, &ArtifactData)> = out.map_or(Vec::new(), |o| {
+        o.artifacts
+            .iter()
+            .filter(|a| match &a.data {
+                ArtifactData::F64(x) => x.ndim() == 2 && !x.is_empty(),
+                ArtifactData::I32(x) => x.ndim() == 2 && !x.is_empty(),
+                _ => false,
+            })
+            .map(|a| (a.name.as_str(), &a.data))
+            .collect()
+    });
+    if !layers.iter().any(|(n, _)| *n == st.layer) {
+        st.layer.clear();
+    }
+    if !layers.is_empty() {
+        ui.horizontal(|ui| {
+            let shown = if st.layer.is_empty() {
+                "frame"
+            } else {
+                &st.layer
+            };
+            egui::ComboBox::from_label("image")
+                .selected_text(shown.to_string())
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut st.layer, String::new(), "frame");
+                    for (n, _) in &layers {
+                        ui.selectable_value(&mut st.layer, n.to_string(), *n);
+                    }
+                });
+        });
+    }
+    let layer = layers.iter().find(|(n, _)| *n == st.layer).map(|l| l.1);
+    let (ptr, shape) = match layer {
+        Some(ArtifactData::F64(x)) => (x.as_ptr() as usize, (x.shape()[0], x.shape()[1])),
+        Some(ArtifactData::I32(x)) => (x.as_ptr() as usize, (x.shape()[0], x.shape()[1])),
+        _ => (pixels.as_ptr() as usize, (rows, cols)),
+    };
     let key = TexKey {
-        ptr: pixels.as_ptr() as usize,
-        shape: (rows, cols),
+        ptr,
+        shape,
         stretch: st.stretch,
         limits: st.limits,
         colormap: st.colormap,
     };
     if st.texture.as_ref().is_none_or(|t| t.0 != key) {
         puffin::profile_scope!("frame texture");
-        let (lo, hi) = image_view::limits(pixels, st.limits, st.stretch);
-        let step = rows.max(cols).div_ceil(2048).max(1);
-        let (w, h, px) = image_view::render(&f.data, lo, hi, st.stretch, st.colormap, step);
+        let shown: ndarray::Array2<f64>;
+        let view = match layer {
+            Some(ArtifactData::F64(x)) => x.view().into_dimensionality::<ndarray::Ix2>().ok(),
+            Some(ArtifactData::I32(x)) => {
+                shown = x
+                    .mapv(|v| v as f64)
+                    .into_dimensionality::<ndarray::Ix2>()
+                    .unwrap_or_default();
+                Some(shown.view())
+            }
+            _ => None,
+        }
+        .unwrap_or_else(|| f.data.view());
+        let flat: std::borrow::Cow<[f64]> = match view.as_slice() {
+            Some(x) => x.into(),
+            None => view.iter().copied().collect::<Vec<f64>>().into(),
+        };
+        // integer layers (labels) span their whole range: a percentile of a mostly-zero
+        // segmentation map would be 0 … 0
+        let lim = match layer {
+            Some(ArtifactData::I32(_)) => Limits::MinMax,
+            _ => st.limits,
+        };
+        let (lo, hi) = image_view::limits(&flat, lim, st.stretch);
+        let (lr, lc) = view.dim();
+        let step = lr.max(lc).div_ceil(2048).max(1);
+        let (w, h, px) = image_view::render(view, lo, hi, st.stretch, st.colormap, step);
         let img = egui::ColorImage::from_rgba_unmultiplied([w, h], &px);
         let tex = ui
             .ctx()
@@ -449,13 +515,29 @@ fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: Option<&Out
             String::new()
         }
     );
+    if layer.is_some() {
+        let (lr, lc) = shape;
+        text.push_str(&format!(" · showing {} ({lr}×{lc}", st.layer));
+        text.push_str(if (lr, lc) == (rows, cols) {
+            ")"
+        } else {
+            ", stretched over the frame)"
+        });
+    }
     if let Some(c) = resp.inner.filter(|_| resp.response.hovered()) {
         let (r, cc) = (c.y.round(), c.x.round());
         if r >= 0.0 && cc >= 0.0 && (r as usize) < rows && (cc as usize) < cols {
-            text.push_str(&format!(
-                " · row {r}, col {cc}: {:.6}",
-                f.data[[r as usize, cc as usize]]
-            ));
+            // the layer's cell under the pointer (a mesh cell covers many frame pixels)
+            let (r, cc) = (r as usize, cc as usize);
+            let at = [r * shape.0 / rows, cc * shape.1 / cols];
+            let v = match layer {
+                Some(ArtifactData::F64(x)) => x.get(&at[..]).copied(),
+                Some(ArtifactData::I32(x)) => x.get(&at[..]).map(|&v| v as f64),
+                _ => f.data.get((r, cc)).copied(),
+            };
+            if let Some(v) = v {
+                text.push_str(&format!(" · row {r}, col {cc}: {v:.6}"));
+            }
         }
     }
     ui.label(RichText::new(text).monospace());

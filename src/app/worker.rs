@@ -2,7 +2,7 @@
 //! through the same harness as the CLI, and sends results back; the UI polls the
 //! channel each frame and repaints on arrival, so it keeps rendering during a run.
 
-use crate::analysis::{Analysis, Control, Params, Variant};
+use crate::analysis::{guard, Analysis, Control, Params, Variant};
 use crate::bench::{self, Outputs, RunConfig, RunRecord};
 use crate::data::Loaded;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -183,6 +183,7 @@ fn execute(
                 }
                 let loaded =
                     bench::generated_input(analysis, n, seed).map_err(|e| e.to_string())?;
+                guard_point(analysis, &loaded, &params, &cfg, &format!("size {n}"))?;
                 let sub = Control::new();
                 let (record, _) = run_forwarding(analysis, &loaded, &params, &cfg, control, &sub)?;
                 control.set_progress((i + 1) as f64 / sizes.len() as f64);
@@ -209,6 +210,7 @@ fn execute(
                     threads: t,
                     ..cfg.clone()
                 };
+                guard_point(analysis, &data, &params, &c, &format!("{t} threads"))?;
                 let sub = Control::new();
                 let (record, _) = run_forwarding(analysis, &data, &params, &c, control, &sub)?;
                 control.set_progress((i + 1) as f64 / threads.len() as f64);
@@ -224,6 +226,28 @@ fn execute(
 }
 
 /// Run one sweep point with its own progress, while still honouring the outer Cancel.
+/// A sweep never starts a point beyond the guard's limits (a run would ask first; a
+/// sweep has no one to ask between points): it stops before it, keeping the points done,
+/// and says why, so that the largest size or the repeats can be lowered.
+fn guard_point(
+    analysis: &'static dyn Analysis,
+    data: &Loaded,
+    params: &Params,
+    cfg: &RunConfig,
+    point: &str,
+) -> Result<(), String> {
+    let Some(est) = guard::estimate(analysis, &data.data, params, cfg) else {
+        return Ok(());
+    };
+    match guard::judge(&est, guard::available_memory()) {
+        guard::Verdict::Fine => Ok(()),
+        guard::Verdict::Confirm(why) | guard::Verdict::Refuse(why) => Err(format!(
+            "{}: sweep stopped before {point}: {why}",
+            analysis.id()
+        )),
+    }
+}
+
 fn run_forwarding(
     analysis: &'static dyn Analysis,
     data: &Loaded,
@@ -325,6 +349,40 @@ mod tests {
                 Err(e) => panic!("no answer from the worker: {e}"),
             }
         }
+    }
+
+    #[test]
+    fn a_sweep_stops_before_a_point_beyond_the_guard() {
+        let mut w = Worker::start(|| {});
+        let a = crate::analysis::find("pairwise-distances").expect("registered");
+        let job = Job::SizeSweep {
+            analysis: a,
+            params: Params::default(),
+            cfg: RunConfig {
+                variants: vec![Variant::Naive],
+                threads: 1,
+                repeat: 1,
+                warmup: 0,
+                naive_budget_s: None,
+            },
+            // naive pairwise on 10⁷ points: hours and terabytes
+            sizes: vec![50, 10_000_000],
+            seed: 1,
+        };
+        w.submit(job, "sweep".into()).expect("submit");
+        let mut points = Vec::new();
+        let err = loop {
+            match w.results.recv_timeout(Duration::from_secs(60)) {
+                Ok(Msg::Done(e)) => break e,
+                Ok(Msg::SweepPoint { x, .. }) => points.push(x),
+                Ok(_) => {}
+                Err(e) => panic!("no answer from the worker: {e}"),
+            }
+        };
+        assert_eq!(points, vec![50]);
+        let err = err.expect("stopped with a reason");
+        assert!(err.contains("before size 10000000"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
