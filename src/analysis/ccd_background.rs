@@ -11,11 +11,17 @@
 //! positions.
 //!
 //! Every variant computes each pixel with the same expressions, so the images agree bit
-//! for bit; the variants differ in scheduling (serial vs rayon over meshes and rows) and
-//! in the labelling/measurement method shared with the threshold mode.
+//! for bit; the variants differ in scheduling (serial vs rayon over mesh bands and row
+//! blocks) and in labelling: the naive variant stores the detection image and labels it
+//! the chapter's way, the others threshold each row as the fused subtract+filter pass
+//! makes it and label the runs (keeping the detection values only along them).
+//!
+//! Stages: `mesh`, `mesh_filter`, `subtract_filter` (background interpolated per row from
+//! the meshes, subtracted, filtered, scaled and — except naive — thresholded), `filter`
+//! (only for a Gaussian filter), `threshold` (naive and Gaussian), `label`, `measure`,
+//! `objects`, `deblend`, `clean`, `photometry`, and `full_maps` with `maps=full`.
 
-use super::ccd_kernels::median3_rows;
-use super::ccd_kernels::{runs_in_row, Run};
+use super::ccd_kernels::{median3_rows, runs_in_row, Run};
 use super::ccd_pipeline::{detect, label_runs, nonfinite_error, to_dyn, to_dyn_i32, Detection};
 use super::common::{reflect, write_all, zeroed_f64};
 use super::extract_clean::{clean, CleanParams};
