@@ -573,3 +573,40 @@ fn background_mode_cancels_promptly() {
         }
     }
 }
+
+/// The local-RMS threshold and the full-resolution maps go through other code (the RMS
+/// row interpolated per image row; the maps written out): the variants still agree, the
+/// full maps change nothing in the catalog, and their means follow the meshes'.
+#[test]
+fn local_threshold_and_full_maps() {
+    let global = Table::of(&run_all(&eso(), &[("detect", "background")]));
+    let local = Table::of(&run_all(
+        &eso(),
+        &[("detect", "background"), ("thresh_rms", "local")],
+    ));
+    let (ng, nl) = (global.col("x_image").len(), local.col("x_image").len());
+    assert!(
+        (nl as f64 - ng as f64).abs() <= 0.2 * ng as f64,
+        "{nl} local against {ng} global"
+    );
+    let full = run_all(&eso(), &[("detect", "background"), ("maps", "full")]);
+    assert_eq!(
+        Table::of(&full).t,
+        global.t,
+        "maps=full changes the catalog"
+    );
+    let mean = |name: &str| match full.get(name) {
+        Some(analysis::ArtifactData::F64(a)) => a.iter().sum::<f64>() / a.len() as f64,
+        _ => panic!("no f64 artifact {name}"),
+    };
+    for (map, mesh) in [
+        ("background", "background_mesh"),
+        ("background_rms", "rms_mesh"),
+    ] {
+        let (m, k) = (mean(map), mean(mesh));
+        assert!(
+            (m - k).abs() < 0.01 * k.abs(),
+            "{map} mean {m} against {mesh} {k}"
+        );
+    }
+}
