@@ -893,7 +893,7 @@ pub fn run(
                 })
                 .collect();
             let vref: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-            clean(&pix, &vref, &raw, cols, cp, par)
+            clean(&pix, &vref, &raw, cols, cp, par, &|| ctx.check())?
         });
         n_cleaned = owner.iter().enumerate().filter(|&(i, &o)| o != i).count();
         if n_cleaned > 0 {
