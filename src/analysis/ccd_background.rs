@@ -561,46 +561,30 @@ pub fn run(
     let (ny, nx) = (rows.div_ceil(bs), cols.div_ceil(bs));
     // 1. mesh statistics
     let (mut back_mesh, mut rms_mesh) = stage!(ctx, "mesh", {
-        // One band of `bs` rows at a time: its rows are read in order and regrouped mesh by
-        // mesh (mesh j at buf[h·c0 .. h·c1], row-major), then each mesh's statistics are
-        // taken. Gathering one 64×64 mesh straight from the frame read 64 pieces of 512
-        // bytes 32 KB apart, which defeats the prefetcher: that gather was most of the
-        // stage's time.
         type Scratch = (Vec<f64>, HistScratch);
-        let band = |st: &mut Scratch, i: usize| -> Result<Vec<(f64, f64)>> {
+        let one = |st: &mut Scratch, m: usize| {
             ctx.check()?;
+            let (i, j) = (m / nx, m % nx);
             let (r0, r1) = (i * bs, ((i + 1) * bs).min(rows));
-            let h = r1 - r0;
-            let (buf, hs) = st;
-            if buf.len() != h * cols {
-                buf.resize(h * cols, 0.0);
-            }
-            let span = |j: usize| (j * bs, ((j + 1) * bs).min(cols));
+            let (c0, c1) = (j * bs, ((j + 1) * bs).min(cols));
+            let (v, hs) = st;
+            v.clear();
             for r in r0..r1 {
-                let row = &src[r * cols..(r + 1) * cols];
-                for j in 0..nx {
-                    let (c0, c1) = span(j);
-                    let at = h * c0 + (r - r0) * (c1 - c0);
-                    buf[at..at + (c1 - c0)].copy_from_slice(&row[c0..c1]);
-                }
+                v.extend_from_slice(&src[r * cols + c0..r * cols + c1]);
             }
-            Ok((0..nx)
-                .map(|j| {
-                    let (c0, c1) = span(j);
-                    mesh_stats_hist(&buf[h * c0..h * c1], hs)
-                })
-                .collect())
+            Ok(mesh_stats_hist(v, hs))
         };
-        let bands: Vec<Vec<(f64, f64)>> = if par {
-            (0..ny)
+        let stats: Vec<(f64, f64)> = if par {
+            (0..ny * nx)
                 .into_par_iter()
-                .map_init(Scratch::default, band)
+                .map_init(Scratch::default, one)
                 .collect::<Result<_>>()?
         } else {
             let mut st = Scratch::default();
-            (0..ny).map(|i| band(&mut st, i)).collect::<Result<_>>()?
+            (0..ny * nx)
+                .map(|m| one(&mut st, m))
+                .collect::<Result<_>>()?
         };
-        let stats: Vec<(f64, f64)> = bands.into_iter().flatten().collect();
         (
             stats.iter().map(|s| s.0).collect::<Vec<f64>>(),
             stats.iter().map(|s| s.1).collect::<Vec<f64>>(),
@@ -643,6 +627,16 @@ pub fn run(
     //    twice (SExtractor and sep also keep only the meshes).
     let back = MeshMap::new(&back_mesh, nx, rows, cols, bs);
     let noise = MeshMap::new(&rms_mesh, nx, rows, cols, bs);
+    // the filtered row r over the global RMS, or over the local RMS row (interpolated into
+    // `e` with `tmp`)
+    let scale = |r: usize, o: &mut [f64], tmp: &mut Vec<f64>, e: &mut [f64]| {
+        if p.global_rms {
+            scale_global(o, global_rms);
+        } else {
+            noise.row(r, tmp, e);
+            scale_local(o, e);
+        }
+    };
     let fused = !matches!(p.filter, DetFilter::Gaussian(_));
     // Vectorized and parallel never store the detection image: each row is thresholded
     // while in cache and only the runs above the threshold keep their values (a few % of
@@ -652,9 +646,10 @@ pub fn run(
     let (sub, signif, blocks) = stage!(ctx, "subtract_filter", {
         // `sub` is faulted in up front by `zeroed_f64` (huge pages, zeroed over the
         // threads) and then overwritten; it is cleared (the memory stays, as spare
-        // capacity) so that the pass writes it through `spare_capacity_mut`. Measured in one sitting, 15 runs each, three
-        // alternations: parallel 104–139 ms against 133–152 ms, vectorized 193–198 ms
-        // against 242–268 ms, when the pass itself took the first touch of fresh pages.
+        // capacity) so that the pass writes it through `spare_capacity_mut`. Measured in
+        // one sitting, 15 runs each, three alternations: parallel 104–139 ms against
+        // 133–152 ms, vectorized 193–198 ms against 242–268 ms, when the pass itself took
+        // the first touch of fresh pages.
         // (Huge pages touched first inside the pass made runs bimodal: the kernel
         // compacted memory in the middle of it.)
         let mut sub: Vec<f64> = zeroed_f64(rows * cols, par);
@@ -706,12 +701,7 @@ pub fn run(
                     DetFilter::Pyramid3 => filter_row(w(i), w(i + 1), w(i + 2), row, cs),
                     _ => row.copy_from_slice(w(i + 1)),
                 }
-                if p.global_rms {
-                    scale_global(row, global_rms);
-                } else {
-                    noise.row(r0 + i, tmp, bg);
-                    scale_local(row, bg);
-                }
+                scale(r0 + i, row, tmp, bg);
                 if sparse {
                     let first = runs.len();
                     runs_in_row(row, p.thresh, r0 + i, &mut runs);
@@ -791,14 +781,13 @@ pub fn run(
                         *v += w * x;
                     }
                 }
-                if p.global_rms {
-                    scale_global(o, global_rms);
+                // an RMS row only for the local threshold
+                let mut e = if p.global_rms {
+                    Vec::new()
                 } else {
-                    let mut t = Vec::with_capacity(nx);
-                    let mut e = vec![0.0; cols];
-                    noise.row(r, &mut t, &mut e);
-                    scale_local(o, &e);
-                }
+                    vec![0.0; cols]
+                };
+                scale(r, o, &mut Vec::new(), &mut e);
             })?;
             e
         }),

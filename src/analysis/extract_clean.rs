@@ -345,6 +345,20 @@ mod tests {
         pix.iter().map(|&g| d[g as usize]).collect()
     }
 
+    /// CLEAN on objects of the image `d` (the detection image and the raw one alike).
+    fn run(
+        objs: &[&[u32]],
+        d: &[f64],
+        cols: usize,
+        p: &CleanParams,
+        par: bool,
+        check: &dyn Fn() -> crate::Result<()>,
+    ) -> crate::Result<Vec<usize>> {
+        let vals: Vec<Vec<f64>> = objs.iter().map(|o| at(o, d)).collect();
+        let vref: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
+        clean(objs, &vref, &|g| d[g], cols, p, par, check)
+    }
+
     /// The pixels above `thr` within `rad` of (r, c), raster order.
     fn blob(d: &[f64], cols: usize, r: f64, c: f64, rad: f64, thr: f64) -> Vec<u32> {
         (0..d.len() as u32)
@@ -378,16 +392,7 @@ mod tests {
         let bump = blob(&d, cols, 30.0, 41.0, 1.5, 1.5);
         assert_eq!(bump.len(), 5);
         assert!(!star.iter().any(|g| bump.contains(g)));
-        let owner = clean(
-            &[&star, &bump],
-            &[&at(&star, &d), &at(&bump, &d)],
-            &|g| d[g],
-            cols,
-            &params(),
-            false,
-            &|| Ok(()),
-        )
-        .expect("clean");
+        let owner = run(&[&star, &bump], &d, cols, &params(), false, &|| Ok(())).expect("clean");
         assert_eq!(owner, vec![0, 0]);
     }
 
@@ -422,10 +427,9 @@ mod tests {
         let bump = blob(&d, cols, 40.0, 136.0, 1.5, 1.5);
         let far = blob(&d, cols, 40.0, 5.0, 4.0, 1.5);
         assert_eq!(bump.len(), 5);
-        let owner = clean(
+        let owner = run(
             &[&far, &star, &bump],
-            &[&at(&far, &d), &at(&star, &d), &at(&bump, &d)],
-            &|g| d[g],
+            &d,
             cols,
             &params(),
             false,
@@ -435,16 +439,7 @@ mod tests {
         assert_eq!(owner, vec![0, 1, 1]);
         // cancellation reaches the loop
         let stop = || Err(crate::Error::Cancelled);
-        assert!(clean(
-            &[&star, &bump],
-            &[&at(&star, &d), &at(&bump, &d)],
-            &|g| d[g],
-            cols,
-            &params(),
-            false,
-            &stop,
-        )
-        .is_err());
+        assert!(run(&[&star, &bump], &d, cols, &params(), false, &stop).is_err());
     }
 
     #[test]
@@ -457,16 +452,7 @@ mod tests {
         );
         let a = blob(&d, cols, 30.0, 25.0, 9.0, 1.5);
         let b = blob(&d, cols, 30.0, 45.0, 9.0, 1.5);
-        let owner = clean(
-            &[&a, &b],
-            &[&at(&a, &d), &at(&b, &d)],
-            &|g| d[g],
-            cols,
-            &params(),
-            true,
-            &|| Ok(()),
-        )
-        .expect("clean");
+        let owner = run(&[&a, &b], &d, cols, &params(), true, &|| Ok(())).expect("clean");
         assert_eq!(owner, vec![0, 1]);
         // and with no threshold there is no model: nothing merges
         let p0 = CleanParams {
@@ -474,16 +460,7 @@ mod tests {
             ..params()
         };
         assert_eq!(
-            clean(
-                &[&a, &b],
-                &[&at(&a, &d), &at(&b, &d)],
-                &|g| d[g],
-                cols,
-                &p0,
-                false,
-                &|| Ok(()),
-            )
-            .expect("clean"),
+            run(&[&a, &b], &d, cols, &p0, false, &|| Ok(())).expect("clean"),
             vec![0, 1]
         );
     }

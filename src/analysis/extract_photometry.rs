@@ -279,22 +279,17 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
     let mut var_iso = 0.0;
     for &g in o.pix {
         let g = g as usize;
-        let (r, c) = (g / cols, g % cols);
-        m.add(r, c, im.sub[g]);
-        var_iso += (im.rms)(g).powi(2);
-        if im.raw[g] >= p.satur_level {
-            flags |= FLAG_SATURATED;
-        }
-        if r == 0 || c == 0 || r + 1 == im.rows || c + 1 == cols {
-            flags |= FLAG_TRUNCATED;
-        }
+        m.add(g / cols, g % cols, im.sub[g]);
     }
     let (mut merged_n, mut merged_flux) = (0.0, 0.0);
     for &g in o.merged {
+        merged_n += 1.0;
+        merged_flux += im.sub[g as usize];
+    }
+    // the isophotal variance and the pixel flags count the absorbed pixels too
+    for &g in o.pix.iter().chain(o.merged) {
         let g = g as usize;
         let (r, c) = (g / cols, g % cols);
-        merged_n += 1.0;
-        merged_flux += im.sub[g];
         var_iso += (im.rms)(g).powi(2);
         if im.raw[g] >= p.satur_level {
             flags |= FLAG_SATURATED;
