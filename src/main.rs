@@ -1,8 +1,9 @@
 //! The `astroperf` command: no subcommand opens the GUI; `list`, `info`, `run` and
 //! `bench` drive the same engine headless.
 
-use astroperf::analysis::{self, params::parse_pairs, Control, Params, Variant};
+use astroperf::analysis::{self, Control, Params, Variant};
 use astroperf::bench::{self, report, RunConfig};
+use astroperf::data::generate::parse_pairs;
 use astroperf::data::{self, Loaded};
 use astroperf::{Error, Result};
 use clap::{Parser, Subcommand};
@@ -432,14 +433,10 @@ fn existing_exports(dir: &Path, selected: &[&'static dyn analysis::Analysis]) ->
     v
 }
 
-/// Parameters of a bench run: the defaults, except where the chapter's workload fixes a
-/// value the default would choose differently (the anchor's Lomb-Scargle grid is
-/// linspace(0.01, 5, 10,000); the automatic grid for 10,000 points would have 125,001).
+/// Parameters of a bench run: the defaults, except, in the chapter suite, the values the
+/// chapter's workload fixes ([`analysis::Analysis::chapter_params`]).
 fn bench_params(a: &dyn analysis::Analysis, chapter: bool) -> Result<Params> {
-    let over: &[(&str, &str)] = match (a.id(), chapter) {
-        ("period-search", true) => &[("fmin", "0.01"), ("fmax", "5"), ("n", "10000")],
-        _ => &[],
-    };
+    let over = if chapter { a.chapter_params() } else { &[] };
     let given: Vec<(String, String)> = over
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

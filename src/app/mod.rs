@@ -13,9 +13,10 @@ mod worker;
 pub use image_view::{limits, zscale, Colormap, Limits, Stretch};
 pub use timing::fit_exponent;
 
-use crate::analysis::{self, Analysis, ParamValue, Variant};
+use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
 use crate::data::{self, Loaded, Origin};
+use crate::engine::{self, Analysis, ParamValue, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -188,7 +189,7 @@ pub struct AstroApp {
     /// The question shown in a modal (run a costly job, replace a file).
     pub confirm: Option<Confirm>,
     /// The last estimate for the Run button, keyed by what it depends on.
-    estimate_cache: Option<(String, Option<analysis::guard::Estimate>)>,
+    estimate_cache: Option<(String, Option<engine::guard::Estimate>)>,
 }
 
 const APP_KEY: &str = "astroperf-settings";
@@ -228,7 +229,7 @@ impl AstroApp {
             confirm: None,
             estimate_cache: None,
         };
-        if analysis::find(&app.settings.analysis).is_none() {
+        if analyses::find(&app.settings.analysis).is_none() {
             app.settings.analysis = "spectrum-pipeline".into();
         }
         app.settings.threads = app
@@ -239,8 +240,8 @@ impl AstroApp {
     }
 
     pub fn analysis(&self) -> &'static dyn Analysis {
-        analysis::find(&self.settings.analysis)
-            .or_else(|| analysis::registry().first().copied())
+        analyses::find(&self.settings.analysis)
+            .or_else(|| analyses::registry().first().copied())
             .expect("the registry is never empty")
     }
 
@@ -274,16 +275,12 @@ impl AstroApp {
         if self.analysis().input_kind() == kind {
             return;
         }
-        // A loaded light curve is most often opened to search its period.
-        let preferred = (kind == "light-curve")
-            .then(|| analysis::find("period-search"))
-            .flatten();
-        if let Some(a) = preferred.or_else(|| {
-            analysis::registry()
-                .iter()
-                .copied()
-                .find(|a| a.input_kind() == kind)
-        }) {
+        let takes = |a: &&&dyn Analysis| a.input_kind() == kind;
+        let preferred = analyses::registry()
+            .iter()
+            .filter(takes)
+            .find(|a| a.preferred_for_input());
+        if let Some(a) = preferred.or_else(|| analyses::registry().iter().find(takes)) {
             self.settings.analysis = a.id().to_string();
         }
     }
@@ -317,9 +314,9 @@ impl AstroApp {
         Ok((l, false))
     }
 
-    fn params(&self, a: &dyn Analysis) -> crate::analysis::Params {
+    fn params(&self, a: &dyn Analysis) -> crate::engine::Params {
         let specs = a.params();
-        let mut p = crate::analysis::Params::defaults(&specs);
+        let mut p = crate::engine::Params::defaults(&specs);
         if let Some(saved) = self.settings.params.get(a.id()) {
             for s in &specs {
                 if let Some(v) = saved.get(s.name) {
@@ -332,7 +329,7 @@ impl AstroApp {
     }
 
     fn chosen_variants(&self) -> Vec<Variant> {
-        analysis::ALL_VARIANTS
+        engine::ALL_VARIANTS
             .into_iter()
             .zip(self.settings.variants)
             .filter(|(_, on)| *on)
@@ -363,11 +360,11 @@ impl AstroApp {
 
     /// The guard's estimate of a run of the chosen (or all) variants, when the input is
     /// at hand; cached until the analysis, data or settings change.
-    pub fn run_estimate(&mut self, all: bool) -> Option<analysis::guard::Estimate> {
+    pub fn run_estimate(&mut self, all: bool) -> Option<engine::guard::Estimate> {
         let a = self.analysis();
         let data = self.input_at_hand(a)?;
         let variants = if all {
-            analysis::ALL_VARIANTS.to_vec()
+            engine::ALL_VARIANTS.to_vec()
         } else {
             self.chosen_variants()
         };
@@ -393,7 +390,7 @@ impl AstroApp {
                 return e.clone();
             }
         }
-        let e = analysis::guard::estimate(a, &data.data, &params, &cfg);
+        let e = engine::guard::estimate(a, &data.data, &params, &cfg);
         self.estimate_cache = Some((key, e.clone()));
         e
     }
@@ -408,26 +405,26 @@ impl AstroApp {
             Err(e) => return self.status = Some((e, true)),
         };
         let variants = if all {
-            analysis::ALL_VARIANTS.to_vec()
+            engine::ALL_VARIANTS.to_vec()
         } else {
             self.chosen_variants()
         };
         let cfg = self.run_config(variants);
-        if let Some(est) = analysis::guard::estimate(a, &data.data, &self.params(a), &cfg) {
-            match analysis::guard::judge(&est, analysis::guard::available_memory()) {
-                analysis::guard::Verdict::Fine => {}
-                analysis::guard::Verdict::Confirm(_) => {
+        if let Some(est) = engine::guard::estimate(a, &data.data, &self.params(a), &cfg) {
+            match engine::guard::judge(&est, engine::guard::available_memory()) {
+                engine::guard::Verdict::Fine => {}
+                engine::guard::Verdict::Confirm(_) => {
                     self.confirm = Some(Confirm::Run {
                         all,
                         message: format!(
                             "This run is estimated to take ~{} and {}. Run anyway?",
-                            analysis::guard::fmt_duration(est.seconds),
-                            analysis::guard::fmt_bytes(est.bytes)
+                            engine::guard::fmt_duration(est.seconds),
+                            engine::guard::fmt_bytes(est.bytes)
                         ),
                     });
                     return;
                 }
-                analysis::guard::Verdict::Refuse(why) => {
+                engine::guard::Verdict::Refuse(why) => {
                     return self.status = Some((format!("{}: {why}", a.id()), true));
                 }
             }
@@ -439,7 +436,7 @@ impl AstroApp {
     pub fn start_run_confirmed(&mut self, all: bool) {
         let a = self.analysis();
         let variants = if all {
-            analysis::ALL_VARIANTS.to_vec()
+            engine::ALL_VARIANTS.to_vec()
         } else {
             self.chosen_variants()
         };
@@ -850,7 +847,7 @@ pub fn cancelled_text(r: &RunRecord) -> String {
 
 /// The dataset the app opens with: the chapter's spectrum, generated.
 pub fn default_dataset() -> Loaded {
-    let a = &analysis::spectrum_pipeline::SpectrumPipeline;
+    let a = &analyses::spectrum_pipeline::SpectrumPipeline;
     let n = a.default_size();
     let d = a
         .generate(n, 1)

@@ -2,8 +2,9 @@
 //! registry's typed specs), status bar, and the Generate/About windows.
 
 use super::{reports, AstroApp, Confirm, SaveTarget, Tab, SAMPLES};
-use crate::analysis::{self, ParamKind, ParamValue};
+use crate::analyses;
 use crate::data::generate;
+use crate::engine::{self, ParamKind, ParamValue};
 use egui::{Color32, RichText};
 
 fn file_dialog() -> rfd::FileDialog {
@@ -249,11 +250,11 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         .selected_text(current.title())
         .show_ui(ui, |ui| {
             let mut sections: Vec<&str> =
-                analysis::registry().iter().map(|a| a.section()).collect();
+                analyses::registry().iter().map(|a| a.section()).collect();
             sections.dedup();
             for s in sections {
                 ui.label(RichText::new(s).strong().small());
-                for a in analysis::registry().iter().filter(|a| a.section() == s) {
+                for a in analyses::registry().iter().filter(|a| a.section() == s) {
                     if ui
                         .selectable_label(
                             app.settings.analysis == a.id(),
@@ -295,7 +296,7 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     params_ui(app, ui, a);
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        for (i, v) in analysis::ALL_VARIANTS.into_iter().enumerate() {
+        for (i, v) in engine::ALL_VARIANTS.into_iter().enumerate() {
             ui.checkbox(
                 &mut app.settings.variants[i],
                 RichText::new(v.name()).color(super::theme::variant_color(v)),
@@ -308,7 +309,7 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     ui.add(egui::Slider::new(&mut app.settings.warmup, 0..=5).text("warm-up calls"));
     let est = app.run_estimate(false);
     let est_all = app.run_estimate(true);
-    let hover = |e: &Option<analysis::guard::Estimate>| match e {
+    let hover = |e: &Option<engine::guard::Estimate>| match e {
         Some(e) => format!("estimated {}", e.describe()),
         None => "estimate: once the input is generated".to_string(),
     };
@@ -331,8 +332,8 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         });
         // Next to Run, only when it matters: a run beyond the guard's limits.
         if let Some(e) = est.as_ref().filter(|e| {
-            analysis::guard::judge(e, analysis::guard::available_memory())
-                != analysis::guard::Verdict::Fine
+            engine::guard::judge(e, engine::guard::available_memory())
+                != engine::guard::Verdict::Fine
         }) {
             ui.label(
                 RichText::new(format!("⚠ Run: estimated {}", e.describe()))
@@ -375,7 +376,7 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
 }
 
 /// Editors built from the typed parameter specs; ranges are enforced by the widgets.
-fn params_ui(app: &mut AstroApp, ui: &mut egui::Ui, a: &'static dyn analysis::Analysis) {
+fn params_ui(app: &mut AstroApp, ui: &mut egui::Ui, a: &'static dyn engine::Analysis) {
     let specs = a.params();
     if specs.is_empty() {
         ui.label(RichText::new("no parameters").small().weak());

@@ -54,12 +54,12 @@ pub fn load_profile(path: &Path) -> Result<puffin::FrameView, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{Control, Params};
     use crate::bench::{self, RunConfig};
     use crate::data::{Loaded, Origin};
+    use crate::engine::{Control, Params};
 
     fn record() -> RunRecord {
-        let a = crate::analysis::find("pairwise-distances").expect("registered");
+        let a = crate::analyses::find("pairwise-distances").expect("registered");
         let d = a.generate(50, 1).expect("generate");
         let l = Loaded::new(d, "test", Origin::Generated);
         let cfg = RunConfig {

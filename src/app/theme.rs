@@ -1,7 +1,7 @@
 //! Colours and the two display modes: normal and lecture (large text, high contrast,
 //! thick plot lines for projectors). Kept apart from data and views.
 
-use crate::analysis::Variant;
+use crate::engine::Variant;
 use egui::{Color32, Visuals};
 
 pub fn variant_color(v: Variant) -> Color32 {

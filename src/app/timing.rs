@@ -2,9 +2,9 @@
 //! thread sweeps, and the run history. The numbers all come from `RunRecord`s.
 
 use super::theme::variant_color;
-use crate::analysis::Variant;
 use crate::bench::report::fmt_secs;
 use crate::bench::RunRecord;
+use crate::engine::Variant;
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, Points, Text};
 
@@ -214,7 +214,7 @@ pub fn size_sweep_ui(ui: &mut egui::Ui, points: &[(usize, RunRecord)], line_w: f
             )
         })
         .show(ui, |p| {
-            for variant in crate::analysis::ALL_VARIANTS {
+            for variant in crate::engine::ALL_VARIANTS {
                 let pts: Vec<(f64, f64)> = points
                     .iter()
                     .filter_map(|(n, r)| {

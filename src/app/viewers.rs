@@ -4,8 +4,8 @@
 
 use super::image_view::{self, Colormap, Limits, Stretch};
 use super::theme::palette;
-use crate::analysis::{ArtifactData, Output};
 use crate::data::{Dataset, Frame, LightCurve, Loaded, Spectrum};
+use crate::engine::{ArtifactData, Output};
 use egui::{Color32, RichText};
 use egui_plot::{Legend, Line, MarkerShape, Plot, PlotImage, PlotPoint, Points, Text, VLine};
 use serde::{Deserialize, Serialize};
@@ -274,7 +274,7 @@ fn light_curve_ui(
     if let Some(p) = period.filter(|p| *p > 0.0) {
         let time = l.time.as_slice().unwrap_or(&[]);
         let t0 = time.first().copied().unwrap_or(0.0);
-        let phase = crate::analysis::common::fold_phase(time, p, t0);
+        let phase = crate::kernels::common::fold_phase(time, p, t0);
         let pts: Vec<[f64; 2]> = stride(
             phase
                 .iter()

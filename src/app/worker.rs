@@ -2,9 +2,9 @@
 //! through the same harness as the CLI, and sends results back; the UI polls the
 //! channel each frame and repaints on arrival, so it keeps rendering during a run.
 
-use crate::analysis::{guard, Analysis, Control, Params, Variant};
 use crate::bench::{self, Outputs, RunConfig, RunRecord};
 use crate::data::Loaded;
+use crate::engine::{guard, Analysis, Control, Params, Variant};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
@@ -266,8 +266,8 @@ fn run_forwarding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{Ctx, Output, ParamSpec};
     use crate::data::{Dataset, Origin};
+    use crate::engine::{Ctx, Output, ParamSpec};
     use std::time::Duration;
 
     /// An analysis with a bug: its naive variant panics.
@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_sweep_stops_before_a_point_beyond_the_guard() {
         let mut w = Worker::start(|| {});
-        let a = crate::analysis::find("pairwise-distances").expect("registered");
+        let a = crate::analyses::find("pairwise-distances").expect("registered");
         let job = Job::SizeSweep {
             analysis: a,
             params: Params::default(),
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_run_is_sent_marked_cancelled() {
-        let a = crate::analysis::find("angular-distances").expect("registered");
+        let a = crate::analyses::find("angular-distances").expect("registered");
         let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
         let mut w = Worker::start(|| {});
         w.submit(

@@ -2,8 +2,8 @@
 //! manifest, so the Python reference (`assets/python/reference_bench.py`) times the same
 //! workloads on the same data.
 
-use crate::analysis::{Analysis, Params};
 use crate::data::{Catalog, Dataset};
+use crate::engine::{Analysis, Params};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2, ArrayD};
 use ndarray_npy::WriteNpyExt;

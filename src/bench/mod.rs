@@ -6,40 +6,13 @@ pub mod bandwidth;
 pub mod export;
 pub mod report;
 
-use crate::analysis::{Analysis, Control, Ctx, Output, Params, Variant};
 use crate::data::DataInfo;
+pub use crate::engine::run_config::{available_threads, RunConfig};
+use crate::engine::{Analysis, Control, Ctx, Output, Params, Variant};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Instant;
-
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    pub variants: Vec<Variant>,
-    /// Threads for the parallel variant (naive and vectorized always use one).
-    pub threads: usize,
-    pub repeat: usize,
-    pub warmup: usize,
-    /// Wall-clock budget for all calls of the naive variant; beyond it the naive run is
-    /// cancelled and reported as skipped (with the reason) rather than waited for.
-    pub naive_budget_s: Option<f64>,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        RunConfig {
-            variants: crate::analysis::ALL_VARIANTS.to_vec(),
-            threads: available_threads(),
-            repeat: 5,
-            warmup: 1,
-            naive_budget_s: None,
-        }
-    }
-}
-
-pub fn available_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StageTiming {

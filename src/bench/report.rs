@@ -25,7 +25,7 @@ pub fn markdown(records: &[RunRecord]) -> String {
         let naive = r
             .runs
             .iter()
-            .find(|v| v.variant == crate::analysis::Variant::Naive)
+            .find(|v| v.variant == crate::engine::Variant::Naive)
             .map(|v| v.median_s);
         for v in &r.runs {
             let speedup = naive.map_or("–".to_string(), |n| format!("{:.1}×", n / v.median_s));

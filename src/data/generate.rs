@@ -5,7 +5,6 @@ use super::rng::Rng;
 use super::{
     Catalog, Dataset, Dtype, Frame, LightCurve, Loaded, Origin, Points, Spectrum, SpectrumBatch,
 };
-use crate::analysis::params::parse_pairs;
 use crate::{Error, Result};
 use ndarray::{Array1, Array2};
 
@@ -611,9 +610,28 @@ pub fn generate_kind(kind: &str, nums: &[(String, f64)], seed: u64) -> Result<Lo
     Ok(Loaded::new(data, desc, Origin::Generated))
 }
 
+/// Parse "key=value,key=value" (the CLI's `--generate` syntax).
+pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>> {
+    text.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| Error::param(format!("'{p}' is not of the form key=value")))?;
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_pairs_needs_key_value() {
+        assert!(parse_pairs("a=1,b").is_err());
+        assert_eq!(parse_pairs("a=1, b=x").expect("pairs").len(), 2);
+    }
 
     #[test]
     fn generators_are_reproducible() {

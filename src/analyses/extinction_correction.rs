@@ -1,0 +1,409 @@
+//! Chapter 7.2's extinction correction, the chapter's simplified law applied to every
+//! star of a catalog: A_V = 0.574·colour, corrected = mag − R_V·A_V, and no correction
+//! for blue stars (colour < 0). A memory-bound kernel: two loads and a store per star.
+//!
+//! naive = input check, a loop with a branch per star into a growing list, then a
+//! summary pass; vectorized = one fused pass per block: the branch-free select (LLVM
+//! emits packed compare/blend) written straight into uninitialised output (no zeroing
+//! pass), with the finiteness check, the corrected count and the mean shift from the
+//! same loads; parallel = those blocks over rayon, combined in block order.
+
+use crate::data::{generate, Catalog, Dataset};
+use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::{stage, Error, Result};
+use ndarray::Array1;
+use rayon::prelude::*;
+
+pub struct ExtinctionCorrection;
+
+/// The chapter's colour–extinction slope: A_V = 0.574 · colour.
+pub const AV_PER_COLOR: f64 = 0.574;
+/// Stars per cancellation check.
+const CHUNK: usize = 1 << 16;
+/// Most stars generated (1e9 stars × 4 columns × 8 bytes = 32 GB is too many).
+pub const MAX_STARS: usize = 200_000_000;
+
+impl Analysis for ExtinctionCorrection {
+    fn id(&self) -> &'static str {
+        "extinction-correction"
+    }
+    fn title(&self) -> &'static str {
+        "Extinction correction"
+    }
+    fn section(&self) -> &'static str {
+        "7.2 Vectorization"
+    }
+    fn help(&self) -> &'static str {
+        "The chapter's simplified law, mag − R_V·0.574·colour (no correction for colour < 0), over a whole catalog: memory-bound, so a branch-free loop is about all there is to win."
+    }
+    fn input_kind(&self) -> &'static str {
+        "catalog"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![ParamSpec::float(
+            "r_v",
+            "total-to-selective extinction ratio R_V",
+            3.1,
+            0.0,
+            10.0,
+        )]
+    }
+    fn size_unit(&self) -> &'static str {
+        "stars"
+    }
+    fn default_size(&self) -> usize {
+        1_000_000
+    }
+    fn quick_size(&self) -> usize {
+        100_000
+    }
+    fn size_of(&self, input: &Dataset) -> usize {
+        match input {
+            Dataset::Catalog(c) => c.len(),
+            other => other.n_elements(),
+        }
+    }
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        if size > MAX_STARS {
+            return Err(Error::param(format!(
+                "extinction-correction: {size} stars is more than the limit of {MAX_STARS}"
+            )));
+        }
+        Ok(Dataset::Catalog(generate::catalog(size, seed)))
+    }
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        columns(self, input)?;
+        params.f64("r_v")?;
+        Ok(())
+    }
+    /// Streaming kernel: magnitude and colour read, corrected magnitude written: 24 bytes a star.
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        Some(24.0 * self.size_of(input) as f64)
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        let r_v = params.f64("r_v")?;
+        let (corrected, n_corr, shift) = match variant {
+            Variant::Naive => {
+                // The straightforward way: check, correct, then summarise, three passes.
+                let (mag, color) = stage!(ctx, "check", columns(self, input))?;
+                let corrected = stage!(ctx, "correct", naive(mag, color, r_v, ctx)?);
+                let (n, s) = stage!(ctx, "summary", {
+                    let mut n = 0usize;
+                    let mut s = 0.0;
+                    for (x, m) in corrected.iter().zip(mag) {
+                        s += m - x;
+                        n += (x != m) as usize;
+                    }
+                    (n, s / corrected.len() as f64)
+                });
+                (corrected, n, s)
+            }
+            Variant::Vectorized | Variant::Parallel => {
+                // Shape checks only; finiteness is checked inside the fused pass.
+                let (mag, color) = column_slices(self, input)?;
+                stage!(
+                    ctx,
+                    "correct + summary",
+                    fused(mag, color, r_v, variant == Variant::Parallel, ctx)?
+                )
+            }
+        };
+        ctx.progress(1.0);
+        Ok(Output::new()
+            .sum("stars", corrected.len())
+            .sum("corrected_stars", n_corr)
+            .sum("blue_uncorrected", corrected.len() - n_corr)
+            .sum("mean_extinction_mag", shift)
+            .sum("r_v", r_v)
+            .f64(
+                "corrected_mag",
+                Array1::from(corrected).into_dyn(),
+                Tolerance::Exact,
+            ))
+    }
+}
+
+/// The catalog's magnitude and colour columns (both required, same length, finite).
+fn columns<'a>(a: &ExtinctionCorrection, input: &'a Dataset) -> Result<(&'a [f64], &'a [f64])> {
+    let (m, k) = column_slices(a, input)?;
+    if let Some(i) = first_non_finite(m, k) {
+        return Err(non_finite(i));
+    }
+    Ok((m, k))
+}
+
+fn first_non_finite(m: &[f64], k: &[f64]) -> Option<usize> {
+    m.iter()
+        .zip(k)
+        .position(|(a, b)| !a.is_finite() || !b.is_finite())
+}
+
+fn non_finite(i: usize) -> Error {
+    Error::input(format!(
+        "star {i} has a NaN or infinite magnitude or colour"
+    ))
+}
+
+/// The two columns, checked for presence, layout and length (not values).
+fn column_slices<'a>(
+    a: &ExtinctionCorrection,
+    input: &'a Dataset,
+) -> Result<(&'a [f64], &'a [f64])> {
+    let c: &Catalog = match input {
+        Dataset::Catalog(c) => c,
+        other => return Err(wrong_input(a, other)),
+    };
+    let (Some(mag), Some(color)) = (&c.mag, &c.color) else {
+        return Err(Error::input(
+            "the catalog needs magnitude and colour columns (3rd and 4th) for an extinction correction",
+        ));
+    };
+    let (Some(m), Some(k)) = (mag.as_slice(), color.as_slice()) else {
+        return Err(Error::input(
+            "the magnitude or colour column is not contiguous",
+        ));
+    };
+    if m.len() != k.len() {
+        return Err(Error::input(format!(
+            "the catalog has {} magnitudes but {} colours",
+            m.len(),
+            k.len()
+        )));
+    }
+    if m.is_empty() {
+        return Err(Error::input("the catalog has no stars"));
+    }
+    Ok((m, k))
+}
+
+/// The law for one star (the branch the naive loop takes).
+#[inline]
+pub fn correct(mag: f64, color: f64, r_v: f64) -> f64 {
+    if color < 0.0 {
+        mag
+    } else {
+        mag - r_v * (AV_PER_COLOR * color)
+    }
+}
+
+fn naive(mag: &[f64], color: &[f64], r_v: f64, ctx: &Ctx) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for i in 0..mag.len() {
+        if i % CHUNK == 0 {
+            ctx.check()?;
+            ctx.progress(i as f64 / mag.len() as f64);
+        }
+        out.push(correct(mag[i], color[i], r_v));
+    }
+    Ok(out)
+}
+
+/// One block's counts: stars whose magnitude changed, Σ (mag − corrected), and
+/// non-finite inputs.
+#[derive(Clone, Copy, Default)]
+struct Partial {
+    changed: usize,
+    shift: f64,
+    bad: usize,
+}
+
+/// Branch-free: compute the corrected value for every star, then select; the block's
+/// summary from the same registers (four lanes for the sum).
+#[inline(always)]
+fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
+    let n = o.len().min(m.len()).min(c.len());
+    let (m, c, o) = (&m[..n], &c[..n], &mut o[..n]);
+    let mut shift = [0.0f64; 4];
+    let mut changed = [0u64; 4];
+    let mut bad = [0u64; 4];
+    let full = n / 4 * 4;
+    let mut i = 0;
+    while i < full {
+        for l in 0..4 {
+            let (mv, cv) = (m[i + l], c[i + l]);
+            let corr = mv - r_v * (AV_PER_COLOR * cv);
+            let x = if cv < 0.0 { mv } else { corr };
+            o[i + l].write(x);
+            shift[l] += mv - x;
+            changed[l] += u64::from(x != mv);
+            // |v| < ∞ is false exactly for NaN and ±∞ (a mask and a compare).
+            bad[l] += u64::from(!(mv.abs() < f64::INFINITY && cv.abs() < f64::INFINITY));
+        }
+        i += 4;
+    }
+    for j in full..n {
+        let (mv, cv) = (m[j], c[j]);
+        let corr = mv - r_v * (AV_PER_COLOR * cv);
+        let x = if cv < 0.0 { mv } else { corr };
+        o[j].write(x);
+        shift[0] += mv - x;
+        changed[0] += u64::from(x != mv);
+        bad[0] += u64::from(!(mv.abs() < f64::INFINITY && cv.abs() < f64::INFINITY));
+    }
+    Partial {
+        changed: changed.iter().sum::<u64>() as usize,
+        shift: (shift[0] + shift[1]) + (shift[2] + shift[3]),
+        bad: bad.iter().sum::<u64>() as usize,
+    }
+}
+
+/// `select_chunk` with AVX2 intrinsics (the same lanes, operations and order, so the
+/// same bits); LLVM keeps the fused loop with its MaybeUninit stores scalar otherwise.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn select_chunk_avx2(
+    m: &[f64],
+    c: &[f64],
+    r_v: f64,
+    o: &mut [std::mem::MaybeUninit<f64>],
+) -> Partial {
+    use std::arch::x86_64::*;
+    let n = o.len().min(m.len()).min(c.len());
+    let full = n / 4 * 4;
+    let (mp, cp, op) = (m.as_ptr(), c.as_ptr(), o.as_mut_ptr() as *mut f64);
+    let rv = _mm256_set1_pd(r_v);
+    let k = _mm256_set1_pd(AV_PER_COLOR);
+    let zero = _mm256_setzero_pd();
+    let one = _mm256_set1_pd(1.0);
+    let inf = _mm256_set1_pd(f64::INFINITY);
+    let sign = _mm256_set1_pd(-0.0);
+    let mut shift = zero;
+    let mut changed = zero;
+    let mut bad = zero;
+    let mut i = 0;
+    while i < full {
+        let mv = _mm256_loadu_pd(mp.add(i));
+        let cv = _mm256_loadu_pd(cp.add(i));
+        let corr = _mm256_sub_pd(mv, _mm256_mul_pd(rv, _mm256_mul_pd(k, cv)));
+        let blue = _mm256_cmp_pd::<_CMP_LT_OQ>(cv, zero);
+        let x = _mm256_blendv_pd(corr, mv, blue);
+        _mm256_storeu_pd(op.add(i), x);
+        shift = _mm256_add_pd(shift, _mm256_sub_pd(mv, x));
+        let ne = _mm256_cmp_pd::<_CMP_NEQ_UQ>(x, mv);
+        changed = _mm256_add_pd(changed, _mm256_and_pd(ne, one));
+        let fin = _mm256_and_pd(
+            _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, mv), inf),
+            _mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_andnot_pd(sign, cv), inf),
+        );
+        bad = _mm256_add_pd(bad, _mm256_andnot_pd(fin, one));
+        i += 4;
+    }
+    let mut sh = [0.0f64; 4];
+    let mut ch = [0.0f64; 4];
+    let mut bd = [0.0f64; 4];
+    _mm256_storeu_pd(sh.as_mut_ptr(), shift);
+    _mm256_storeu_pd(ch.as_mut_ptr(), changed);
+    _mm256_storeu_pd(bd.as_mut_ptr(), bad);
+    let mut p = Partial {
+        changed: ch.iter().sum::<f64>() as usize,
+        shift: (sh[0] + sh[1]) + (sh[2] + sh[3]),
+        bad: bd.iter().sum::<f64>() as usize,
+    };
+    if full < n {
+        let t = select_chunk(&m[full..n], &c[full..n], r_v, &mut o[full..n]);
+        p.changed += t.changed;
+        p.shift += t.shift;
+        p.bad += t.bad;
+    }
+    p
+}
+
+fn select_block(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked at run time).
+        return unsafe { select_chunk_avx2(m, c, r_v, o) };
+    }
+    select_chunk(m, c, r_v, o)
+}
+
+/// The corrected magnitudes, the number changed and the mean shift in one pass over
+/// blocks of `CHUNK` stars (serial or over rayon; the same block order either way).
+fn fused(
+    mag: &[f64],
+    color: &[f64],
+    r_v: f64,
+    parallel: bool,
+    ctx: &Ctx,
+) -> Result<(Vec<f64>, usize, f64)> {
+    let n = mag.len();
+    // Every element is written below, so the output needs no zeroing pass (and no
+    // page is touched twice).
+    let mut out: Vec<f64> = Vec::with_capacity(n);
+    let parts: Vec<Partial> = {
+        let spare = &mut out.spare_capacity_mut()[..n];
+        if parallel {
+            spare
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .map(|(b, o)| {
+                    ctx.check()?;
+                    let s = b * CHUNK;
+                    Ok(select_block(
+                        &mag[s..s + o.len()],
+                        &color[s..s + o.len()],
+                        r_v,
+                        o,
+                    ))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            let mut parts = Vec::with_capacity(n.div_ceil(CHUNK));
+            for (b, o) in spare.chunks_mut(CHUNK).enumerate() {
+                ctx.check()?;
+                let s = b * CHUNK;
+                parts.push(select_block(
+                    &mag[s..s + o.len()],
+                    &color[s..s + o.len()],
+                    r_v,
+                    o,
+                ));
+                ctx.progress((s + o.len()) as f64 / n as f64);
+            }
+            parts
+        }
+    };
+    // SAFETY: the blocks above cover 0..n and `select_chunk` writes every element of
+    // its block (n = min of the three lengths, all equal here).
+    unsafe { out.set_len(n) };
+    if parts.iter().any(|p| p.bad > 0) {
+        return Err(non_finite(first_non_finite(mag, color).unwrap_or(0)));
+    }
+    let changed = parts.iter().map(|p| p.changed).sum();
+    let shift = parts.iter().map(|p| p.shift).sum::<f64>() / n as f64;
+    Ok((out, changed, shift))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_pass_equals_the_law_and_rejects_non_finite_input() {
+        // 3 blocks and a ragged end, blue and red stars, a zero colour (unchanged).
+        let n = 2 * CHUNK + 7;
+        let mag: Vec<f64> = (0..n).map(|i| 10.0 + (i % 13) as f64 * 0.1).collect();
+        let color: Vec<f64> = (0..n).map(|i| (i % 11) as f64 * 0.2 - 0.6).collect();
+        let ctx = Ctx::detached(2);
+        let serial = fused(&mag, &color, 3.1, false, &ctx).expect("finite input");
+        let par = fused(&mag, &color, 3.1, true, &ctx).expect("finite input");
+        assert_eq!(serial.0, par.0);
+        assert_eq!((serial.1, serial.2), (par.1, par.2));
+        let want: Vec<f64> = mag
+            .iter()
+            .zip(&color)
+            .map(|(m, c)| correct(*m, *c, 3.1))
+            .collect();
+        assert_eq!(serial.0, want);
+        let changed = want.iter().zip(&mag).filter(|(x, m)| x != m).count();
+        assert_eq!(serial.1, changed);
+        let shift = mag.iter().zip(&want).map(|(m, x)| m - x).sum::<f64>() / n as f64;
+        assert!((serial.2 - shift).abs() < 1e-12);
+        let mut bad = color.clone();
+        bad[CHUNK + 3] = f64::NAN;
+        assert!(fused(&mag, &bad, 3.1, true, &ctx).is_err());
+        let mut bad = mag.clone();
+        bad[n - 1] = f64::INFINITY;
+        assert!(fused(&bad, &color, 3.1, false, &ctx).is_err());
+    }
+}

@@ -1,0 +1,329 @@
+//! Chapter 7.1's profiling demo: every pairwise Euclidean distance of a 2-D point set,
+//! in condensed order (i < j), as `scipy.spatial.distance.pdist` returns them. A
+//! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
+
+use crate::data::{generate, Dataset};
+use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::{stage, Error, Result};
+use ndarray::Array1;
+use rayon::prelude::*;
+
+pub struct PairwiseDistances;
+
+/// Largest N accepted: N(N-1)/2 f64s must stay a sane allocation (50,000 -> 10 GB).
+const MAX_POINTS: usize = 50_000;
+
+impl Analysis for PairwiseDistances {
+    fn id(&self) -> &'static str {
+        "pairwise-distances"
+    }
+    fn title(&self) -> &'static str {
+        "Pairwise distances"
+    }
+    fn section(&self) -> &'static str {
+        "7.1 Profiling"
+    }
+    fn help(&self) -> &'static str {
+        "All N(N-1)/2 distances between 2-D points (condensed, i<j): bound by writing the output, not by arithmetic."
+    }
+    fn input_kind(&self) -> &'static str {
+        "points"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![]
+    }
+    fn size_unit(&self) -> &'static str {
+        "points"
+    }
+    fn default_size(&self) -> usize {
+        2_000
+    }
+    fn quick_size(&self) -> usize {
+        300
+    }
+    fn size_of(&self, input: &Dataset) -> usize {
+        match input {
+            Dataset::Points(p) => p.xy.nrows(),
+            other => other.n_elements(),
+        }
+    }
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        Ok(Dataset::Points(generate::points(size, seed)))
+    }
+    fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
+        let Dataset::Points(p) = input else {
+            return Err(wrong_input(self, input));
+        };
+        let n = p.xy.nrows();
+        if p.xy.ncols() != 2 {
+            return Err(Error::input(format!(
+                "points need 2 columns (x, y), not {}",
+                p.xy.ncols()
+            )));
+        }
+        if n < 2 {
+            return Err(Error::input(format!(
+                "{n} points give no pairs; at least 2 are needed"
+            )));
+        }
+        if n > MAX_POINTS {
+            return Err(Error::input(format!(
+                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
+                (n * (n - 1) / 2 * 8) as f64 / 1e9
+            )));
+        }
+        Ok(())
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        self.validate(input, params)?;
+        let Dataset::Points(p) = input else {
+            return Err(wrong_input(self, input));
+        };
+        let n = p.xy.nrows();
+        let (x, y): (Vec<f64>, Vec<f64>) = stage!(ctx, "columns", {
+            (p.xy.column(0).to_vec(), p.xy.column(1).to_vec())
+        });
+        let m = n * (n - 1) / 2;
+        let (d, (min, max, sum)) = match variant {
+            Variant::Naive => {
+                let d = stage!(ctx, "distances", naive(&x, &y, ctx)?);
+                let stats = stage!(ctx, "summary", {
+                    let mut lo = f64::INFINITY;
+                    let mut hi = f64::NEG_INFINITY;
+                    let mut s = 0.0;
+                    for &u in &d {
+                        lo = lo.min(u);
+                        hi = hi.max(u);
+                        s += u;
+                    }
+                    (lo, hi, s)
+                });
+                (d, stats)
+            }
+            // The summary is fused into the row loop: one pass over the 16 MB output.
+            Variant::Vectorized => stage!(ctx, "distances", rows(&x, &y, m, false, ctx)?),
+            Variant::Parallel => stage!(ctx, "distances", rows(&x, &y, m, true, ctx)?),
+        };
+        let mean = sum / m as f64;
+        ctx.progress(1.0);
+        Ok(Output::new()
+            .sum("n_pairs", m)
+            .sum("min_distance", min)
+            .sum("max_distance", max)
+            .sum("mean_distance", mean)
+            .f64("distances", Array1::from(d).into_dyn(), Tolerance::Exact))
+    }
+}
+
+/// The chapter's double loop, one pair at a time, pushing onto a growing list.
+fn naive(x: &[f64], y: &[f64], ctx: &Ctx) -> Result<Vec<f64>> {
+    let n = x.len();
+    let mut out = Vec::new();
+    for i in 0..n {
+        // Every row: at N = 20,000 sixty-four rows are a million pushes.
+        ctx.check()?;
+        if i % 64 == 0 {
+            ctx.progress(i as f64 / n as f64);
+        }
+        for j in i + 1..n {
+            let dx = x[i] - x[j];
+            let dy = y[i] - y[j];
+            out.push((dx * dx + dy * dy).sqrt());
+        }
+    }
+    Ok(out)
+}
+
+/// Offset of row i in the condensed matrix.
+fn row_start(i: usize, n: usize) -> usize {
+    i * (2 * n - i - 1) / 2
+}
+
+/// (min, max, sum) of a stretch of distances.
+type Stats = (f64, f64, f64);
+
+fn merge(a: Stats, b: Stats) -> Stats {
+    (a.0.min(b.0), a.1.max(b.1), a.2 + b.2)
+}
+
+const EMPTY: Stats = (f64::INFINITY, f64::NEG_INFINITY, 0.0);
+
+/// One row: a contiguous run of outputs against contiguous x/y columns, which LLVM
+/// turns into packed sub/mul/sqrt; the row's min/max/sum ride along in registers.
+/// Writes into uninitialised memory so the 16 MB output is touched once, not zeroed first.
+#[inline(always)]
+fn row_body(i: usize, x: &[f64], y: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Stats {
+    let (xi, yi) = (x[i], y[i]);
+    let (xs, ys) = (&x[i + 1..], &y[i + 1..]);
+    // Four independent accumulators: a single running sum/min/max would chain every
+    // element on the previous one's latency and stop the loop from vectorising.
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let mut s = [0.0f64; 4];
+    let mut oc = out.chunks_exact_mut(4);
+    let mut xc = xs.chunks_exact(4);
+    let mut yc = ys.chunks_exact(4);
+    for ((o, xv), yv) in (&mut oc).zip(&mut xc).zip(&mut yc) {
+        for k in 0..4 {
+            let dx = xi - xv[k];
+            let dy = yi - yv[k];
+            let d = (dx * dx + dy * dy).sqrt();
+            o[k].write(d);
+            lo[k] = lo[k].min(d);
+            hi[k] = hi[k].max(d);
+            s[k] += d;
+        }
+    }
+    for ((o, &xj), &yj) in oc
+        .into_remainder()
+        .iter_mut()
+        .zip(xc.remainder())
+        .zip(yc.remainder())
+    {
+        let dx = xi - xj;
+        let dy = yi - yj;
+        let d = (dx * dx + dy * dy).sqrt();
+        o.write(d);
+        lo[0] = lo[0].min(d);
+        hi[0] = hi[0].max(d);
+        s[0] += d;
+    }
+    (
+        lo.iter().copied().fold(f64::INFINITY, f64::min),
+        hi.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        (s[0] + s[1]) + (s[2] + s[3]),
+    )
+}
+
+/// The same row compiled for AVX2 (4 lanes of f64 per instruction instead of SSE2's 2).
+/// No FMA is enabled, so every distance is bit-identical to the SSE2 build.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_avx2(
+    i: usize,
+    x: &[f64],
+    y: &[f64],
+    out: &mut [std::mem::MaybeUninit<f64>],
+) -> Stats {
+    row_body(i, x, y, out)
+}
+
+/// Rows `r0..r1` into their contiguous stretch of the condensed output.
+fn row_range(
+    r0: usize,
+    r1: usize,
+    x: &[f64],
+    y: &[f64],
+    out: &mut [std::mem::MaybeUninit<f64>],
+    avx2: bool,
+) -> Stats {
+    let n = x.len();
+    let mut acc = EMPTY;
+    let mut rest = out;
+    for i in r0..r1 {
+        let (head, tail) = rest.split_at_mut(n - 1 - i);
+        rest = tail;
+        #[cfg(target_arch = "x86_64")]
+        let st = if avx2 {
+            // SAFETY: only called when the CPU reports AVX2 (checked by the caller).
+            unsafe { row_avx2(i, x, y, head) }
+        } else {
+            row_body(i, x, y, head)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let st = {
+            let _ = avx2;
+            row_body(i, x, y, head)
+        };
+        acc = merge(acc, st);
+    }
+    acc
+}
+
+/// Pieces the triangle is cut into: equal numbers of pairs (not of rows, which shrink
+/// from N-1 to 1), a fixed count so the merge order of the summary does not depend on
+/// the thread count.
+const PIECES: usize = 64;
+
+fn rows(x: &[f64], y: &[f64], m: usize, parallel: bool, ctx: &Ctx) -> Result<(Vec<f64>, Stats)> {
+    let n = x.len();
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx2 = false;
+    let mut out: Vec<f64> = Vec::with_capacity(m);
+    let stats = {
+        let spare = &mut out.spare_capacity_mut()[..m];
+        // Row boundaries of the pieces: piece p ends at the first row whose end passes
+        // (p+1)·m/PIECES pairs.
+        let mut bounds = vec![0usize];
+        let mut done = 0usize;
+        for i in 0..n - 1 {
+            done += n - 1 - i;
+            let target = (bounds.len() * m).div_ceil(PIECES);
+            if done >= target && i + 1 < n - 1 {
+                bounds.push(i + 1);
+            }
+        }
+        bounds.push(n - 1);
+        let mut pieces: Vec<(usize, usize, &mut [std::mem::MaybeUninit<f64>])> =
+            Vec::with_capacity(bounds.len());
+        let mut rest = spare;
+        for w in bounds.windows(2) {
+            let len = row_start(w[1], n) - row_start(w[0], n);
+            let (head, tail) = rest.split_at_mut(len);
+            pieces.push((w[0], w[1], head));
+            rest = tail;
+        }
+        debug_assert!(rest.is_empty());
+        let total = pieces.len();
+        let parts: Vec<Stats> = if parallel {
+            pieces
+                .par_iter_mut()
+                .map(|(r0, r1, s)| {
+                    ctx.check()?;
+                    Ok(row_range(*r0, *r1, x, y, s, avx2))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            let mut v = Vec::with_capacity(total);
+            for (k, (r0, r1, s)) in pieces.iter_mut().enumerate() {
+                ctx.check()?;
+                v.push(row_range(*r0, *r1, x, y, s, avx2));
+                ctx.progress(k as f64 / total as f64);
+            }
+            v
+        };
+        parts.into_iter().fold(EMPTY, merge)
+    };
+    // SAFETY: the pieces tile spare[..m] exactly (row_start offsets, checked above) and
+    // every row wrote each of its elements, so all m elements are initialised.
+    unsafe { out.set_len(m) };
+    Ok((out, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pair lands at scipy's condensed index, whatever the piece boundaries.
+    #[test]
+    fn condensed_order_and_summary() {
+        let ctx = Ctx::detached(2);
+        for n in [2usize, 3, 5, 64, 65, 130, 301] {
+            let x: Vec<f64> = (0..n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let y: Vec<f64> = (0..n).map(|i| (i as f64 * 0.91).cos()).collect();
+            let m = n * (n - 1) / 2;
+            let want = naive(&x, &y, &ctx).expect("naive");
+            for par in [false, true] {
+                let (d, (lo, hi, s)) = rows(&x, &y, m, par, &ctx).expect("rows");
+                assert_eq!(d, want, "n={n} parallel={par}");
+                let min = want.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = want.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = want.iter().sum();
+                assert_eq!((lo, hi), (min, max));
+                assert!((s - sum).abs() <= 1e-12 * sum, "n={n}");
+            }
+        }
+    }
+}

@@ -1,0 +1,992 @@
+//! Exercise 7.1 done properly: search a light curve (or a batch of them) for a period.
+//!
+//! Methods (param `method`):
+//! * `chi2-fold` — the chapter's metric: fold at each trial period, sort by phase, χ² of
+//!   the sorted fluxes about their mean. Sorting does not change a sum of squares, so the
+//!   value is the same at every period (up to round-off): the flat periodogram is the
+//!   lesson. Implemented faithfully, sort and all.
+//! * `pdm` — Stellingwerf phase dispersion minimisation: θ = pooled within-bin variance /
+//!   total variance, phase bins `floor(phase·bins)`; the best period minimises θ.
+//! * `lomb-scargle` — floating-mean Lomb-Scargle, astropy's `standard` normalisation
+//!   (see [`crate::kernels::periodogram`]); the best period maximises the power.
+//! * `lomb-scargle-fast` — Press & Rybicki's extirpolation + FFT approximation.
+//!
+//! Trial frequencies are `np.linspace(fmin, fmax, n)`; unset, they follow astropy's
+//! `autofrequency` (5 samples per peak, Nyquist factor 5).
+
+use crate::data::{generate, Dataset, LightCurve};
+use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::kernels::periodogram::{self as ls, FastImpl, FastOptions, Grid, Prepared};
+use crate::{stage, Error, Result};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+pub struct PeriodSearch;
+
+/// Most cycles across the baseline at fmax for which trial phases stay accurate.
+const MAX_CYCLES: f64 = 1e9;
+
+/// Largest frequency grid chosen automatically (set `n`, `fmin`, `fmax` to go beyond).
+const MAX_AUTO_N: usize = 5_000_000;
+/// Largest grid a user may ask for.
+const MAX_N: i64 = 50_000_000;
+
+const METHODS: &[&str] = &["lomb-scargle", "lomb-scargle-fast", "pdm", "chi2-fold"];
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Method {
+    Chi2,
+    Pdm,
+    Ls,
+    LsFast,
+}
+
+impl Method {
+    fn parse(s: &str) -> Result<Method> {
+        match s {
+            "chi2-fold" => Ok(Method::Chi2),
+            "pdm" => Ok(Method::Pdm),
+            "lomb-scargle" => Ok(Method::Ls),
+            "lomb-scargle-fast" => Ok(Method::LsFast),
+            other => Err(Error::param(format!(
+                "parameter method: '{other}' is not one of {}",
+                METHODS.join(", ")
+            ))),
+        }
+    }
+    /// The periodogram column name.
+    fn column(self) -> &'static str {
+        match self {
+            Method::Chi2 => "chi2",
+            Method::Pdm => "theta",
+            Method::Ls | Method::LsFast => "power",
+        }
+    }
+    fn maximize(self) -> bool {
+        matches!(self, Method::Ls | Method::LsFast)
+    }
+}
+
+/// One light curve after cleaning: finite points, sorted by time.
+#[derive(Clone, Debug)]
+pub struct CleanCurve {
+    pub t: Vec<f64>,
+    pub y: Vec<f64>,
+    pub dy: Option<Vec<f64>>,
+    pub dropped: usize,
+    pub was_unsorted: bool,
+}
+
+/// Drop non-finite points (and non-positive uncertainties when they are used as
+/// weights), sort by time, and reject curves that cannot have a period.
+pub fn clean_curve(lc: &LightCurve, use_errors: bool, name: &str) -> Result<CleanCurve> {
+    let n = lc.time.len();
+    if lc.value.len() != n {
+        return Err(Error::input(format!(
+            "{name}: {} times but {} values",
+            n,
+            lc.value.len()
+        )));
+    }
+    let err = if use_errors { lc.error.as_ref() } else { None };
+    if let Some(e) = err {
+        if e.len() != n {
+            return Err(Error::input(format!(
+                "{name}: {} times but {} uncertainties",
+                n,
+                e.len()
+            )));
+        }
+    }
+    let mut pts: Vec<(f64, f64, f64)> = Vec::with_capacity(n);
+    let mut dropped = 0;
+    for i in 0..n {
+        let (t, y) = (lc.time[i], lc.value[i]);
+        let e = err.map_or(1.0, |e| e[i]);
+        if t.is_finite() && y.is_finite() && e.is_finite() && e > 0.0 {
+            pts.push((t, y, e));
+        } else {
+            dropped += 1;
+        }
+    }
+    if pts.len() < 3 {
+        return Err(Error::input(format!(
+            "{name}: {} usable points (of {n}); a period search needs at least 3",
+            pts.len()
+        )));
+    }
+    let was_unsorted = pts.windows(2).any(|w| w[1].0 < w[0].0);
+    if was_unsorted {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    let y0 = pts[0].1;
+    if pts.iter().all(|p| p.1 == y0) {
+        return Err(Error::input(format!(
+            "{name}: the flux is constant ({y0}); there is no variability to search"
+        )));
+    }
+    if pts[pts.len() - 1].0 <= pts[0].0 {
+        return Err(Error::input(format!(
+            "{name}: every point has the same time; a period search needs a time baseline"
+        )));
+    }
+    Ok(CleanCurve {
+        t: pts.iter().map(|p| p.0).collect(),
+        y: pts.iter().map(|p| p.1).collect(),
+        dy: err.map(|_| pts.iter().map(|p| p.2).collect()),
+        dropped,
+        was_unsorted,
+    })
+}
+
+/// The trial frequencies: given values, else astropy's autofrequency rule.
+pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
+    let baseline = curves
+        .iter()
+        .map(|c| c.t[c.t.len() - 1] - c.t[0])
+        .fold(0.0, f64::max);
+    let npts = curves.iter().map(|c| c.t.len()).max().unwrap_or(0) as f64;
+    let df_auto = 1.0 / (5.0 * baseline);
+    let fmin = params.opt_f64("fmin").unwrap_or(0.5 * df_auto);
+    let fmax = params.opt_f64("fmax").unwrap_or(2.5 * npts / baseline);
+    if fmin.is_nan() || fmin <= 0.0 || !fmin.is_finite() {
+        return Err(Error::param(format!("fmin must be positive, not {fmin}")));
+    }
+    if fmin >= fmax || fmax.is_nan() || !fmax.is_finite() {
+        return Err(Error::param(format!(
+            "fmin ({fmin}) must be smaller than fmax ({fmax})"
+        )));
+    }
+    // Trial phases are 2π·f·(t − t0); the exact and PDM variants get them from a
+    // trigonometric recurrence or fixed point, whose error grows with the number of
+    // cycles across the baseline. Past 1e9 cycles the variants no longer agree (seen at
+    // fmax ≈ 1e11/d), so such grids are refused rather than answered differently.
+    if fmax * baseline > MAX_CYCLES {
+        return Err(Error::param(format!(
+            "fmax ({fmax:e}) times the baseline ({baseline:e}) is {:.1e} cycles, more than the {MAX_CYCLES:.0e} whose phases stay accurate; lower fmax",
+            fmax * baseline
+        )));
+    }
+    let n = match params.opt_i64("n") {
+        Some(n) => {
+            if !(2..=MAX_N).contains(&n) {
+                return Err(Error::param(format!(
+                    "n must be between 2 and {MAX_N}, not {n}"
+                )));
+            }
+            n as usize
+        }
+        None => {
+            let n = 1.0 + ((fmax - fmin) / df_auto).round();
+            if n.is_nan() || n > MAX_AUTO_N as f64 {
+                return Err(Error::param(format!(
+                    "the automatic grid ({fmin:.4}..{fmax:.4}, 5 samples per peak) would have {n:.0} frequencies; set n, fmin or fmax"
+                )));
+            }
+            (n as usize).max(2)
+        }
+    };
+    Ok(Grid { fmin, fmax, n })
+}
+
+fn curves_of<'a>(a: &PeriodSearch, input: &'a Dataset) -> Result<Vec<&'a LightCurve>> {
+    match input {
+        Dataset::LightCurve(l) => Ok(vec![l]),
+        Dataset::LightCurveBatch(v) if !v.is_empty() => Ok(v.iter().collect()),
+        Dataset::LightCurveBatch(_) => Err(Error::input("the light-curve batch is empty")),
+        other => Err(wrong_input(a, other)),
+    }
+}
+
+struct Setup {
+    method: Method,
+    curves: Vec<CleanCurve>,
+    grid: Grid,
+    bins: usize,
+    fast: FastOptions,
+    check: usize,
+}
+
+fn setup(a: &PeriodSearch, input: &Dataset, params: &Params) -> Result<Setup> {
+    let method = Method::parse(params.str("method")?)?;
+    let use_errors = params.bool("weights")?;
+    let raw = curves_of(a, input)?;
+    let many = raw.len() > 1;
+    let curves = raw
+        .iter()
+        .enumerate()
+        .map(|(i, lc)| {
+            let name = if many {
+                format!("light curve {i}")
+            } else {
+                "the light curve".to_string()
+            };
+            clean_curve(
+                lc,
+                use_errors && method != Method::Pdm && method != Method::Chi2,
+                &name,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let grid = resolve_grid(params, &curves)?;
+    let bins = params.usize("bins")?;
+    if method == Method::Pdm {
+        if let Some(c) = curves.iter().find(|c| c.t.len() < 2 * bins) {
+            return Err(Error::param(format!(
+                "PDM with {bins} bins needs at least {} points; a curve has {}",
+                2 * bins,
+                c.t.len()
+            )));
+        }
+    }
+    let fast = FastOptions {
+        oversampling: params.usize("oversampling")?,
+        mfft: params.usize("mfft")?,
+    };
+    if method == Method::LsFast {
+        ls::fft_len(grid.n, &fast)?;
+    }
+    Ok(Setup {
+        method,
+        curves,
+        grid,
+        bins,
+        fast,
+        check: params.usize("check")?,
+    })
+}
+
+impl Analysis for PeriodSearch {
+    fn id(&self) -> &'static str {
+        "period-search"
+    }
+    /// The anchor's Lomb-Scargle grid is linspace(0.01, 5, 10,000); the automatic grid
+    /// for 10,000 points would have 125,001 frequencies.
+    fn chapter_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[("fmin", "0.01"), ("fmax", "5"), ("n", "10000")]
+    }
+    fn preferred_for_input(&self) -> bool {
+        true
+    }
+    fn title(&self) -> &'static str {
+        "Period search (χ² fold, PDM, Lomb-Scargle)"
+    }
+    fn section(&self) -> &'static str {
+        "Exercise 7.1"
+    }
+    fn help(&self) -> &'static str {
+        "Periodogram of a light curve (or batch) over a frequency grid: Lomb-Scargle (exact or FFT), PDM θ, or the chapter's fold-sort-χ², which is the same at every period because sorting cannot change a sum of squares."
+    }
+    fn input_kind(&self) -> &'static str {
+        "light-curve"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::choice(
+                "method",
+                "lomb-scargle (exact), lomb-scargle-fast (Press & Rybicki FFT), pdm (phase dispersion), chi2-fold (the chapter's metric: flat, period-independent)",
+                "lomb-scargle",
+                METHODS,
+            ),
+            ParamSpec::auto_float(
+                "fmin",
+                "lowest trial frequency (1/time unit); auto: half the grid step 1/(5·baseline)",
+                0.0,
+                1.0e12,
+            ),
+            ParamSpec::auto_float(
+                "fmax",
+                "highest trial frequency; auto: 5 × the average Nyquist frequency N/(2·baseline)",
+                0.0,
+                1.0e12,
+            ),
+            ParamSpec::auto_int(
+                "n",
+                "number of trial frequencies, np.linspace(fmin, fmax, n); auto: 5 per peak width",
+                2,
+                MAX_N,
+            ),
+            ParamSpec::int("bins", "PDM phase bins", 10, 2, 1000),
+            ParamSpec::bool(
+                "weights",
+                "Lomb-Scargle: use the uncertainties as weights 1/σ² when the curve has them",
+                true,
+            ),
+            ParamSpec::int(
+                "oversampling",
+                "lomb-scargle-fast: FFT grid points per frequency (astropy: 5)",
+                5,
+                1,
+                64,
+            ),
+            ParamSpec::int(
+                "mfft",
+                "lomb-scargle-fast: grid neighbours per point in the extirpolation (astropy: 4)",
+                4,
+                2,
+                10,
+            ),
+            ParamSpec::int(
+                "check",
+                "lomb-scargle-fast: frequencies (plus the peak) recomputed exactly to report the FFT's error; 0 = none",
+                8,
+                0,
+                10_000,
+            ),
+        ]
+    }
+    fn size_unit(&self) -> &'static str {
+        "points"
+    }
+    fn default_size(&self) -> usize {
+        10_000
+    }
+    fn quick_size(&self) -> usize {
+        1_000
+    }
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        let p = generate::LightCurveParams {
+            n: size.max(3),
+            ..Default::default()
+        };
+        Ok(Dataset::LightCurve(generate::light_curve(&p, seed)))
+    }
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        setup(self, input, params).map(|_| ())
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        let s = stage!(ctx, "prepare", setup(self, input, params)?);
+        let ncurves = s.curves.len();
+        let batch = ncurves > 1;
+        let preps: Vec<Option<Prepared>> = stage!(ctx, "center", {
+            s.curves
+                .iter()
+                .map(|c| {
+                    matches!(s.method, Method::Ls | Method::LsFast)
+                        .then(|| Prepared::new(&c.t, &c.y, c.dy.as_deref()))
+                })
+                .collect()
+        });
+        for (i, p) in preps.iter().enumerate() {
+            if let Some(p) = p {
+                if p.yy.is_nan() || p.yy <= 0.0 {
+                    return Err(Error::input(format!(
+                        "light curve {i}: the weighted flux variance is zero; there is no variability to search"
+                    )));
+                }
+            }
+        }
+        // One curve: the parallel variant parallelises inside the curve. A batch: it
+        // runs curves in parallel, each with the (identical) serial vectorized kernel.
+        let inner_parallel = variant == Variant::Parallel && !batch;
+        let one = |i: usize| -> Result<Vec<f64>> {
+            let c = &s.curves[i];
+            let v = if batch && variant == Variant::Parallel {
+                Variant::Vectorized
+            } else {
+                variant
+            };
+            match s.method {
+                Method::Chi2 => chi2_fold(c, &s.grid, v, inner_parallel, ctx),
+                Method::Pdm => pdm(c, &s.grid, s.bins, v, inner_parallel, ctx),
+                Method::Ls => {
+                    let p = preps[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::input("not prepared"))?;
+                    match v {
+                        Variant::Naive => ls::exact_naive(p, &s.grid, ctx),
+                        _ => ls::exact_blocked(p, &s.grid, inner_parallel, ctx),
+                    }
+                }
+                Method::LsFast => {
+                    let p = preps[i]
+                        .as_ref()
+                        .ok_or_else(|| Error::input("not prepared"))?;
+                    let how = match v {
+                        Variant::Naive => FastImpl::Naive,
+                        _ if inner_parallel => FastImpl::Parallel,
+                        _ => FastImpl::Fused,
+                    };
+                    ls::fast_power(p, &s.grid, &s.fast, how)
+                }
+            }
+        };
+        let values: Vec<Vec<f64>> = stage!(ctx, "periodogram", {
+            if batch && variant == Variant::Parallel {
+                (0..ncurves)
+                    .into_par_iter()
+                    .map(one)
+                    .collect::<Result<_>>()?
+            } else {
+                let mut v = Vec::with_capacity(ncurves);
+                for i in 0..ncurves {
+                    ctx.check()?;
+                    v.push(one(i)?);
+                    if batch {
+                        ctx.progress((i + 1) as f64 / ncurves as f64);
+                    }
+                }
+                v
+            }
+        });
+        let best: Vec<Option<usize>> = stage!(ctx, "best", {
+            values
+                .iter()
+                .map(|v| best_index(v, s.method.maximize()))
+                .collect()
+        });
+
+        // The FFT method's error against exact sums at a few frequencies and the peak.
+        let mut check_err: Option<(f64, usize)> = None;
+        if s.method == Method::LsFast && s.check > 0 && !batch {
+            if let (Some(p), Some(bi)) = (preps[0].as_ref(), best[0]) {
+                check_err = Some(stage!(ctx, "check-exact", {
+                    let n = s.grid.n;
+                    let m = s.check.min(n);
+                    let mut idx: Vec<usize> = (0..m)
+                        .map(|j| if m > 1 { j * (n - 1) / (m - 1) } else { 0 })
+                        .collect();
+                    idx.push(bi);
+                    idx.sort_unstable();
+                    idx.dedup();
+                    let err = |&k: &usize| (ls::exact_at(p, s.grid.freq(k)) - values[0][k]).abs();
+                    let e = if variant == Variant::Parallel {
+                        idx.par_iter().map(err).reduce(|| 0.0, f64::max)
+                    } else {
+                        idx.iter().map(err).fold(0.0, f64::max)
+                    };
+                    (e, idx.len())
+                }));
+            }
+        }
+        ctx.progress(1.0);
+
+        // Artifacts
+        let freqs = s.grid.frequencies();
+        let col = s.method.column();
+        let mut columns: Vec<String> = vec!["frequency".to_string()];
+        if batch {
+            columns.extend((0..ncurves).map(|i| format!("{col}_{i}")));
+        } else {
+            columns.push(col.to_string());
+        }
+        let mut table = Array2::zeros((s.grid.n, 1 + ncurves));
+        for (k, f) in freqs.iter().enumerate() {
+            table[[k, 0]] = *f;
+            for (c, v) in values.iter().enumerate() {
+                table[[k, c + 1]] = v[k];
+            }
+        }
+        let mut best_table = Array2::from_elem((ncurves, 4), f64::NAN);
+        let mut best_periods = Vec::with_capacity(ncurves);
+        for (c, b) in best.iter().enumerate() {
+            best_table[[c, 0]] = c as f64;
+            if let Some(k) = b {
+                best_table[[c, 1]] = freqs[*k];
+                best_table[[c, 2]] = 1.0 / freqs[*k];
+                best_table[[c, 3]] = values[c][*k];
+                best_periods.push(1.0 / freqs[*k]);
+            } else {
+                best_periods.push(f64::NAN);
+            }
+        }
+        let tol = match s.method {
+            Method::Chi2 => Tolerance::Rel(1e-12),
+            _ => Tolerance::Rel(1e-9),
+        };
+
+        // Summary
+        let dropped: usize = s.curves.iter().map(|c| c.dropped).sum();
+        let unsorted = s.curves.iter().filter(|c| c.was_unsorted).count();
+        let mut warnings: Vec<String> = Vec::new();
+        if dropped > 0 {
+            warnings.push(format!(
+                "dropped {dropped} point(s) with NaN/infinite time, flux or uncertainty (or uncertainty <= 0)"
+            ));
+        }
+        if unsorted > 0 {
+            warnings.push(format!(
+                "{unsorted} curve(s) had unsorted times; sorted before the search"
+            ));
+        }
+        let num = |x: f64| -> serde_json::Value {
+            if x.is_finite() {
+                x.into()
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        let b0 = best[0];
+        let best_f = b0.map_or(f64::NAN, |k| freqs[k]);
+        let best_v = b0.map_or(f64::NAN, |k| values[0][k]);
+        let mut out = Output::new()
+            .sum("method", params.str("method")?)
+            .sum("n_curves", ncurves)
+            .sum("n_points", s.curves[0].t.len())
+            .sum("n_frequencies", s.grid.n)
+            .sum("fmin", s.grid.fmin)
+            .sum("fmax", s.grid.fmax)
+            .sum("best_frequency", num(best_f))
+            .sum("best_period", num(1.0 / best_f));
+        match s.method {
+            Method::Ls | Method::LsFast => {
+                out = out.sum("peak_power", num(best_v));
+                if !batch {
+                    if let Some(p) = preps[0].as_ref() {
+                        out = out.sum(
+                            "false_alarm_probability",
+                            num(ls::fap_baluev(best_v, s.grid.fmax, p)),
+                        );
+                    }
+                }
+                out = out.sum("weighted", s.curves[0].dy.is_some());
+                if let Some((e, m)) = check_err {
+                    out = out
+                        .sum("max_abs_error_vs_exact", e)
+                        .sum("checked_frequencies", m);
+                }
+            }
+            Method::Pdm => {
+                out = out.sum("theta_min", num(best_v)).sum("bins", s.bins);
+            }
+            Method::Chi2 => {
+                let v = &values[0];
+                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                out = out
+                    .sum("chi2_min", num(lo))
+                    .sum("chi2_relative_spread", num((hi - lo) / lo.abs().max(f64::MIN_POSITIVE)))
+                    .sum(
+                        "note",
+                        "the chapter's chi2 of the phase-sorted fluxes equals sum((f-mean)^2) at every period; its 'best period' is decided by round-off",
+                    );
+            }
+        }
+        if batch {
+            out = out.sum(
+                "best_periods",
+                best_periods.iter().map(|p| num(*p)).collect::<Vec<_>>(),
+            );
+        }
+        out = out.sum("warnings", warnings);
+        Ok(out
+            .table(
+                "periodogram",
+                &columns.iter().map(String::as_str).collect::<Vec<_>>(),
+                table,
+                tol,
+            )
+            .table(
+                "best_periods",
+                &["curve", "best_frequency", "best_period", col],
+                best_table,
+                tol,
+            ))
+    }
+}
+
+/// Index of the largest (or smallest) finite value; ties go to the first.
+pub fn best_index(v: &[f64], maximize: bool) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, &x) in v.iter().enumerate() {
+        if !x.is_finite() {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((_, b)) => {
+                if maximize {
+                    x > b
+                } else {
+                    x < b
+                }
+            }
+        };
+        if better {
+            best = Some((i, x));
+        }
+    }
+    best.map(|b| b.0)
+}
+
+// ---------------------------------------------------------------------------------
+// chi2-fold: the chapter's Exercise 7.1 metric
+// ---------------------------------------------------------------------------------
+
+/// The chapter's phase, `(t % P) / P`.
+#[inline]
+fn chapter_phase(t: f64, period: f64) -> f64 {
+    // `+ 0.0`: -0.0 becomes +0.0, so the radix (bit) order equals the value order.
+    t.rem_euclid(period) / period + 0.0
+}
+
+/// χ² about the mean of values taken in the given order (the chapter's loop).
+#[inline]
+fn chi2_of(sorted: impl Iterator<Item = f64> + Clone, n: usize) -> f64 {
+    let mean = sorted.clone().sum::<f64>() / n as f64;
+    sorted.map(|f| (f - mean) * (f - mean)).sum()
+}
+
+fn chi2_fold(
+    c: &CleanCurve,
+    grid: &Grid,
+    v: Variant,
+    parallel: bool,
+    ctx: &Ctx,
+) -> Result<Vec<f64>> {
+    let n = c.t.len();
+    match v {
+        Variant::Naive => {
+            // As written in the chapter: a list of phases, an argsort by a key
+            // function, a gathered list of fluxes, then the mean and the sum.
+            let mut out = Vec::with_capacity(grid.n);
+            for k in 0..grid.n {
+                if k % 16 == 0 {
+                    ctx.check()?;
+                    ctx.progress(k as f64 / grid.n as f64);
+                }
+                let period = 1.0 / grid.freq(k);
+                let phases: Vec<f64> = c.t.iter().map(|&t| chapter_phase(t, period)).collect();
+                let mut idx: Vec<usize> = (0..n).collect();
+                idx.sort_by(|&a, &b| phases[a].total_cmp(&phases[b]));
+                let sorted: Vec<f64> = idx.iter().map(|&i| c.y[i]).collect();
+                out.push(chi2_of(sorted.iter().copied(), n));
+            }
+            Ok(out)
+        }
+        _ => {
+            // Same fold, sort and sum, without per-trial allocations: contiguous
+            // (phase, index) pairs, stable sort — the argsort's permutation exactly.
+            let trial = |keys: &mut Vec<(f64, u32)>, k: usize| -> f64 {
+                let period = 1.0 / grid.freq(k);
+                keys.clear();
+                keys.extend(
+                    c.t.iter()
+                        .enumerate()
+                        .map(|(i, &t)| (chapter_phase(t, period), i as u32)),
+                );
+                keys.sort_by(|a, b| a.0.total_cmp(&b.0));
+                chi2_of(keys.iter().map(|&(_, i)| c.y[i as usize]), n)
+            };
+            run_trials(grid.n, parallel, ctx, || Vec::with_capacity(n), trial)
+        }
+    }
+}
+
+/// Evaluate `trial(scratch, k)` for every k, serially or in rayon chunks.
+fn run_trials<S: Send, I: Fn() -> S + Sync + Send, F: Fn(&mut S, usize) -> f64 + Sync + Send>(
+    m: usize,
+    parallel: bool,
+    ctx: &Ctx,
+    init: I,
+    trial: F,
+) -> Result<Vec<f64>> {
+    const CHUNK: usize = 64;
+    let mut out = vec![0.0; m];
+    if parallel {
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .try_for_each_init(&init, |scratch, (b, chunk)| {
+                ctx.check()?;
+                for (j, o) in chunk.iter_mut().enumerate() {
+                    *o = trial(scratch, b * CHUNK + j);
+                }
+                Ok::<(), Error>(())
+            })?;
+    } else {
+        let mut scratch = init();
+        for (b, chunk) in out.chunks_mut(CHUNK).enumerate() {
+            ctx.check()?;
+            for (j, o) in chunk.iter_mut().enumerate() {
+                *o = trial(&mut scratch, b * CHUNK + j);
+            }
+            ctx.progress(((b + 1) * CHUNK) as f64 / m as f64);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------
+// PDM (Stellingwerf 1978)
+// ---------------------------------------------------------------------------------
+
+/// Fixed-point scales of the PDM phase: t in units of 2^-28 time units, f in units of
+/// 2^-36 cycles per time unit, so `T·F mod 2^64` is `frac(t·f)·2^64` in exact integer
+/// arithmetic (phase error below f·2^-29, e.g. 1e-8 cycles at 5 c/d). Every variant
+/// bins with the same integers, so they agree on every point's bin.
+const PDM_T_BITS: i32 = 28;
+const PDM_F_BITS: i32 = 36;
+
+/// Times (relative to the first) in PDM fixed point.
+fn pdm_fixed_times(t: &[f64]) -> Result<Vec<u64>> {
+    let t0 = t[0];
+    let scale = 2f64.powi(PDM_T_BITS);
+    let span = t[t.len() - 1] - t0;
+    if span * scale >= 2f64.powi(63) {
+        return Err(Error::param(
+            "PDM: the time baseline is too long for the fixed-point phase (2^35 time units)",
+        ));
+    }
+    Ok(t.iter()
+        .map(|x| ((x - t0) * scale).round() as u64)
+        .collect())
+}
+
+/// A trial frequency in PDM fixed point.
+#[inline]
+fn pdm_fixed_freq(f: f64) -> u64 {
+    (f * 2f64.powi(PDM_F_BITS)).round() as u64
+}
+
+/// Phase bin `floor(phase·bins)` from the fixed-point time and frequency.
+#[inline(always)]
+fn pdm_bin(t: u64, f: u64, bins: u64) -> usize {
+    (((t.wrapping_mul(f) >> 32) * bins) >> 32) as usize
+}
+
+fn pdm(
+    c: &CleanCurve,
+    grid: &Grid,
+    bins: usize,
+    v: Variant,
+    parallel: bool,
+    ctx: &Ctx,
+) -> Result<Vec<f64>> {
+    let n = c.t.len();
+    if grid.fmax * 2f64.powi(PDM_F_BITS) >= 2f64.powi(63) {
+        return Err(Error::param(
+            "PDM: fmax is too large for the fixed-point phase",
+        ));
+    }
+    let t = pdm_fixed_times(&c.t)?;
+    let mean = c.y.iter().sum::<f64>() / n as f64;
+    let y: Vec<f64> = c.y.iter().map(|v| v - mean).collect();
+    let total: f64 = y.iter().map(|v| v * v).sum();
+    let s2 = total / (n - 1) as f64;
+    let nb = bins as u64;
+    match v {
+        Variant::Naive => {
+            // Stellingwerf's definition as written: per bin count, sum and sum of
+            // squares; θ = (Σ_bins Σ(y-ȳ_bin)² / Σ(n_bin-1)) / s².
+            let mut out = Vec::with_capacity(grid.n);
+            for k in 0..grid.n {
+                if k % 64 == 0 {
+                    ctx.check()?;
+                    ctx.progress(k as f64 / grid.n as f64);
+                }
+                let f = pdm_fixed_freq(grid.freq(k));
+                let mut cnt = vec![0.0; bins];
+                let mut sm = vec![0.0; bins];
+                let mut sq = vec![0.0; bins];
+                for i in 0..n {
+                    let b = pdm_bin(t[i], f, nb);
+                    cnt[b] += 1.0;
+                    sm[b] += y[i];
+                    sq[b] += y[i] * y[i];
+                }
+                let mut num = 0.0;
+                let mut dof = 0.0;
+                for b in 0..bins {
+                    if cnt[b] > 0.0 {
+                        num += sq[b] - sm[b] * sm[b] / cnt[b];
+                        dof += cnt[b] - 1.0;
+                    }
+                }
+                out.push(num / dof / s2);
+            }
+            Ok(out)
+        }
+        _ => {
+            // Σ(y-ȳ_bin)² = Σy² − Σ_bins S_b²/n_b: only (count, sum) per bin, kept as
+            // one 16-byte pair so a point costs one read-modify-write, in 4
+            // interleaved copies of the histogram so repeated bins do not serialise.
+            let init = || vec![[0.0f64; 2]; 4 * bins];
+            let trial = |h: &mut Vec<[f64; 2]>, k: usize| -> f64 {
+                let f = pdm_fixed_freq(grid.freq(k));
+                h.iter_mut().for_each(|x| *x = [0.0, 0.0]);
+                let (h0, rest) = h.split_at_mut(bins);
+                let (h1, rest) = rest.split_at_mut(bins);
+                let (h2, h3) = rest.split_at_mut(bins);
+                let n4 = n / 4 * 4;
+                for (tq, yq) in t[..n4].chunks_exact(4).zip(y[..n4].chunks_exact(4)) {
+                    let b0 = pdm_bin(tq[0], f, nb);
+                    let b1 = pdm_bin(tq[1], f, nb);
+                    let b2 = pdm_bin(tq[2], f, nb);
+                    let b3 = pdm_bin(tq[3], f, nb);
+                    let p = &mut h0[b0];
+                    *p = [p[0] + 1.0, p[1] + yq[0]];
+                    let p = &mut h1[b1];
+                    *p = [p[0] + 1.0, p[1] + yq[1]];
+                    let p = &mut h2[b2];
+                    *p = [p[0] + 1.0, p[1] + yq[2]];
+                    let p = &mut h3[b3];
+                    *p = [p[0] + 1.0, p[1] + yq[3]];
+                }
+                for i in n4..n {
+                    let p = &mut h0[pdm_bin(t[i], f, nb)];
+                    *p = [p[0] + 1.0, p[1] + y[i]];
+                }
+                let mut between = 0.0;
+                let mut nonempty = 0usize;
+                for b in 0..bins {
+                    let cn = (h0[b][0] + h1[b][0]) + (h2[b][0] + h3[b][0]);
+                    if cn > 0.0 {
+                        let sb = (h0[b][1] + h1[b][1]) + (h2[b][1] + h3[b][1]);
+                        between += sb * sb / cn;
+                        nonempty += 1;
+                    }
+                }
+                ((total - between) / (n - nonempty) as f64) / s2
+            };
+            run_trials(grid.n, parallel, ctx, init, trial)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lc(n: usize, period: f64, seed: u64) -> LightCurve {
+        let p = generate::LightCurveParams {
+            n,
+            period,
+            ..Default::default()
+        };
+        generate::light_curve(&p, seed)
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        let given: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params::resolve(&PeriodSearch.params(), &given).expect("params")
+    }
+
+    #[test]
+    fn pdm_fixed_point_bin_is_floor_of_phase() {
+        let t = pdm_fixed_times(&[0.0, 3.7, 99.99, 12.5, 1.0, 2722.85]).expect("times");
+        for (i, &tv) in [0.0, 3.7, 99.99, 12.5, 1.0, 2722.85].iter().enumerate() {
+            for f in [1.0, 0.27, 4.9, 0.08, 1.0672961] {
+                let x: f64 = tv * f;
+                let ph = x - x.floor();
+                let want = (ph * 10.0) as usize;
+                let got = pdm_bin(t[i], pdm_fixed_freq(f), 10);
+                // equal unless the phase is within 1e-7 of a bin edge
+                let edge = ((ph * 10.0) - (ph * 10.0).round()).abs() < 1e-6;
+                assert!(got == want || edge, "t={tv} f={f}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_method_agrees_across_variants_and_finds_the_period() {
+        let d = Dataset::LightCurve(lc(600, 2.5, 11));
+        let ctx = Ctx::detached(2);
+        for m in METHODS {
+            let p = params(&[
+                ("method", m),
+                ("fmin", "0.05"),
+                ("fmax", "1.5"),
+                ("n", "1500"),
+            ]);
+            let outs: Vec<Output> = crate::engine::ALL_VARIANTS
+                .iter()
+                .map(|&v| PeriodSearch.run(v, &d, &p, &ctx).expect("run"))
+                .collect();
+            for o in &outs[1..] {
+                outs[0].agrees_with(o).expect("variants agree");
+            }
+            if *m != "chi2-fold" {
+                for o in &outs {
+                    let bp = o.summary_f64("best_period").expect("best");
+                    assert!((bp - 2.5).abs() < 0.02, "{m}: {bp}");
+                }
+            } else {
+                let spread = outs[0].summary_f64("chi2_relative_spread").expect("spread");
+                assert!(spread < 1e-12, "chi2 must be flat: {spread}");
+            }
+        }
+    }
+
+    #[test]
+    fn batch_runs_per_curve() {
+        let d = Dataset::LightCurveBatch(vec![lc(300, 1.7, 1), lc(300, 4.2, 2), lc(300, 0.9, 3)]);
+        let ctx = Ctx::detached(2);
+        for m in ["pdm", "lomb-scargle"] {
+            let p = params(&[
+                ("method", m),
+                ("fmin", "0.1"),
+                ("fmax", "2.0"),
+                ("n", "400"),
+            ]);
+            let a = PeriodSearch
+                .run(Variant::Vectorized, &d, &p, &ctx)
+                .expect("vec");
+            let b = PeriodSearch
+                .run(Variant::Parallel, &d, &p, &ctx)
+                .expect("par");
+            a.agrees_with(&b).expect("agree");
+            let (cols, rows) = a.table_of("periodogram").expect("table");
+            assert_eq!(cols.len(), 4);
+            assert_eq!(rows.nrows(), 400);
+            let (_, best) = a.table_of("best_periods").expect("best");
+            for (i, want) in [1.7, 4.2, 0.9].iter().enumerate() {
+                let got = best[[i, 2]];
+                assert!((got - want).abs() / want < 0.02, "{m} curve {i}: {got}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_inputs_are_clear_errors() {
+        let ctx = Ctx::detached(1);
+        let p = params(&[]);
+        let mk = |t: Vec<f64>, y: Vec<f64>| {
+            Dataset::LightCurve(LightCurve {
+                time: t.into(),
+                value: y.into(),
+                error: None,
+                magnitudes: false,
+            })
+        };
+        let e = PeriodSearch
+            .validate(&mk(vec![0.0, 1.0], vec![1.0, 2.0]), &p)
+            .expect_err("too short");
+        assert!(e.to_string().contains("at least 3"), "{e}");
+        let e = PeriodSearch
+            .validate(&mk(vec![0.0, 1.0, 2.0, 3.0], vec![5.0; 4]), &p)
+            .expect_err("constant");
+        assert!(e.to_string().contains("constant"), "{e}");
+        let bad = params(&[("fmin", "2"), ("fmax", "1")]);
+        let d = Dataset::LightCurve(lc(100, 3.0, 1));
+        let e = PeriodSearch.validate(&d, &bad).expect_err("fmin>=fmax");
+        assert!(e.to_string().contains("smaller than fmax"), "{e}");
+        let huge = params(&[("fmin", "1"), ("fmax", "1e11"), ("n", "100")]);
+        let e = PeriodSearch.validate(&d, &huge).expect_err("1e11/d");
+        assert!(e.to_string().contains("cycles"), "{e}");
+        // NaNs dropped with a warning; unsorted times sorted
+        let mut c = lc(200, 3.0, 4);
+        c.value[5] = f64::NAN;
+        c.time.swap(10, 20);
+        let p = params(&[("fmin", "0.1"), ("fmax", "1"), ("n", "100")]);
+        let o = PeriodSearch
+            .run(Variant::Vectorized, &Dataset::LightCurve(c), &p, &ctx)
+            .expect("runs");
+        let w = o.summary.get("warnings").expect("warnings").to_string();
+        assert!(w.contains("dropped 1") && w.contains("sorted"), "{w}");
+        assert_eq!(o.summary_f64("n_points"), Some(199.0));
+        assert!(PeriodSearch.validate(&Dataset::None, &p).is_err());
+    }
+
+    #[test]
+    fn auto_grid_follows_astropy_rule() {
+        let c = clean_curve(&lc(1000, 3.7, 5), true, "x").expect("clean");
+        let g = resolve_grid(&params(&[]), std::slice::from_ref(&c)).expect("grid");
+        let base = c.t[999] - c.t[0];
+        assert!((g.fmin - 0.1 / base).abs() < 1e-15);
+        assert!((g.fmax - 2500.0 / base).abs() < 1e-9);
+        assert_eq!(g.n, 1 + ((g.fmax - g.fmin) * 5.0 * base).round() as usize);
+    }
+}

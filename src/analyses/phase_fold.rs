@@ -1,0 +1,503 @@
+//! Chapter 7.2's `phase_fold_vectorized`: phase = (t % P) / P, sort by phase, and
+//! (optionally) the mean curve in phase bins — the folded light curve the GUI draws.
+//! Variants differ in the sort: the chapter's argsort by a key function, a stable
+//! sort of contiguous (phase, index) pairs, and the same over rayon. All sorts are
+//! stable (ties keep index order), so the permutation is identical, and all are blocked
+//! merge sorts that look for Cancel between blocks.
+
+use crate::data::{generate, Dataset, LightCurve};
+use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::{stage, Error, Result};
+use ndarray::Array2;
+use rayon::prelude::*;
+use std::cmp::Ordering;
+
+pub struct PhaseFold;
+
+/// Phase in [0, 1) of time `t` for `period` and `epoch`, as the chapter computes it.
+#[inline]
+pub fn phase(t: f64, period: f64, epoch: f64) -> f64 {
+    let p = (t - epoch).rem_euclid(period) / period;
+    // `+ 0.0` turns -0.0 (an exact multiple of a negative time) into +0.0, so sorting
+    // by value and by bit pattern agree.
+    if p >= 1.0 {
+        0.0
+    } else {
+        p + 0.0
+    }
+}
+
+/// Bin of a phase: `floor(phase·bins)`, clamped to the last bin.
+#[inline]
+fn bin_of(ph: f64, bins: usize) -> usize {
+    ((ph * bins as f64) as usize).min(bins - 1)
+}
+
+struct Clean {
+    t: Vec<f64>,
+    y: Vec<f64>,
+    dropped: usize,
+}
+
+fn clean(a: &PhaseFold, input: &Dataset) -> Result<Clean> {
+    let lc: &LightCurve = match input {
+        Dataset::LightCurve(l) => l,
+        other => return Err(wrong_input(a, other)),
+    };
+    if lc.time.len() != lc.value.len() {
+        return Err(Error::input(format!(
+            "the light curve has {} times but {} values",
+            lc.time.len(),
+            lc.value.len()
+        )));
+    }
+    let mut t = Vec::with_capacity(lc.time.len());
+    let mut y = Vec::with_capacity(lc.time.len());
+    for (a, b) in lc.time.iter().zip(lc.value.iter()) {
+        if a.is_finite() && b.is_finite() {
+            t.push(*a);
+            y.push(*b);
+        }
+    }
+    let dropped = lc.time.len() - t.len();
+    if t.is_empty() {
+        return Err(Error::input(
+            "the light curve has no point with a finite time and value",
+        ));
+    }
+    if t.len() > u32::MAX as usize {
+        return Err(Error::input("the light curve has too many points to fold"));
+    }
+    Ok(Clean { t, y, dropped })
+}
+
+impl Analysis for PhaseFold {
+    fn id(&self) -> &'static str {
+        "phase-fold"
+    }
+    fn title(&self) -> &'static str {
+        "Phase fold"
+    }
+    fn section(&self) -> &'static str {
+        "7.2 Vectorization"
+    }
+    fn help(&self) -> &'static str {
+        "Fold a light curve at a period (phase = (t − epoch) mod P / P), sort by phase and average in phase bins; the sort is the whole cost."
+    }
+    fn input_kind(&self) -> &'static str {
+        "light-curve"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::float(
+                "period",
+                "folding period, in the light curve's time unit (days); 3.7 is the generator's period",
+                3.7,
+                1e-9,
+                1e12,
+            ),
+            ParamSpec::float("epoch", "time of phase 0", 0.0, -1e12, 1e12),
+            ParamSpec::int("bins", "phase bins of the binned curve (0 = no binning)", 50, 0, 100_000),
+        ]
+    }
+    fn size_unit(&self) -> &'static str {
+        "points"
+    }
+    fn default_size(&self) -> usize {
+        100_000
+    }
+    fn quick_size(&self) -> usize {
+        10_000
+    }
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        let p = generate::LightCurveParams {
+            n: size.max(1),
+            ..Default::default()
+        };
+        Ok(Dataset::LightCurve(generate::light_curve(&p, seed)))
+    }
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        clean(self, input)?;
+        let p = params.f64("period")?;
+        if p.is_nan() || p <= 0.0 || !p.is_finite() {
+            return Err(Error::param(format!("period must be positive, not {p}")));
+        }
+        Ok(())
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        self.validate(input, params)?;
+        let c = stage!(ctx, "clean", clean(self, input)?);
+        ctx.check()?;
+        let period = params.f64("period")?;
+        let epoch = params.f64("epoch")?;
+        let bins = params.usize("bins")?;
+        let n = c.t.len();
+
+        let ph: Vec<f64> = stage!(
+            ctx,
+            "phase",
+            if variant == Variant::Parallel {
+                c.t.par_iter().map(|&t| phase(t, period, epoch)).collect()
+            } else {
+                c.t.iter().map(|&t| phase(t, period, epoch)).collect()
+            }
+        );
+        ctx.check()?;
+        ctx.progress(0.2);
+        let order: Vec<u32> = stage!(
+            ctx,
+            "sort",
+            match variant {
+                Variant::Naive => {
+                    // np.argsort with a key: indices compared through the phase array.
+                    let idx: Vec<u32> = (0..n as u32).collect();
+                    stable_sort_checked(
+                        idx,
+                        |&a, &b| ph[a as usize].total_cmp(&ph[b as usize]),
+                        false,
+                        ctx,
+                    )?
+                }
+                Variant::Vectorized => {
+                    // (phase, index) pairs in one contiguous array, stable sort (runs
+                    // of already-ordered phases, one per cycle, are merged, not re-sorted).
+                    let keys: Vec<(f64, u32)> =
+                        ph.iter().enumerate().map(|(i, &p)| (p, i as u32)).collect();
+                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, ctx)?;
+                    keys.into_iter().map(|k| k.1).collect()
+                }
+                Variant::Parallel => {
+                    let keys: Vec<(f64, u32)> = ph
+                        .par_iter()
+                        .enumerate()
+                        .map(|(i, &p)| (p, i as u32))
+                        .collect();
+                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), true, ctx)?;
+                    keys.into_par_iter().map(|k| k.1).collect()
+                }
+            }
+        );
+        ctx.check()?;
+        ctx.progress(0.7);
+        let folded = stage!(ctx, "gather", {
+            let mut f = Array2::zeros((n, 3));
+            let fill = |(r, mut row): (usize, ndarray::ArrayViewMut1<f64>)| {
+                let i = order[r] as usize;
+                row[0] = ph[i];
+                row[1] = c.y[i];
+                row[2] = c.t[i];
+            };
+            if variant == Variant::Parallel {
+                f.outer_iter_mut()
+                    .into_par_iter()
+                    .enumerate()
+                    .for_each(fill);
+            } else {
+                f.outer_iter_mut().enumerate().for_each(fill);
+            }
+            f
+        });
+        ctx.check()?;
+        let binned = stage!(ctx, "bin", bin_curve(&folded, bins, variant));
+        ctx.progress(1.0);
+
+        let means: Vec<f64> = binned
+            .rows()
+            .into_iter()
+            .map(|r| r[1])
+            .filter(|v| v.is_finite())
+            .collect();
+        let amp = if means.is_empty() {
+            f64::NAN
+        } else {
+            let hi = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let lo = means.iter().copied().fold(f64::INFINITY, f64::min);
+            0.5 * (hi - lo)
+        };
+        let mut warnings = Vec::new();
+        if c.dropped > 0 {
+            warnings.push(format!(
+                "dropped {} point(s) with NaN/infinite time or value",
+                c.dropped
+            ));
+        }
+        Ok(Output::new()
+            .sum("n_points", n)
+            .sum("period", period)
+            .sum("epoch", epoch)
+            .sum("bins", bins)
+            .sum(
+                "binned_semi_amplitude",
+                if amp.is_finite() {
+                    amp.into()
+                } else {
+                    serde_json::Value::Null
+                },
+            )
+            .sum("warnings", warnings)
+            .table(
+                "folded",
+                &["phase", "value", "time"],
+                folded,
+                Tolerance::Exact,
+            )
+            .table(
+                "binned",
+                &["phase", "mean", "std", "count"],
+                binned,
+                Tolerance::Rel(1e-12),
+            ))
+    }
+}
+
+/// Mean, population std and count of the values in each phase bin (bin centre as
+/// phase; an empty bin has NaN mean and std). `folded` is sorted by phase, so each
+/// bin is a contiguous run of rows.
+fn bin_curve(folded: &Array2<f64>, bins: usize, variant: Variant) -> Array2<f64> {
+    let mut out = Array2::from_elem((bins, 4), f64::NAN);
+    if bins == 0 {
+        return out;
+    }
+    let ph = folded.column(0);
+    let val = folded.column(1);
+    let stats = |vals: &[f64]| -> (f64, f64) {
+        if vals.is_empty() {
+            return (f64::NAN, f64::NAN);
+        }
+        let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        let v = vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / vals.len() as f64;
+        (m, v.sqrt())
+    };
+    let write = |out: &mut Array2<f64>, b: usize, vals: &[f64]| {
+        let (m, s) = stats(vals);
+        out[[b, 0]] = (b as f64 + 0.5) / bins as f64;
+        out[[b, 1]] = m;
+        out[[b, 2]] = s;
+        out[[b, 3]] = vals.len() as f64;
+    };
+    match variant {
+        Variant::Naive => {
+            // Gather each bin's values by testing every point.
+            let mut groups: Vec<Vec<f64>> = vec![Vec::new(); bins];
+            for (p, v) in ph.iter().zip(val.iter()) {
+                groups[bin_of(*p, bins)].push(*v);
+            }
+            for (b, g) in groups.iter().enumerate() {
+                write(&mut out, b, g);
+            }
+        }
+        _ => {
+            // Bin edges by binary search in the sorted phases.
+            let phs: Vec<f64> = ph.to_vec();
+            let vals: Vec<f64> = val.to_vec();
+            let edges: Vec<usize> = (0..=bins)
+                .map(|b| phs.partition_point(|&p| bin_of(p, bins) < b))
+                .collect();
+            let rows: Vec<(f64, f64)> = if variant == Variant::Parallel {
+                (0..bins)
+                    .into_par_iter()
+                    .map(|b| stats(&vals[edges[b]..edges[b + 1]]))
+                    .collect()
+            } else {
+                (0..bins)
+                    .map(|b| stats(&vals[edges[b]..edges[b + 1]]))
+                    .collect()
+            };
+            for (b, (m, s)) in rows.into_iter().enumerate() {
+                out[[b, 0]] = (b as f64 + 0.5) / bins as f64;
+                out[[b, 1]] = m;
+                out[[b, 2]] = s;
+                out[[b, 3]] = (edges[b + 1] - edges[b]) as f64;
+            }
+        }
+    }
+    out
+}
+
+/// Elements sorted per block before merging; a block sorts in well under a millisecond.
+const SORT_BLOCK: usize = 1 << 15;
+
+/// A stable merge sort that looks for Cancel between blocks and between merges: one
+/// `sort_by` of millions of keys runs for over 100 ms without a chance to stop, which
+/// is too long for the Cancel button. Blocks of [`SORT_BLOCK`] are sorted with the
+/// standard stable sort (which still exploits the one ordered run per cycle), then
+/// merged pairwise, level by level; `parallel` spreads the blocks and the merges of a
+/// level over rayon. Stable, so every variant gives the same permutation.
+fn stable_sort_checked<T, F>(mut a: Vec<T>, cmp: F, parallel: bool, ctx: &Ctx) -> Result<Vec<T>>
+where
+    T: Copy + Send + Sync,
+    F: Fn(&T, &T) -> Ordering + Sync,
+{
+    let n = a.len();
+    // Sort the blocks, a group of blocks between two checks.
+    let group = SORT_BLOCK * if parallel { 4 * ctx.threads } else { 1 };
+    for g in a.chunks_mut(group) {
+        ctx.check()?;
+        if parallel {
+            g.par_chunks_mut(SORT_BLOCK).for_each(|c| c.sort_by(&cmp));
+        } else {
+            g.sort_by(&cmp);
+        }
+    }
+    if n <= SORT_BLOCK {
+        return Ok(a);
+    }
+    let mut b = a.clone();
+    let mut width = SORT_BLOCK;
+    while width < n {
+        let pairs = a.chunks(2 * width).zip(b.chunks_mut(2 * width));
+        if parallel {
+            ctx.check()?;
+            pairs
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .for_each(|(src, dst)| merge_into(src, width, dst, &cmp));
+        } else {
+            for (src, dst) in pairs {
+                ctx.check()?;
+                merge_into(src, width, dst, &cmp);
+            }
+        }
+        std::mem::swap(&mut a, &mut b);
+        width *= 2;
+    }
+    Ok(a)
+}
+
+/// Merges the sorted runs `src[..mid]` and `src[mid..]` into `dst`, taking from the left
+/// run on ties (stable).
+fn merge_into<T: Copy, F: Fn(&T, &T) -> Ordering>(src: &[T], mid: usize, dst: &mut [T], cmp: &F) {
+    let mid = mid.min(src.len());
+    let (l, r) = src.split_at(mid);
+    let (mut i, mut j) = (0, 0);
+    for d in dst.iter_mut() {
+        if j >= r.len() || (i < l.len() && cmp(&r[j], &l[i]) != Ordering::Less) {
+            *d = l[i];
+            i += 1;
+        } else {
+            *d = r[j];
+            j += 1;
+        }
+    }
+}
+
+/// Stable LSD radix sort of indices by phase. Phases are non-negative floats, whose
+/// bit patterns sort like their values; a stable sort keeps equal phases in index
+/// order, the same permutation as the other variants. Passes whose byte is the same
+/// for every key are skipped.
+pub fn radix_argsort(ph: &[f64]) -> Vec<u32> {
+    let n = ph.len();
+    let mut keys: Vec<u64> = ph.iter().map(|p| p.to_bits()).collect();
+    let mut idx: Vec<u32> = (0..n as u32).collect();
+    let mut k2 = vec![0u64; n];
+    let mut i2 = vec![0u32; n];
+    for pass in 0..8 {
+        let shift = pass * 8;
+        let mut count = [0usize; 256];
+        for k in &keys {
+            count[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if count.contains(&n) {
+            continue;
+        }
+        let mut pos = [0usize; 256];
+        let mut acc = 0;
+        for d in 0..256 {
+            pos[d] = acc;
+            acc += count[d];
+        }
+        for (k, i) in keys.iter().zip(&idx) {
+            let d = ((k >> shift) & 0xff) as usize;
+            k2[pos[d]] = *k;
+            i2[pos[d]] = *i;
+            pos[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut k2);
+        std::mem::swap(&mut idx, &mut i2);
+    }
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_agree_and_fold_is_sorted() {
+        let p = generate::LightCurveParams {
+            n: 5000,
+            ..Default::default()
+        };
+        let mut lc = generate::light_curve(&p, 9);
+        // duplicate times give tied phases: every variant must order them by index
+        for i in 0..50 {
+            lc.time[2 * i + 1] = lc.time[2 * i];
+        }
+        lc.value[7] = f64::NAN;
+        let d = Dataset::LightCurve(lc);
+        let params = Params::defaults(&PhaseFold.params());
+        let ctx = Ctx::detached(2);
+        let outs: Vec<Output> = crate::engine::ALL_VARIANTS
+            .iter()
+            .map(|&v| PhaseFold.run(v, &d, &params, &ctx).expect("run"))
+            .collect();
+        for o in &outs[1..] {
+            outs[0].agrees_with(o).expect("agree");
+        }
+        let (_, f) = outs[0].table_of("folded").expect("folded");
+        assert_eq!(f.nrows(), 4999);
+        assert!(f.column(0).windows(2).into_iter().all(|w| w[0] <= w[1]));
+        let (_, b) = outs[0].table_of("binned").expect("binned");
+        assert_eq!(b.column(3).sum(), 4999.0);
+        // folded at the true period, the binned curve is a sine of amplitude ~0.1
+        let amp = outs[0].summary_f64("binned_semi_amplitude").expect("amp");
+        assert!((amp - 0.1).abs() < 0.01, "{amp}");
+    }
+
+    #[test]
+    fn checked_sort_is_the_stable_sort() {
+        let ctx = Ctx::detached(2);
+        // Many ties and ordered runs, longer than a few blocks and not a multiple of one.
+        let n = 5 * SORT_BLOCK + 123;
+        let keys: Vec<(f64, u32)> = (0..n)
+            .map(|i| (((i * 7919) % 1000) as f64 / 1000.0, i as u32))
+            .collect();
+        let mut want = keys.clone();
+        want.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for parallel in [false, true] {
+            let got = stable_sort_checked(keys.clone(), |a, b| a.0.total_cmp(&b.0), parallel, &ctx)
+                .expect("sort");
+            assert!(got == want, "parallel={parallel}");
+        }
+        let c = crate::engine::Control::new();
+        c.cancel();
+        let cancelled = Ctx::new(c, 1, 0.0, 1.0);
+        assert!(stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, &cancelled).is_err());
+    }
+
+    #[test]
+    fn phase_matches_chapter_formula() {
+        assert_eq!(phase(7.4, 3.7, 0.0), 0.0);
+        assert!((phase(5.0, 2.0, 0.0) - 0.5).abs() < 1e-15);
+        assert!((phase(-0.5, 2.0, 0.0) - 0.75).abs() < 1e-15);
+        assert!((phase(1.0, 2.0, 0.5) - 0.25).abs() < 1e-15);
+        assert_eq!(phase(-4.0, 2.0, 0.0).to_bits(), 0.0f64.to_bits());
+        let ph = [0.5, 0.25, 0.5, 0.0, 0.999, 0.25];
+        assert_eq!(radix_argsort(&ph), vec![3, 1, 5, 0, 2, 4]);
+    }
+
+    #[test]
+    fn bad_input() {
+        let params = Params::defaults(&PhaseFold.params());
+        assert!(PhaseFold.validate(&Dataset::None, &params).is_err());
+        let lc = LightCurve {
+            time: vec![f64::NAN].into(),
+            value: vec![1.0].into(),
+            error: None,
+            magnitudes: false,
+        };
+        assert!(PhaseFold
+            .validate(&Dataset::LightCurve(lc), &params)
+            .is_err());
+    }
+}

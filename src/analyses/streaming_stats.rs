@@ -1,0 +1,535 @@
+//! Chapter 7.5's streaming statistics: count, mean, std (ddof 1, as the chapter),
+//! min and max over a stream of chunks that is never held in memory at once.
+//! naive = the chapter's Welford update, value by value; vectorized = per-chunk two-pass
+//! moments in SIMD-friendly loops, merged with Chan et al.'s pairwise formula;
+//! parallel = the same chunk moments computed on rayon and merged in stream order.
+//!
+//! The stream is either generated chunk by chunk (chunk i drawn from its own
+//! counter-based stream, so a billion values cost only one chunk of memory) or a
+//! memory-mapped array read chunk by chunk.
+
+use crate::data::rng::Rng;
+use crate::data::{Dataset, Dtype, Mapped, Table};
+use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::{stage, Error, Result};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+pub struct StreamingStats;
+
+/// Chunks merged into one group before the group joins the running total: the unit of
+/// parallel work, and the merge tree shared by the vectorized and parallel variants.
+const GROUP: usize = 64;
+/// Most values a generated stream may have (about 2 hours of single-thread work).
+const MAX_VALUES: u64 = 1_000_000_000_000;
+/// Most rows of the `running` table.
+const SNAPSHOTS: usize = 400;
+/// Column names of the stream descriptor table that `generate` returns.
+pub const DESCRIPTOR: [&str; 2] = ["stream_values", "seed"];
+
+impl Analysis for StreamingStats {
+    fn id(&self) -> &'static str {
+        "streaming-stats"
+    }
+    fn title(&self) -> &'static str {
+        "Streaming statistics (Welford / Chan)"
+    }
+    fn section(&self) -> &'static str {
+        "7.5 Memory"
+    }
+    fn help(&self) -> &'static str {
+        "Mean, std, min and max of a stream of chunks without holding it: Welford value by value, or per-chunk moments merged with Chan's formula (in parallel)."
+    }
+    fn input_kind(&self) -> &'static str {
+        "none"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![ParamSpec::int(
+            "chunk",
+            "values per chunk of the stream",
+            1000,
+            1,
+            10_000_000,
+        )]
+    }
+    fn size_unit(&self) -> &'static str {
+        "values"
+    }
+    fn default_size(&self) -> usize {
+        100_000
+    }
+    fn quick_size(&self) -> usize {
+        20_000
+    }
+    /// A stream descriptor (values, seed): the values are generated while streaming.
+    fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
+        if size as u64 > MAX_VALUES {
+            return Err(Error::param(format!(
+                "streaming-stats: {size} values is more than the limit of {MAX_VALUES}"
+            )));
+        }
+        Ok(Dataset::Table(stream_descriptor(size as u64, seed)))
+    }
+    fn size_of(&self, input: &Dataset) -> usize {
+        match source(self, input) {
+            Ok(s) => s.len() as usize,
+            Err(_) => input.n_elements(),
+        }
+    }
+    /// A mapped stream is read once (its bytes on disk); a generated one is bound by the
+    /// random draws, not by memory, so it has no bandwidth figure.
+    fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
+        match input {
+            Dataset::Mapped(m) => Some(m.bytes() as f64),
+            _ => None,
+        }
+    }
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        if source(self, input)?.is_empty() {
+            return Err(Error::input("streaming-stats: the stream has no values"));
+        }
+        params.usize("chunk")?;
+        Ok(())
+    }
+    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
+        self.validate(input, params)?;
+        let src = source(self, input)?;
+        let chunk = params.usize("chunk")?.max(1);
+        let n = src.len();
+        let n_chunks = n.div_ceil(chunk as u64);
+        let n_groups = n_chunks.div_ceil(GROUP as u64);
+        let stride = n_groups.div_ceil(SNAPSHOTS as u64).max(1);
+        let plan = Plan {
+            src,
+            chunk,
+            n_chunks,
+            n_groups,
+            stride,
+        };
+        let (total, running) = stage!(
+            ctx,
+            "stream",
+            match variant {
+                Variant::Naive => welford_stream(&plan, ctx)?,
+                Variant::Vectorized => chan_stream(&plan, ctx, false)?,
+                Variant::Parallel => chan_stream(&plan, ctx, true)?,
+            }
+        );
+        ctx.progress(1.0);
+        let (rss, hwm) = memory_mb();
+        let std = total.std_ddof1();
+        let mut stats = Array2::zeros((1, 5));
+        for (c, v) in [total.n as f64, total.mean, std, total.min, total.max]
+            .into_iter()
+            .enumerate()
+        {
+            stats[[0, c]] = v;
+        }
+        let mut run_t = Array2::zeros((running.len(), 3));
+        for (r, m) in running.iter().enumerate() {
+            run_t[[r, 0]] = m.n as f64;
+            run_t[[r, 1]] = m.mean;
+            run_t[[r, 2]] = m.std_ddof1();
+        }
+        let num = |v: f64| {
+            if v.is_finite() {
+                serde_json::Value::from(v)
+            } else {
+                serde_json::Value::Null
+            }
+        };
+        Ok(Output::new()
+            .sum("count", total.n)
+            .sum("mean", num(total.mean))
+            .sum("std", num(std))
+            .sum("min", num(total.min))
+            .sum("max", num(total.max))
+            .sum("chunks", n_chunks)
+            .sum("chunk_bytes", chunk * 8)
+            .sum("rss_mb", rss.map_or(serde_json::Value::Null, Into::into))
+            .sum(
+                "peak_rss_mb",
+                hwm.map_or(serde_json::Value::Null, Into::into),
+            )
+            .table(
+                "stats",
+                &["count", "mean", "std", "min", "max"],
+                stats,
+                Tolerance::Rel(1e-10),
+            )
+            .table(
+                "running",
+                &["values", "mean", "std"],
+                run_t,
+                Tolerance::Rel(1e-10),
+            ))
+    }
+}
+
+/// Where the stream's values come from.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    /// `n` values, chunk i drawn from `Rng::for_block(seed, i)`: normal, mean 50, std 10.
+    Generated { n: u64, seed: u64 },
+    /// A memory-mapped f64/f32 array (any shape, read in storage order).
+    Mapped(&'a Mapped),
+}
+
+impl Source<'_> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Source::Generated { n, .. } => *n,
+            Source::Mapped(m) => m.len() as u64,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Chunk `i` (of `chunk` values; the last may be shorter) handed to `f`: a view
+    /// straight into an aligned float64 map (no copy), else filled into `buf`.
+    pub fn with_chunk<R>(
+        &self,
+        i: u64,
+        chunk: usize,
+        buf: &mut Vec<f64>,
+        f: impl FnOnce(&[f64]) -> R,
+    ) -> R {
+        if let Source::Mapped(m) = self {
+            if let Some(d) = super::spectrum_stack::f64_view(m) {
+                let start = (i * chunk as u64).min(d.len() as u64) as usize;
+                let end = (start + chunk).min(d.len());
+                return f(&d[start..end]);
+            }
+        }
+        self.fill(i, chunk, buf);
+        f(buf)
+    }
+    /// Let the kernel drop the resident pages of chunks `c0..c1` of a mapped stream once
+    /// they are read, so a stream larger than memory keeps a bounded RSS (no-op otherwise).
+    pub fn release(&self, c0: u64, c1: u64, chunk: usize) {
+        if let Source::Mapped(m) = self {
+            let n = m.len() as u64;
+            let e0 = (c0 * chunk as u64).min(n) as usize;
+            let e1 = (c1 * chunk as u64).min(n) as usize;
+            super::spectrum_stack::release(m, e0, e1);
+        }
+    }
+    /// Fill `buf` with chunk `i` (of `chunk` values; the last may be shorter).
+    pub fn fill(&self, i: u64, chunk: usize, buf: &mut Vec<f64>) {
+        let start = i * chunk as u64;
+        let end = (start + chunk as u64).min(self.len());
+        buf.clear();
+        match self {
+            Source::Generated { seed, .. } => {
+                let mut r = Rng::for_block(*seed, i);
+                buf.extend((start..end).map(|_| r.normal() * 10.0 + 50.0));
+            }
+            Source::Mapped(m) => m.read_into(start as usize, end as usize, buf),
+        }
+    }
+}
+
+fn source<'a>(a: &StreamingStats, input: &'a Dataset) -> Result<Source<'a>> {
+    match input {
+        Dataset::None => Ok(Source::Generated {
+            n: a.default_size() as u64,
+            seed: 1,
+        }),
+        Dataset::Table(t)
+            if t.columns.iter().map(String::as_str).eq(DESCRIPTOR) && t.data.nrows() == 1 =>
+        {
+            let n = t.data[[0, 0]];
+            let seed = t.data[[0, 1]];
+            if !(n >= 0.0 && n <= MAX_VALUES as f64 && n.fract() == 0.0) {
+                return Err(Error::input(format!(
+                    "streaming-stats: a stream of {n} values is not a whole number up to {MAX_VALUES}"
+                )));
+            }
+            Ok(Source::Generated {
+                n: n as u64,
+                seed: seed as u64,
+            })
+        }
+        Dataset::Mapped(m) => {
+            if !matches!(m.dtype, Dtype::F64 | Dtype::F32) {
+                return Err(Error::input(format!(
+                    "streaming-stats reads float64 or float32 arrays, not {}",
+                    m.dtype.name()
+                )));
+            }
+            Ok(Source::Mapped(m))
+        }
+        other => Err(wrong_input(a, other)),
+    }
+}
+
+/// The descriptor table of a generated stream.
+pub fn stream_descriptor(n: u64, seed: u64) -> Table {
+    Table {
+        columns: DESCRIPTOR.iter().map(|s| s.to_string()).collect(),
+        data: Array2::from_shape_vec((1, 2), vec![n as f64, seed as f64])
+            .unwrap_or_else(|_| Array2::zeros((1, 2))),
+    }
+}
+
+/// Count, mean, sum of squared deviations, min, max.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moments {
+    pub n: u64,
+    pub mean: f64,
+    pub m2: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Moments {
+    /// Welford's update with one value (the chapter's loop body).
+    #[inline]
+    pub fn push(&mut self, v: f64) {
+        self.n += 1;
+        let delta = v - self.mean;
+        self.mean += delta / self.n as f64;
+        let delta2 = v - self.mean;
+        self.m2 += delta * delta2;
+        if v < self.min {
+            self.min = v;
+        }
+        if v > self.max {
+            self.max = v;
+        }
+    }
+
+    /// Chan, Golub & LeVeque's pairwise combination.
+    pub fn merge(&self, b: &Moments) -> Moments {
+        if b.n == 0 {
+            return *self;
+        }
+        if self.n == 0 {
+            return *b;
+        }
+        let na = self.n as f64;
+        let nb = b.n as f64;
+        let tot = na + nb;
+        let d = b.mean - self.mean;
+        Moments {
+            n: self.n + b.n,
+            mean: self.mean + d * nb / tot,
+            m2: self.m2 + b.m2 + d * d * na * nb / tot,
+            min: self.min.min(b.min),
+            max: self.max.max(b.max),
+        }
+    }
+
+    /// Two-pass moments of one chunk (the chunk is small enough to stay in cache for the
+    /// second pass, so memory sees one read), four lanes per loop so LLVM vectorizes;
+    /// compiled for AVX2 when the CPU has it (same operations, same bits).
+    pub fn of_chunk(x: &[f64]) -> Moments {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU reports AVX2.
+                return unsafe { of_chunk_avx2(x) };
+            }
+        }
+        of_chunk_body(x)
+    }
+
+    /// Sample standard deviation (ddof 1), 0 for fewer than two values (as the chapter).
+    pub fn std_ddof1(&self) -> f64 {
+        if self.n > 1 {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        } else {
+            0.0
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn of_chunk_avx2(x: &[f64]) -> Moments {
+    of_chunk_body(x)
+}
+
+#[inline(always)]
+fn of_chunk_body(x: &[f64]) -> Moments {
+    if x.is_empty() {
+        return Moments::default();
+    }
+    let mut s = [0.0f64; 4];
+    let mut lo = [f64::INFINITY; 4];
+    let mut hi = [f64::NEG_INFINITY; 4];
+    let mut it = x.chunks_exact(4);
+    for c in &mut it {
+        for l in 0..4 {
+            s[l] += c[l];
+            // Compare-and-select (one minpd/maxpd) rather than f64::min/max, whose NaN
+            // rules cost a blend; a NaN value is skipped either way.
+            lo[l] = if c[l] < lo[l] { c[l] } else { lo[l] };
+            hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
+        }
+    }
+    for &v in it.remainder() {
+        s[0] += v;
+        lo[0] = if v < lo[0] { v } else { lo[0] };
+        hi[0] = if v > hi[0] { v } else { hi[0] };
+    }
+    let n = x.len() as f64;
+    let mean = ((s[0] + s[1]) + (s[2] + s[3])) / n;
+    let mut q = [0.0f64; 4];
+    let mut it = x.chunks_exact(4);
+    for c in &mut it {
+        for l in 0..4 {
+            let d = c[l] - mean;
+            q[l] += d * d;
+        }
+    }
+    for &v in it.remainder() {
+        q[0] += (v - mean) * (v - mean);
+    }
+    Moments {
+        n: x.len() as u64,
+        mean,
+        m2: (q[0] + q[1]) + (q[2] + q[3]),
+        min: lo[0].min(lo[1]).min(lo[2].min(lo[3])),
+        max: hi[0].max(hi[1]).max(hi[2].max(hi[3])),
+    }
+}
+
+struct Plan<'a> {
+    src: Source<'a>,
+    chunk: usize,
+    n_chunks: u64,
+    n_groups: u64,
+    stride: u64,
+}
+
+impl Plan<'_> {
+    fn snapshot_after(&self, g: u64) -> bool {
+        g % self.stride == 0 || g + 1 == self.n_groups
+    }
+    fn group_chunks(&self, g: u64) -> std::ops::Range<u64> {
+        g * GROUP as u64..((g + 1) * GROUP as u64).min(self.n_chunks)
+    }
+    /// Moments of one group of chunks, merged in order.
+    fn group(&self, g: u64, buf: &mut Vec<f64>) -> Moments {
+        let mut acc = Moments::default();
+        let chunks = self.group_chunks(g);
+        for i in chunks.clone() {
+            let m = self.src.with_chunk(i, self.chunk, buf, Moments::of_chunk);
+            acc = acc.merge(&m);
+        }
+        self.src.release(chunks.start, chunks.end, self.chunk);
+        acc
+    }
+}
+
+/// The chapter's loop: one Welford update per value.
+fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
+    let mut m = Moments::default();
+    let mut running = Vec::new();
+    let mut buf = Vec::with_capacity(p.chunk);
+    for g in 0..p.n_groups {
+        ctx.check()?;
+        let chunks = p.group_chunks(g);
+        for i in chunks.clone() {
+            p.src.with_chunk(i, p.chunk, &mut buf, |c| {
+                for &v in c {
+                    m.push(v);
+                }
+            });
+        }
+        p.src.release(chunks.start, chunks.end, p.chunk);
+        if p.snapshot_after(g) {
+            running.push(m);
+        }
+        ctx.progress((g + 1) as f64 / p.n_groups as f64);
+    }
+    Ok((m, running))
+}
+
+/// Per-chunk moments merged with Chan's formula; groups in parallel when asked, always
+/// merged in stream order, so every thread count gives the same bits.
+fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Moments>)> {
+    let mut total = Moments::default();
+    let mut running = Vec::new();
+    let wave = if parallel {
+        (ctx.threads * 8) as u64
+    } else {
+        1
+    };
+    let mut buf = Vec::with_capacity(p.chunk);
+    let mut g0 = 0;
+    while g0 < p.n_groups {
+        ctx.check()?;
+        let g1 = (g0 + wave).min(p.n_groups);
+        let parts: Vec<Moments> = if parallel {
+            (g0..g1)
+                .into_par_iter()
+                .map_init(|| Vec::with_capacity(p.chunk), |b, g| p.group(g, b))
+                .collect()
+        } else {
+            (g0..g1).map(|g| p.group(g, &mut buf)).collect()
+        };
+        for (k, part) in parts.iter().enumerate() {
+            total = total.merge(part);
+            if p.snapshot_after(g0 + k as u64) {
+                running.push(total);
+            }
+        }
+        g0 = g1;
+        ctx.progress(g0 as f64 / p.n_groups as f64);
+    }
+    Ok((total, running))
+}
+
+/// Resident and peak resident memory of this process in MB (Linux /proc/self/status).
+pub fn memory_mb() -> (Option<f64>, Option<f64>) {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return (None, None);
+    };
+    let field = |key: &str| {
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_equals_whole() {
+        let x: Vec<f64> = (0..1001)
+            .map(|i| (i as f64 * 0.7).sin() * 3.0 + 1e6)
+            .collect();
+        let whole = Moments::of_chunk(&x);
+        let merged = x
+            .chunks(37)
+            .map(Moments::of_chunk)
+            .fold(Moments::default(), |a, b| a.merge(&b));
+        let mut w = Moments::default();
+        x.iter().for_each(|v| w.push(*v));
+        for m in [merged, w] {
+            assert_eq!(m.n, whole.n);
+            assert!((m.mean - whole.mean).abs() <= 1e-12 * whole.mean.abs());
+            assert!((m.m2 - whole.m2).abs() <= 1e-9 * whole.m2);
+            assert_eq!((m.min, m.max), (whole.min, whole.max));
+        }
+    }
+}
