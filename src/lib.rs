@@ -9,6 +9,7 @@ pub mod analyses;
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod bench;
+pub mod cli;
 pub mod ctx;
 pub mod data;
 pub mod engine;

@@ -23,6 +23,29 @@ pub struct Bandwidth {
     pub triad_parallel_gbps: f64,
 }
 
+impl Bandwidth {
+    /// The figures on one line, as the bench prints them on stderr after measuring.
+    pub fn progress_line(&self) -> String {
+        format!(
+            "copy {:.2} GB/s, read {:.2} GB/s (1 thread), {:.2} GB/s (all threads), triad {:.2} GB/s",
+            self.copy_gbps, self.read_gbps, self.read_parallel_gbps, self.triad_parallel_gbps
+        )
+    }
+
+    /// The line of the bench report's header, `threads` being those the parallel read and
+    /// the triad used (all of the machine's).
+    pub fn header_line(&self, threads: usize) -> String {
+        format!(
+            "memory bandwidth ({} MB arrays): copy {:.2} GB/s copied, read {:.2} GB/s on 1 thread, {:.2} GB/s on {threads} threads, triad (2 reads + 1 write) {:.2} GB/s moved\n",
+            self.bytes >> 20,
+            self.copy_gbps,
+            self.read_gbps,
+            self.read_parallel_gbps,
+            self.triad_parallel_gbps
+        )
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

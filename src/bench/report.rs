@@ -1,7 +1,9 @@
-//! Human-readable exports of run records: Markdown tables and CSV, shared by the
-//! CLI's bench and the GUI's history export.
+//! Every human-readable report of run records: the Markdown timing table and CSV (shared by
+//! the CLI and the GUI's history export), the line for a cancelled run, and the whole
+//! bench report with its bandwidth table.
 
-use super::RunRecord;
+use super::bandwidth::Bandwidth;
+use super::{CancelledRun, RunRecord};
 
 /// Format seconds with a unit that keeps three significant digits readable.
 pub fn fmt_secs(s: f64) -> String {
@@ -122,4 +124,134 @@ pub fn comparison(ours: &[RunRecord], theirs: &[RunRecord]) -> String {
         }
     }
     s
+}
+
+/// One line for a cancelled run: where it stopped, the timed repeats of the stopped variant
+/// that had completed, and the stages of the stopped call that had finished. The CLI prints
+/// it and the app's history shows it.
+pub fn cancelled_line(c: &CancelledRun) -> String {
+    let stages: Vec<String> = c
+        .finished_stages
+        .iter()
+        .map(|s| format!("{} {}", s.name, fmt_secs(s.median_s)))
+        .collect();
+    format!(
+        "CANCELLED during {} ({} call {}) after {}; {} timed repeats had completed{}; finished stages of the stopped call: {}",
+        c.variant,
+        if c.warmup { "warm-up" } else { "timed" },
+        c.call + 1,
+        fmt_secs(c.elapsed_s),
+        c.completed_times_s.len(),
+        if c.completed_times_s.is_empty() {
+            String::new()
+        } else {
+            let t: Vec<String> = c.completed_times_s.iter().map(|t| fmt_secs(*t)).collect();
+            format!(" ({})", t.join(", "))
+        },
+        if stages.is_empty() {
+            "none".to_string()
+        } else {
+            stages.join(", ")
+        }
+    )
+}
+
+/// The first lines of a bench report: the suite's settings and the measured bandwidth.
+pub fn suite_header(
+    suite: &str,
+    threads: usize,
+    repeat: usize,
+    naive_budget_s: f64,
+    bandwidth: Option<&Bandwidth>,
+) -> String {
+    let mut header = format!(
+        "astroperf bench, suite {suite}, {threads} threads, {repeat} repeats (median), naive budget {naive_budget_s:.0} s\n",
+    );
+    if let Some(b) = bandwidth {
+        header.push_str(&b.header_line(super::available_threads()));
+    }
+    header
+}
+
+/// The whole bench report: `header`, the timing table, the streaming kernels against the
+/// measured bandwidth, the cancelled and skipped runs, and the comparison with `compare`
+/// (another tool's records) when there is one.
+pub fn suite_markdown(
+    header: &str,
+    records: &[RunRecord],
+    bandwidth: Option<&Bandwidth>,
+    compare: &[RunRecord],
+) -> String {
+    let mut md = header.to_string();
+    md.push('\n');
+    md.push_str(&markdown(records));
+    let streaming = streaming_rows(records, bandwidth);
+    if !streaming.is_empty() {
+        // Both limits are DRAM figures (256 MB arrays); a kernel whose bytes per call fit
+        // in the last-level cache can pass 100%, so the bytes are shown beside them.
+        md.push_str("\nStreaming kernels against the measured memory bandwidth (all threads; DRAM-sized arrays, so a kernel whose traffic fits in the cache can exceed 100%):\n\n| analysis | variant | bytes moved per call | achieved | % of read | % of triad |\n|---|---|---|---|---|---|\n");
+        md.push_str(&streaming.join("\n"));
+        md.push('\n');
+    }
+    let cancelled: Vec<String> = records
+        .iter()
+        .filter_map(|r| {
+            r.cancelled
+                .as_ref()
+                .map(|c| format!("- {}: {}", r.analysis, cancelled_line(c)))
+        })
+        .collect();
+    push_list(&mut md, "Cancelled (Ctrl-C; not a timing):", &cancelled);
+    let skipped: Vec<String> = records
+        .iter()
+        .flat_map(|r| {
+            r.skipped
+                .iter()
+                .map(move |s| format!("- {}: {s}", r.analysis))
+        })
+        .collect();
+    push_list(&mut md, "Skipped:", &skipped);
+    if !compare.is_empty() {
+        md.push_str("\nAgainst the Python reference (same inputs, same sitting):\n\n");
+        md.push_str(&comparison(records, compare));
+    }
+    md
+}
+
+/// A titled list after a blank line, unless it is empty.
+fn push_list(md: &mut String, title: &str, items: &[String]) {
+    if !items.is_empty() {
+        md.push('\n');
+        md.push_str(title);
+        md.push('\n');
+        md.push_str(&items.join("\n"));
+        md.push('\n');
+    }
+}
+
+/// A table row per streaming variant (those with a GB/s figure): the bytes it moves per
+/// call and its rate as a share of the measured read and triad bandwidth.
+fn streaming_rows(records: &[RunRecord], bandwidth: Option<&Bandwidth>) -> Vec<String> {
+    records
+        .iter()
+        .flat_map(|r| r.runs.iter().map(move |v| (r, v)))
+        .filter_map(|(r, v)| {
+            v.gbps.map(|g| {
+                let mb = g * v.median_s * 1e3;
+                match bandwidth {
+                    Some(b) => format!(
+                        "| {} | {} | {mb:.0} MB | {g:.2} GB/s | {:.0}% | {:.0}% |",
+                        r.analysis,
+                        v.variant,
+                        100.0 * g / b.read_parallel_gbps,
+                        100.0 * g / b.triad_parallel_gbps
+                    ),
+                    None => format!(
+                        "| {} | {} | {mb:.0} MB | {g:.2} GB/s | – | – |",
+                        r.analysis, v.variant
+                    ),
+                }
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,171 @@
+//! `astroperf run ID`: one analysis on a file or generated data, its variants timed, the
+//! table (or JSON) printed and the results optionally written into `--out`.
+
+use super::{interruptible, RunArgs};
+use crate::bench::{self, report, Outputs, RunConfig, RunRecord};
+use crate::data::generate::parse_pairs;
+use crate::data::{self, Loaded};
+use crate::engine::{self, Analysis, Params, Variant};
+use crate::{analyses, Error, Result};
+use std::path::{Path, PathBuf};
+
+pub(super) fn run(args: RunArgs) -> Result<u8> {
+    let a = find_analysis(&args.analysis)?;
+    let params = Params::resolve(&a.params(), &given_params(&args.params)?)?;
+    let cfg = run_config(&args)?;
+    let loaded = load_input(&args, a)?;
+    // Before the analysis' own checks: its size caps would refuse with exit 3 and no
+    // estimate.
+    engine::guard::check_cli(a, &loaded.data, &params, &cfg, args.force)?;
+    let (record, outputs) = bench::run_partial(
+        a,
+        &loaded.data,
+        &loaded.info,
+        &params,
+        &cfg,
+        &interruptible(),
+    )?;
+    if let Some(c) = &record.cancelled {
+        // What had finished, marked as cancelled: never a completed timing.
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&record).unwrap_or_default()
+            );
+        } else {
+            if !record.runs.is_empty() {
+                print!("{}", report::markdown(std::slice::from_ref(&record)));
+            }
+            println!("{}", report::cancelled_line(c));
+        }
+        return Err(Error::Cancelled);
+    }
+    if let Some(dir) = &args.out {
+        save_outputs(dir, &outputs, &cfg, args.force)?;
+    }
+    print_record(&record, &loaded, args.json);
+    if !record.agree {
+        eprintln!(
+            "astroperf: variants disagree: {}",
+            record.disagreement.as_deref().unwrap_or("?")
+        );
+        return Ok(4);
+    }
+    Ok(0)
+}
+
+fn find_analysis(id: &str) -> Result<&'static dyn Analysis> {
+    analyses::find(id).ok_or_else(|| {
+        let ids: Vec<&str> = analyses::registry().iter().map(|a| a.id()).collect();
+        Error::param(format!(
+            "unknown analysis '{id}' (known: {})",
+            ids.join(", ")
+        ))
+    })
+}
+
+/// Every `--param k=v[,k=v]` as (key, value) pairs, in the order given.
+fn given_params(params: &[String]) -> Result<Vec<(String, String)>> {
+    Ok(params
+        .iter()
+        .map(|p| parse_pairs(p))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+fn parse_variants(s: &str) -> Result<Vec<Variant>> {
+    if s == "all" {
+        return Ok(engine::ALL_VARIANTS.to_vec());
+    }
+    s.split(',')
+        .map(|v| {
+            Variant::parse(v.trim()).ok_or_else(|| {
+                Error::param(format!(
+                    "--variant '{v}' is not naive, vectorized, parallel or all"
+                ))
+            })
+        })
+        .collect()
+}
+
+fn run_config(args: &RunArgs) -> Result<RunConfig> {
+    let variants = parse_variants(&args.variant)?;
+    if args.repeat == 0 {
+        return Err(Error::param("--repeat must be at least 1"));
+    }
+    let threads = args.threads.unwrap_or_else(bench::available_threads);
+    if threads == 0 {
+        return Err(Error::param("--threads must be at least 1"));
+    }
+    Ok(RunConfig {
+        variants,
+        threads,
+        repeat: args.repeat,
+        warmup: args.warmup,
+        naive_budget_s: None,
+    })
+}
+
+/// The file given, the data generated from `--generate`, or the analysis' own generated
+/// input at its default size; turned into the input kind the analysis takes where the
+/// conversion is unambiguous (e.g. a two-column table into points).
+fn load_input(args: &RunArgs, a: &dyn Analysis) -> Result<Loaded> {
+    let loaded = match (&args.input, &args.generate) {
+        (Some(p), _) => data::load::load(p)?,
+        (None, Some(spec)) => data::generate::generate_from_spec(spec)?,
+        (None, None) => {
+            let seed = 1;
+            bench::generated_input(a, a.default_size(), seed)?
+        }
+    };
+    data::adapt(a.input_kind(), loaded)
+}
+
+/// Write the artifacts of the output the run shows into `dir`, refusing to replace
+/// existing files unless `force`.
+fn save_outputs(dir: &Path, outputs: &Outputs, cfg: &RunConfig, force: bool) -> Result<()> {
+    let chosen = outputs
+        .iter()
+        .find(|(v, _)| *v == Variant::Parallel && cfg.variants.len() > 1)
+        .or(outputs.last());
+    if let Some((_, o)) = chosen {
+        let files: Vec<PathBuf> = o
+            .artifacts
+            .iter()
+            .map(|art| {
+                let ext = match art.data {
+                    engine::ArtifactData::Table { .. } => "csv",
+                    _ => "npy",
+                };
+                dir.join(format!("{}.{ext}", art.name))
+            })
+            .collect();
+        if !force {
+            crate::fsutil::refuse_existing(&files)?;
+        }
+        o.write(dir)?;
+    }
+    Ok(())
+}
+
+fn print_record(record: &RunRecord, loaded: &Loaded, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(record).unwrap_or_default()
+        );
+        return;
+    }
+    for w in &loaded.info.warnings {
+        eprintln!("warning: {w}");
+    }
+    print!("{}", report::markdown(std::slice::from_ref(record)));
+    if let Some(last) = record.runs.last() {
+        println!("\nsummary ({}):", last.variant);
+        for (k, v) in &last.summary {
+            println!("  {k}: {v}");
+        }
+    }
+}
