@@ -547,7 +547,10 @@ impl AstroApp {
                     self.worker.busy = false;
                     self.status = Some(match err {
                         None => (format!("{} finished", self.worker.label), false),
-                        Some(e) => (format!("{}: {e}", self.worker.label), e != "cancelled"),
+                        Some(e) => {
+                            let cancelled = e == crate::Error::Cancelled.to_string();
+                            (format!("{}: {e}", self.worker.label), !cancelled)
+                        }
                     });
                 }
             }
@@ -687,11 +690,7 @@ impl AstroApp {
                 let (data, out) = match current {
                     Some(l) => (
                         l.data.clone(),
-                        l.outputs
-                            .iter()
-                            .find(|(v, _)| *v == Variant::Parallel)
-                            .or(l.outputs.last())
-                            .map(|(_, o)| o.clone()),
+                        crate::bench::shown_output(&l.outputs).cloned(),
                     ),
                     None => (self.data.clone(), None),
                 };
@@ -822,26 +821,21 @@ fn cancelled_runs_ui(ui: &mut egui::Ui, history: &[HistoryEntry]) {
     ui.separator();
 }
 
-/// "CANCELLED in naive (timed call 2) after 410 ms; finished stages: …"
+/// The CLI's line for a cancelled run (where it stopped, what had finished), followed by
+/// the variants that had finished before it.
 pub fn cancelled_text(r: &RunRecord) -> String {
     let Some(c) = &r.cancelled else {
         return String::new();
     };
-    let fmt = crate::bench::report::fmt_secs;
-    let stages: Vec<String> = c
-        .finished_stages
-        .iter()
-        .map(|s| format!("{} {}", s.name, fmt(s.median_s)))
-        .collect();
     let done: Vec<&str> = r.runs.iter().map(|v| v.variant.name()).collect();
     format!(
-        "CANCELLED in {} ({} call {}) after {}; finished variants: {}; finished stages of the stopped call: {}",
-        c.variant,
-        if c.warmup { "warm-up" } else { "timed" },
-        c.call + 1,
-        fmt(c.elapsed_s),
-        if done.is_empty() { "none".to_string() } else { done.join(", ") },
-        if stages.is_empty() { "none".to_string() } else { stages.join(", ") }
+        "{}; finished variants: {}",
+        crate::bench::report::cancelled_line(c),
+        if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        },
     )
 }
 

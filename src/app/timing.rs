@@ -56,11 +56,6 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
             ));
         }
     }
-    let naive = r
-        .runs
-        .iter()
-        .find(|v| v.variant == Variant::Naive)
-        .map(|v| v.median_s);
     let unit = pick_unit(rows.iter().map(|r| r.2.median_s.max(r.2.first_s)));
     ui.label(
         RichText::new(format!(
@@ -98,13 +93,9 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
                         .color(Color32::from_gray(200))
                         .width(line_w + 1.0),
                 );
-                let label = match naive {
-                    Some(n) if v.median_s > 0.0 => {
-                        format!(
-                            "{name}\n{}\n{:.1}× naive",
-                            fmt_secs(v.median_s),
-                            n / v.median_s
-                        )
+                let label = match r.speedup_vs_naive(v) {
+                    Some(x) if v.median_s > 0.0 => {
+                        format!("{name}\n{}\n{x:.1}× naive", fmt_secs(v.median_s))
                     }
                     _ => format!("{name}\n{}", fmt_secs(v.median_s)),
                 };

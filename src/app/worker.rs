@@ -179,7 +179,7 @@ fn execute(
         } => {
             for (i, &n) in sizes.iter().enumerate() {
                 if control.is_cancelled() {
-                    return Err("cancelled".into());
+                    return Err(crate::Error::Cancelled.to_string());
                 }
                 let loaded =
                     bench::generated_input(analysis, n, seed).map_err(|e| e.to_string())?;
@@ -203,7 +203,7 @@ fn execute(
         } => {
             for (i, &t) in threads.iter().enumerate() {
                 if control.is_cancelled() {
-                    return Err("cancelled".into());
+                    return Err(crate::Error::Cancelled.to_string());
                 }
                 let c = RunConfig {
                     variants: vec![Variant::Parallel],

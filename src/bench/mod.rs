@@ -94,6 +94,15 @@ impl RunRecord {
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.is_some()
     }
+
+    /// How many times faster than the naive variant `run` is (naive median over its
+    /// median); `None` when the naive variant was not timed.
+    pub fn speedup_vs_naive(&self, run: &VariantRun) -> Option<f64> {
+        self.runs
+            .iter()
+            .find(|v| v.variant == Variant::Naive)
+            .map(|naive| naive.median_s / run.median_s)
+    }
 }
 
 /// Cancels a budgeted run when its time is up (or when the whole job is cancelled).
@@ -168,6 +177,16 @@ pub fn generated_input(
 
 /// The outputs of the last timed repeat of each variant, in run order.
 pub type Outputs = Vec<(Variant, Output)>;
+
+/// The output a run shows (the app's result view) and saves (`run --out`): the parallel
+/// variant's when it ran, else that of the variant run last.
+pub fn shown_output(outputs: &Outputs) -> Option<&Output> {
+    outputs
+        .iter()
+        .find(|(v, _)| *v == Variant::Parallel)
+        .or(outputs.last())
+        .map(|(_, o)| o)
+}
 
 pub fn median(v: &[f64]) -> f64 {
     if v.is_empty() {

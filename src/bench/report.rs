@@ -24,13 +24,10 @@ pub fn markdown(records: &[RunRecord]) -> String {
         "| analysis | size | variant | threads | median | min | MAD | first run | speed-up vs naive | agree |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in records {
-        let naive = r
-            .runs
-            .iter()
-            .find(|v| v.variant == crate::engine::Variant::Naive)
-            .map(|v| v.median_s);
         for v in &r.runs {
-            let speedup = naive.map_or("–".to_string(), |n| format!("{:.1}×", n / v.median_s));
+            let speedup = r
+                .speedup_vs_naive(v)
+                .map_or("–".to_string(), |x| format!("{x:.1}×"));
             s.push_str(&format!(
                 "| {} | {} {} | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.analysis,

@@ -41,7 +41,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         return Err(Error::Cancelled);
     }
     if let Some(dir) = &args.out {
-        save_outputs(dir, &outputs, &cfg, args.force)?;
+        save_outputs(dir, &outputs, args.force)?;
     }
     print_record(&record, &loaded, args.json);
     if !record.agree {
@@ -125,22 +125,12 @@ fn load_input(args: &RunArgs, a: &dyn Analysis) -> Result<Loaded> {
 
 /// Write the artifacts of the output the run shows into `dir`, refusing to replace
 /// existing files unless `force`.
-fn save_outputs(dir: &Path, outputs: &Outputs, cfg: &RunConfig, force: bool) -> Result<()> {
-    let chosen = outputs
-        .iter()
-        .find(|(v, _)| *v == Variant::Parallel && cfg.variants.len() > 1)
-        .or(outputs.last());
-    if let Some((_, o)) = chosen {
+fn save_outputs(dir: &Path, outputs: &Outputs, force: bool) -> Result<()> {
+    if let Some(o) = bench::shown_output(outputs) {
         let files: Vec<PathBuf> = o
             .artifacts
             .iter()
-            .map(|art| {
-                let ext = match art.data {
-                    engine::ArtifactData::Table { .. } => "csv",
-                    _ => "npy",
-                };
-                dir.join(format!("{}.{ext}", art.name))
-            })
+            .map(|a| dir.join(a.file_name()))
             .collect();
         if !force {
             crate::fsutil::refuse_existing(&files)?;

@@ -38,6 +38,17 @@ pub struct Artifact {
     pub tol: Tolerance,
 }
 
+impl Artifact {
+    /// The file it is written to: arrays as `<name>.npy`, tables as `<name>.csv`.
+    pub fn file_name(&self) -> String {
+        let ext = match self.data {
+            ArtifactData::Table { .. } => "csv",
+            _ => "npy",
+        };
+        format!("{}.{ext}", self.name)
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Output {
     pub summary: Map<String, Value>,
@@ -194,25 +205,19 @@ fn compare(
 
 fn write_artifact(dir: &Path, a: &Artifact) -> Result<()> {
     use ndarray_npy::WriteNpyExt;
+    let p = dir.join(a.file_name());
     let npy_err = |e: ndarray_npy::WriteNpyError| std::io::Error::other(e.to_string());
     match &a.data {
         ArtifactData::F64(x) => {
-            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
-                x.write_npy(w).map_err(npy_err)
-            })
+            crate::fsutil::write_atomic(&p, |w| x.write_npy(w).map_err(npy_err))
         }
         ArtifactData::I32(x) => {
-            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
-                x.write_npy(w).map_err(npy_err)
-            })
+            crate::fsutil::write_atomic(&p, |w| x.write_npy(w).map_err(npy_err))
         }
         ArtifactData::I64(x) => {
-            crate::fsutil::write_atomic(&dir.join(format!("{}.npy", a.name)), |w| {
-                x.write_npy(w).map_err(npy_err)
-            })
+            crate::fsutil::write_atomic(&p, |w| x.write_npy(w).map_err(npy_err))
         }
         ArtifactData::Table { columns, rows } => {
-            let p = dir.join(format!("{}.csv", a.name));
             let mut s = columns.join(",");
             s.push('\n');
             for row in rows.rows() {
