@@ -36,6 +36,9 @@ use rayon::prelude::*;
 
 pub struct CcdPipeline;
 
+/// Artifact: the sources found, a table with the columns of `SOURCE_COLUMNS`.
+pub const SOURCES: &str = "sources";
+
 /// Rows between cancellation checks in the serial loops.
 const ROWS_PER_CHECK: usize = 64;
 
@@ -425,7 +428,7 @@ fn run_threshold(
         .sum("connectivity", if eight { 8 } else { 4 })
         .f64("cleaned", to_dyn(cleaned, rows, cols)?, Tolerance::Exact)
         .i32("labels", to_dyn_i32(det.labels, rows, cols)?)
-        .table("sources", &SOURCE_COLUMNS, table, Tolerance::Rel(1e-12)))
+        .table(SOURCES, &SOURCE_COLUMNS, table, Tolerance::Rel(1e-12)))
 }
 
 pub fn to_dyn(v: Vec<f64>, rows: usize, cols: usize) -> Result<ArrayD<f64>> {

@@ -14,6 +14,10 @@ use std::f64::consts::{FRAC_PI_2, PI};
 
 pub struct CrossMatch;
 
+/// Artifact: the nearest match of each row of the first catalog, a table of idx1, idx2
+/// (-1 when none within the radius) and separation.
+pub const MATCHES: &str = "matches";
+
 /// Queries between cancellation checks.
 const CHECK_EVERY: usize = 1024;
 /// Largest number of pairs the brute-force variant accepts (100k × 100k): beyond that
@@ -149,7 +153,7 @@ impl Analysis for CrossMatch {
             .sum("median_sep_arcsec", median)
             .sum("max_sep_arcsec", max)
             .table(
-                "matches",
+                MATCHES,
                 &["idx1", "idx2", "sep_arcsec"],
                 rows,
                 Tolerance::Exact,

@@ -23,6 +23,12 @@ use rayon::prelude::*;
 
 pub struct PeriodSearch;
 
+/// Artifact: power (or θ / χ²) per trial frequency, a table whose first column is the
+/// frequency.
+pub const PERIODOGRAM: &str = "periodogram";
+/// Summary key: the best period of the first curve (days).
+pub const BEST_PERIOD: &str = "best_period";
+
 /// Most cycles across the baseline at fmax for which trial phases stay accurate.
 const MAX_CYCLES: f64 = 1e9;
 
@@ -527,7 +533,7 @@ impl Analysis for PeriodSearch {
             .sum("fmin", s.grid.fmin)
             .sum("fmax", s.grid.fmax)
             .sum("best_frequency", num(best_f))
-            .sum("best_period", num(1.0 / best_f));
+            .sum(BEST_PERIOD, num(1.0 / best_f));
         match s.method {
             Method::Ls | Method::LsFast => {
                 out = out.sum("peak_power", num(best_v));
@@ -571,7 +577,7 @@ impl Analysis for PeriodSearch {
         out = out.sum("warnings", warnings);
         Ok(out
             .table(
-                "periodogram",
+                PERIODOGRAM,
                 &columns.iter().map(String::as_str).collect::<Vec<_>>(),
                 table,
                 tol,

@@ -11,6 +11,17 @@ use rayon::prelude::*;
 
 pub struct SpectrumPipeline;
 
+/// Artifact: the running median of the flux (f64, one per pixel).
+pub const CONTINUUM: &str = "continuum";
+/// Artifact: flux minus continuum (f64, one per pixel).
+pub const RESIDUAL: &str = "residual";
+/// Artifact: the lines found, a table of index, wavelength and height.
+pub const LINES: &str = "lines";
+/// Summary key: the redshift from the line nearest the rest wavelength (null if none).
+pub const REDSHIFT: &str = "redshift";
+/// Summary key: the detection threshold k·σ on the residual.
+pub const THRESHOLD: &str = "threshold";
+
 /// Outputs between cancellation checks in the median loops.
 const CHECK_EVERY: usize = 4096;
 
@@ -156,24 +167,24 @@ impl Analysis for SpectrumPipeline {
         Ok(Output::new()
             .sum("n_lines", peaks.len())
             .sum(
-                "redshift",
+                REDSHIFT,
                 redshift.map_or(serde_json::Value::Null, |z| z.into()),
             )
             .sum("sigma", sigma)
-            .sum("threshold", height)
+            .sum(THRESHOLD, height)
             .sum("line_wavelengths", line_wl)
             .f64(
-                "continuum",
+                CONTINUUM,
                 Array1::from(continuum).into_dyn(),
                 Tolerance::Exact,
             )
             .f64(
-                "residual",
+                RESIDUAL,
                 Array1::from(residual).into_dyn(),
                 Tolerance::Exact,
             )
             .table(
-                "lines",
+                LINES,
                 &["index", "wavelength", "height"],
                 table,
                 Tolerance::Exact,

@@ -2,16 +2,15 @@
 //! worker thread, and see the result, the timings and the live flame graph. No kernel
 //! code lives here: everything computed comes from the engine's registry.
 
-mod image_view;
 mod panels;
 mod reports;
 mod theme;
 mod timing;
-mod viewers;
+mod views;
 mod worker;
 
-pub use image_view::{limits, zscale, Colormap, Limits, Stretch};
 pub use timing::fit_exponent;
+pub use views::frame::{limits, zscale, Colormap, Limits, Stretch};
 
 use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
@@ -104,7 +103,7 @@ pub struct Settings {
     /// Sweep: number of sizes and the largest size as a multiple of the chapter size.
     pub sweep_points: usize,
     pub sweep_max_factor: f64,
-    pub viewer: viewers::ViewerState,
+    pub viewer: views::ViewerState,
     pub history_sort: timing::HistorySort,
 }
 
@@ -698,7 +697,7 @@ impl AstroApp {
                     egui::CollapsingHeader::new("summary")
                         .default_open(false)
                         .show(ui, |ui| {
-                            viewers::summary_ui(
+                            views::summary_ui(
                                 ui,
                                 &l.record
                                     .runs
@@ -716,9 +715,9 @@ impl AstroApp {
                         | data::Dataset::Mapped(_)
                         | data::Dataset::SpectrumBatch(_)
                 ) {
-                    viewers::generic_ui(ui, out.as_ref(), line_w);
+                    views::generic_ui(ui, out.as_ref(), line_w);
                 } else {
-                    viewers::result_ui(ui, &mut st, &data, out.as_ref(), line_w);
+                    views::result_ui(ui, &mut st, &data, out.as_ref(), line_w);
                 }
                 self.settings.viewer = st;
             }

@@ -1,0 +1,113 @@
+//! A light curve: points with error bars, the periodogram (click to fold at a peak) and
+//! the curve folded at the best or the chosen period.
+
+use super::{stride, ViewerState};
+use crate::analyses::period_search;
+use crate::app::theme::palette;
+use crate::data::LightCurve;
+use crate::engine::Output;
+use egui::{Color32, RichText};
+use egui_plot::{Line, Plot, Points, VLine};
+
+/// Points with error bars, the periodogram (click to pick a period) and the fold.
+pub(super) fn light_curve_ui(
+    ui: &mut egui::Ui,
+    st: &mut ViewerState,
+    l: &LightCurve,
+    out: Option<&Output>,
+    line_w: f32,
+) {
+    let pg = out.and_then(|o| o.table_of(period_search::PERIODOGRAM));
+    let best = out.and_then(|o| o.summary_f64(period_search::BEST_PERIOD));
+    let period = st.fold_period.or(best);
+    let h = ui.available_height();
+    let rows = if pg.is_some() {
+        3.0
+    } else if period.is_some() {
+        2.0
+    } else {
+        1.0
+    };
+    let ylabel = if l.magnitudes { "magnitude" } else { "flux" };
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut st.show_errors, "error bars");
+        if let Some(p) = period {
+            ui.label(RichText::new(format!("fold period {p:.6} d")).strong());
+        }
+        if st.fold_period.is_some() && ui.button("back to best period").clicked() {
+            st.fold_period = None;
+        }
+    });
+    let t: Vec<[f64; 2]> = stride(l.time.iter().zip(l.value.iter()).map(|(t, v)| [*t, *v]));
+    // Magnitudes are drawn brighter-up, as astronomers read them.
+    Plot::new("lc")
+        .invert_y(l.magnitudes)
+        .height(h / rows - 12.0)
+        .x_axis_label("time (d)")
+        .y_axis_label(ylabel)
+        .show(ui, |p| {
+            if st.show_errors {
+                if let Some(e) = &l.error {
+                    // Error bars as one segment each; capped so big curves stay fluid.
+                    let step = l.time.len().div_ceil(3000).max(1);
+                    for i in (0..l.time.len()).step_by(step) {
+                        let (x, y, s) = (l.time[i], l.value[i], e[i]);
+                        p.line(
+                            Line::new("errors", vec![[x, y - s], [x, y + s]])
+                                .color(Color32::from_gray(130))
+                                .width(1.0),
+                        );
+                    }
+                }
+            }
+            p.points(Points::new(ylabel, t).radius(line_w + 0.5));
+        });
+    if let Some((cols, table)) = pg {
+        let xy: Vec<[f64; 2]> = stride(table.rows().into_iter().map(|r| [r[0], r[1]]));
+        let resp = Plot::new("periodogram")
+            .height(h / rows - 12.0)
+            .x_axis_label("frequency (1/d) — click to fold at a peak")
+            .y_axis_label(cols.get(1).map_or("power", |s| s.as_str()))
+            .show(ui, |p| {
+                p.line(Line::new("periodogram", xy).width(line_w).color(palette(0)));
+                if let Some(pp) = period {
+                    p.vline(
+                        VLine::new("fold frequency", 1.0 / pp)
+                            .color(Color32::from_rgb(230, 60, 60)),
+                    );
+                }
+                p.pointer_coordinate()
+            });
+        if resp.response.clicked() {
+            if let Some(c) = resp.inner {
+                if c.x > 0.0 {
+                    st.fold_period = Some(1.0 / c.x);
+                }
+            }
+        }
+    }
+    if let Some(p) = period.filter(|p| *p > 0.0) {
+        let time = l.time.as_slice().unwrap_or(&[]);
+        let t0 = time.first().copied().unwrap_or(0.0);
+        let phase = crate::kernels::common::fold_phase(time, p, t0);
+        let pts: Vec<[f64; 2]> = stride(
+            phase
+                .iter()
+                .zip(l.value.iter())
+                .flat_map(|(ph, v)| [[*ph, *v], [ph + 1.0, *v]])
+                .collect::<Vec<_>>()
+                .into_iter(),
+        );
+        Plot::new("folded")
+            .invert_y(l.magnitudes)
+            .x_axis_label("phase (two cycles)")
+            .y_axis_label(ylabel)
+            .show(ui, |pl| {
+                pl.points(
+                    Points::new("folded", pts)
+                        .radius(line_w + 0.5)
+                        .color(palette(1)),
+                );
+            });
+    }
+}
