@@ -25,6 +25,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use worker::{Msg, SweepKind, Worker};
 
+/// The analysis the app starts with (and falls back to when the saved one is gone): the
+/// spectrum chapter's, on the spectrum [`default_dataset`] generates.
+const DEFAULT_ANALYSIS: &dyn Analysis = &analyses::spectrum_pipeline::SpectrumPipeline;
+
 /// Open the GUI, optionally with a file loaded.
 pub fn run_gui(file: Option<PathBuf>) -> crate::Result<u8> {
     let mut viewport = egui::ViewportBuilder::default()
@@ -113,7 +117,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            analysis: "spectrum-pipeline".into(),
+            analysis: DEFAULT_ANALYSIS.id().into(),
             variants: [true; 3],
             threads: crate::bench::available_threads(),
             repeat: 5,
@@ -232,7 +236,7 @@ impl AstroApp {
             estimate_cache: None,
         };
         if analyses::find(&app.settings.analysis).is_none() {
-            app.settings.analysis = "spectrum-pipeline".into();
+            app.settings.analysis = DEFAULT_ANALYSIS.id().into();
         }
         app.settings.threads = app
             .settings
@@ -721,7 +725,7 @@ mod tests {
     fn app() -> (egui::Context, AstroApp) {
         let ctx = egui::Context::default();
         let settings = Settings {
-            analysis: "angular-distances".into(),
+            analysis: analyses::angular_distances::AngularDistances.id().into(),
             variants: [true, false, false],
             repeat: 60,
             ..Default::default()

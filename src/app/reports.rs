@@ -54,12 +54,13 @@ pub fn load_profile(path: &Path) -> Result<puffin::FrameView, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyses::pairwise_distances::PairwiseDistances;
     use crate::bench::{self, RunConfig};
     use crate::data::{Loaded, Origin};
-    use crate::engine::{Control, Params};
+    use crate::engine::{Analysis, Control, Params};
 
     fn record() -> RunRecord {
-        let a = crate::analyses::find("pairwise-distances").expect("registered");
+        let a = &PairwiseDistances;
         let d = a.generate(50, 1).expect("generate");
         let l = Loaded::new(d, "test", Origin::Generated);
         let cfg = RunConfig {
@@ -88,7 +89,7 @@ mod tests {
             let p = dir.path().join(format!("h.{ext}"));
             export_history(&p, &recs).expect("export");
             let text = std::fs::read_to_string(&p).expect("read");
-            assert!(text.contains("pairwise-distances"), "{ext}");
+            assert!(text.contains(PairwiseDistances.id()), "{ext}");
             assert!(text.contains("parallel"), "{ext}");
         }
         let back = bench::load_records(&dir.path().join("h.json")).expect("reload");

@@ -354,7 +354,7 @@ mod tests {
     #[test]
     fn a_sweep_stops_before_a_point_beyond_the_guard() {
         let mut w = Worker::start(|| {});
-        let a = crate::analyses::find("pairwise-distances").expect("registered");
+        let a = &crate::analyses::pairwise_distances::PairwiseDistances;
         let job = Job::SizeSweep {
             analysis: a,
             params: Params::default(),
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_cancelled_run_is_sent_marked_cancelled() {
-        let a = crate::analyses::find("angular-distances").expect("registered");
+        let a = &crate::analyses::angular_distances::AngularDistances;
         let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
         let mut w = Worker::start(|| {});
         w.submit(
