@@ -9,6 +9,7 @@ mod tabs;
 mod theme;
 mod timing;
 mod views;
+mod widgets;
 mod worker;
 
 pub use samples::{default_dataset, sample_path, SAMPLES};

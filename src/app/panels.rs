@@ -1,10 +1,11 @@
 //! The side and bar panels: menus, data panel, analysis panel (parameters from the
 //! registry's typed specs), status bar, and the Generate/About windows.
 
+use super::widgets::{self, human_bytes};
 use super::{reports, AstroApp, Confirm, SaveTarget, Tab, SAMPLES};
 use crate::analyses;
 use crate::data::generate;
-use crate::engine::{self, ParamKind, ParamValue};
+use crate::engine;
 use egui::{Color32, RichText};
 
 fn file_dialog() -> rfd::FileDialog {
@@ -390,64 +391,7 @@ fn params_ui(app: &mut AstroApp, ui: &mut egui::Ui, a: &'static dyn engine::Anal
             for s in &specs {
                 ui.label(s.name).on_hover_text(s.help);
                 let v = current.get(s.name).cloned();
-                let new = match (&s.kind, v.clone()) {
-                    (ParamKind::Float { min, max }, v) => {
-                        let mut auto = v.is_none();
-                        let mut x = match v {
-                            Some(ParamValue::Float(x)) => x,
-                            _ => min.max(0.0).min(*max),
-                        };
-                        ui.horizontal(|ui| {
-                            if s.default.is_none() {
-                                ui.checkbox(&mut auto, "auto");
-                            }
-                            if !auto {
-                                let speed = ((max - min).abs() / 1000.0).clamp(1e-6, 10.0);
-                                ui.add(
-                                    egui::DragValue::new(&mut x).range(*min..=*max).speed(speed),
-                                )
-                                .on_hover_text(s.help);
-                            }
-                        });
-                        (!auto).then_some(ParamValue::Float(x))
-                    }
-                    (ParamKind::Int { min, max }, v) => {
-                        let mut auto = v.is_none();
-                        let mut x = match v {
-                            Some(ParamValue::Int(x)) => x,
-                            _ => (*min).max(0).min(*max),
-                        };
-                        ui.horizontal(|ui| {
-                            if s.default.is_none() {
-                                ui.checkbox(&mut auto, "auto");
-                            }
-                            if !auto {
-                                ui.add(egui::DragValue::new(&mut x).range(*min..=*max))
-                                    .on_hover_text(s.help);
-                            }
-                        });
-                        (!auto).then_some(ParamValue::Int(x))
-                    }
-                    (ParamKind::Choice(opts), v) => {
-                        let mut sel = match v {
-                            Some(ParamValue::Text(t)) => t,
-                            _ => opts.first().map(|o| o.to_string()).unwrap_or_default(),
-                        };
-                        egui::ComboBox::from_id_salt((a.id(), s.name))
-                            .selected_text(&sel)
-                            .show_ui(ui, |ui| {
-                                for o in opts.iter() {
-                                    ui.selectable_value(&mut sel, o.to_string(), *o);
-                                }
-                            });
-                        Some(ParamValue::Text(sel))
-                    }
-                    (ParamKind::Bool, v) => {
-                        let mut b = matches!(v, Some(ParamValue::Bool(true)));
-                        ui.checkbox(&mut b, "");
-                        Some(ParamValue::Bool(b))
-                    }
-                };
+                let new = widgets::param_editor(ui, s, v.clone(), a.id());
                 if new != v {
                     match new {
                         Some(n) => {
@@ -628,19 +572,6 @@ pub fn about_window(app: &mut AstroApp, ctx: &egui::Context) {
         }
     });
     app.show_about = open;
-}
-
-pub fn human_bytes(b: usize) -> String {
-    let b = b as f64;
-    if b >= 1e9 {
-        format!("{:.2} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.2} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1} kB", b / 1e3)
-    } else {
-        format!("{b} B")
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,84 @@
+//! Small controls the panels share: the editor of one typed parameter, and byte counts
+//! for people.
+
+use crate::engine::{ParamKind, ParamSpec, ParamValue};
+
+/// The editor of one parameter built from its spec, showing `v` (None = "auto" where the
+/// parameter has no default); returns the value it now holds. Ranges are enforced by the
+/// widgets. `salt` keeps the ids of different analyses' editors apart.
+pub fn param_editor(
+    ui: &mut egui::Ui,
+    s: &ParamSpec,
+    v: Option<ParamValue>,
+    salt: &str,
+) -> Option<ParamValue> {
+    match (&s.kind, v) {
+        (ParamKind::Float { min, max }, v) => {
+            let mut auto = v.is_none();
+            let mut x = match v {
+                Some(ParamValue::Float(x)) => x,
+                _ => min.max(0.0).min(*max),
+            };
+            ui.horizontal(|ui| {
+                if s.default.is_none() {
+                    ui.checkbox(&mut auto, "auto");
+                }
+                if !auto {
+                    let speed = ((max - min).abs() / 1000.0).clamp(1e-6, 10.0);
+                    ui.add(egui::DragValue::new(&mut x).range(*min..=*max).speed(speed))
+                        .on_hover_text(s.help);
+                }
+            });
+            (!auto).then_some(ParamValue::Float(x))
+        }
+        (ParamKind::Int { min, max }, v) => {
+            let mut auto = v.is_none();
+            let mut x = match v {
+                Some(ParamValue::Int(x)) => x,
+                _ => (*min).max(0).min(*max),
+            };
+            ui.horizontal(|ui| {
+                if s.default.is_none() {
+                    ui.checkbox(&mut auto, "auto");
+                }
+                if !auto {
+                    ui.add(egui::DragValue::new(&mut x).range(*min..=*max))
+                        .on_hover_text(s.help);
+                }
+            });
+            (!auto).then_some(ParamValue::Int(x))
+        }
+        (ParamKind::Choice(opts), v) => {
+            let mut sel = match v {
+                Some(ParamValue::Text(t)) => t,
+                _ => opts.first().map(|o| o.to_string()).unwrap_or_default(),
+            };
+            egui::ComboBox::from_id_salt((salt, s.name))
+                .selected_text(&sel)
+                .show_ui(ui, |ui| {
+                    for o in opts.iter() {
+                        ui.selectable_value(&mut sel, o.to_string(), *o);
+                    }
+                });
+            Some(ParamValue::Text(sel))
+        }
+        (ParamKind::Bool, v) => {
+            let mut b = matches!(v, Some(ParamValue::Bool(true)));
+            ui.checkbox(&mut b, "");
+            Some(ParamValue::Bool(b))
+        }
+    }
+}
+
+pub fn human_bytes(b: usize) -> String {
+    let b = b as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b} B")
+    }
+}
