@@ -6,7 +6,9 @@
 //! an asin), the upper triangle computed and mirrored; parallel = rows over rayon.
 
 use crate::data::{generate, Catalog, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -45,6 +47,14 @@ impl Analysis for AngularDistances {
     }
     fn quick_size(&self) -> usize {
         300
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 1.171), (2.0, 0.3016), (2.0, 0.1652)],
+            // The full N×N matrix in f64.
+            mem: (2.0, 8.0),
+            w_ref: 4000.0,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {

@@ -11,7 +11,9 @@
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
 use crate::data::{Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::{chunk_len, copy_checked, reflect};
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
 use crate::{stage, Error, Result};
@@ -51,6 +53,14 @@ impl Analysis for BandedMedian {
     }
     fn quick_size(&self) -> usize {
         512
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 1.230), (2.0, 0.1467), (2.0, 0.0775)],
+            // In place, in bands: small.
+            mem: (1.0, 4096.0),
+            w_ref: 4096.0,
+        }
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))

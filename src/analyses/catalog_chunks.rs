@@ -10,7 +10,9 @@
 
 use crate::data::rng::Rng;
 use crate::data::{Catalog, Dataset, Dtype, Mapped};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -70,6 +72,14 @@ impl Analysis for CatalogChunks {
     }
     fn quick_size(&self) -> usize {
         100_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 0.231), (1.0, 0.0999), (1.0, 0.0665)],
+            // Chunked through a memory map: bounded.
+            mem: (0.0, 64e6),
+            w_ref: 1e7,
+        }
     }
     /// Write `size` rows (ra U[0,360), dec U[-90,90), mag U[10,20), as the chapter) to a
     /// temporary file, map it and remove its name: nothing is left behind on disk.

@@ -20,7 +20,9 @@
 //! columns after the seven above.
 
 use crate::data::{generate, Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::{chunk_len, mean_std_naive};
 use crate::kernels::extract::background as bg;
 use crate::kernels::extract::clean::CleanParams;
@@ -184,6 +186,14 @@ impl Analysis for CcdPipeline {
     }
     fn quick_size(&self) -> usize {
         256
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // size = pixels per side: work ∝ side².
+            time: [(2.0, 110.9e-3), (2.0, 5.74e-3), (2.0, 3.01e-3)],
+            mem: (2.0, 80.0),
+            w_ref: 1024.0,
+        }
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))

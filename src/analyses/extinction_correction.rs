@@ -9,7 +9,9 @@
 //! same loads; parallel = those blocks over rayon, combined in block order.
 
 use crate::data::{generate, Catalog, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -56,6 +58,13 @@ impl Analysis for ExtinctionCorrection {
     }
     fn quick_size(&self) -> usize {
         100_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 5.74e-3), (1.0, 4.03e-3), (1.0, 4.72e-3)],
+            mem: (1.0, 16.0),
+            w_ref: 1e6,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {

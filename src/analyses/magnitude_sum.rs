@@ -10,7 +10,9 @@
 
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -55,6 +57,13 @@ impl Analysis for MagnitudeSum {
     }
     fn quick_size(&self) -> usize {
         50_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 51.4e-3), (1.0, 16.0e-3), (1.0, 13.4e-3)],
+            mem: (1.0, 8.0),
+            w_ref: 1e6,
+        }
     }
     /// A table with columns m1, m2 drawn uniformly in [10, 15) (as the chapter's test).
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {

@@ -16,7 +16,9 @@
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
 use crate::data::{Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::{copy_checked, SUM_BLOCK};
 use crate::{stage, Error, Result};
 use ndarray::{s, Array2, ArrayView2};
@@ -55,6 +57,14 @@ impl Analysis for MemoryLayout {
     }
     fn quick_size(&self) -> usize {
         512
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 0.679), (2.0, 0.588), (2.0, 0.439)],
+            // f64 + f32 + i16 copies of the frame (and a file on disk).
+            mem: (2.0, 22.0),
+            w_ref: 4096.0,
+        }
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))

@@ -10,7 +10,7 @@
 
 use crate::data::rng::{mix64, Rng};
 use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -56,6 +56,13 @@ impl Analysis for MonteCarloPi {
     }
     fn quick_size(&self) -> usize {
         1_000_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 38.8e-3), (1.0, 60.3e-3), (1.0, 24.4e-3)],
+            mem: (1.0, 0.0),
+            w_ref: 1e7,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         setup(input).map_or(self.default_size(), |(n, _)| n)

@@ -11,7 +11,9 @@
 use super::ccd_pipeline::{detect_opts, MAX_PIXELS};
 use crate::data::rng::Rng;
 use crate::data::{generate, Dataset, Dtype, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::mean_std_naive;
 use crate::kernels::image::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
 use crate::{stage, Error, Result};
@@ -65,6 +67,17 @@ impl Analysis for ObservationBatch {
     }
     fn quick_size(&self) -> usize {
         4
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = pixels in the whole batch (50 frames of 1024²).
+            time: [(1.0, 2.694), (1.0, 0.1407), (1.0, 0.1144)],
+            mem: (1.0, 16.0),
+            w_ref: 50.0 * 1024.0 * 1024.0,
+        }
+    }
+    fn work(&self, input: &Dataset, _params: &Params) -> f64 {
+        input.n_elements() as f64
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let side = if size >= 16 { 1024 } else { 256 };

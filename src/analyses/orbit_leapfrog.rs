@@ -14,7 +14,7 @@
 //! variant on one thread.
 
 use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -70,6 +70,18 @@ impl Analysis for OrbitLeapfrog {
     }
     fn quick_size(&self) -> usize {
         10_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = steps × orbits.
+            time: [(1.0, 0.449e-3), (1.0, 0.297e-3), (1.0, 0.343e-3)],
+            mem: (1.0, 56.0),
+            w_ref: 1e4,
+        }
+    }
+    fn work(&self, input: &Dataset, params: &Params) -> f64 {
+        let orbits = params.opt_i64("orbits").map_or(1.0, |n| n as f64);
+        self.size_of(input) as f64 * orbits.max(1.0)
     }
     fn size_of(&self, input: &Dataset) -> usize {
         setup(input).map_or(self.default_size(), |(_, n)| n)

@@ -3,7 +3,9 @@
 //! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
 
 use crate::data::{generate, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -40,6 +42,14 @@ impl Analysis for PairwiseDistances {
     }
     fn quick_size(&self) -> usize {
         300
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 10.8e-3), (2.0, 6.31e-3), (2.0, 3.25e-3)],
+            // N(N-1)/2 f64 distances.
+            mem: (2.0, 4.0),
+            w_ref: 2000.0,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {

@@ -9,7 +9,9 @@
 //! fallback when a spectrum has plateaus); parallel = spectra over rayon.
 
 use crate::data::{generate, Dataset, SpectrumBatch};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -55,6 +57,13 @@ impl Analysis for PeakCount {
     }
     fn quick_size(&self) -> usize {
         100
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 17.8e-3), (1.0, 10.4e-3), (1.0, 5.61e-3)],
+            mem: (1.0, 1024.0),
+            w_ref: 1000.0,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {

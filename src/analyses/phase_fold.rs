@@ -6,7 +6,9 @@
 //! merge sorts that look for Cancel between blocks.
 
 use crate::data::{generate, Dataset, LightCurve};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -108,6 +110,13 @@ impl Analysis for PhaseFold {
     }
     fn quick_size(&self) -> usize {
         10_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 6.51e-3), (1.0, 5.15e-3), (1.0, 3.97e-3)],
+            mem: (1.0, 40.0),
+            w_ref: 1e5,
+        }
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let p = generate::LightCurveParams {

@@ -10,7 +10,9 @@
 //! vectorized and parallel give identical bits at any thread count).
 
 use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -71,6 +73,13 @@ impl Analysis for Planck {
     }
     fn quick_size(&self) -> usize {
         50_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 23.7e-3), (1.0, 13.0e-3), (1.0, 10.2e-3)],
+            mem: (1.0, 16.0),
+            w_ref: 1e6,
+        }
     }
     /// The chapter's grid: `size` wavelengths evenly spaced from 100 to 3000 nm.
     fn generate(&self, size: usize, _seed: u64) -> Result<Dataset> {

@@ -14,7 +14,9 @@
 
 use crate::data::rng::{Rng, GAMMA};
 use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -127,6 +129,18 @@ impl Analysis for PopulationSynthesis {
     }
     fn quick_size(&self) -> usize {
         20
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = realizations × stars (1,000 × 10,000).
+            time: [(1.0, 0.558), (1.0, 0.190), (1.0, 0.113)],
+            mem: (0.0, 16e6),
+            w_ref: 1e7,
+        }
+    }
+    fn work(&self, input: &Dataset, params: &Params) -> f64 {
+        let stars = params.opt_i64("stars").map_or(1.0, |n| n as f64);
+        self.size_of(input) as f64 * stars.max(1.0)
     }
     /// A descriptor (realizations, seed): the stars are drawn during the run.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {

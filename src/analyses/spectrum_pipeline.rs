@@ -3,13 +3,18 @@
 //! The running median dominates; the variants differ in how it is computed.
 
 use crate::data::{generate, Dataset, Spectrum};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive, pad_reflect};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 pub struct SpectrumPipeline;
+
+/// The chapter's running-median window (pixels), at which the cost model was measured.
+const DEFAULT_WINDOW: i64 = 101;
 
 /// Outputs between cancellation checks in the median loops.
 const CHECK_EVERY: usize = 4096;
@@ -35,7 +40,7 @@ impl Analysis for SpectrumPipeline {
             ParamSpec::int(
                 "window",
                 "running-median window in pixels (scipy reflect edges)",
-                101,
+                DEFAULT_WINDOW,
                 1,
                 100_001,
             ),
@@ -63,6 +68,21 @@ impl Analysis for SpectrumPipeline {
     }
     fn quick_size(&self) -> usize {
         5_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 96.6e-3), (1.0, 3.64e-3), (1.0, 1.87e-3)],
+            mem: (1.0, 48.0),
+            w_ref: 50_000.0,
+        }
+    }
+    fn time_factor(&self, variant: Variant, params: &Params) -> f64 {
+        // The naive running median sorts each window: linear in its width, calibrated at
+        // the default width.
+        match (variant, params.opt_i64("window")) {
+            (Variant::Naive, Some(w)) => w as f64 / DEFAULT_WINDOW as f64,
+            _ => 1.0,
+        }
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let p = generate::SpectrumParams {

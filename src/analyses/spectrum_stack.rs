@@ -10,7 +10,9 @@
 //! parallel = the blocks over rayon.
 
 use crate::data::{Dataset, Dtype, Mapped, SpectrumBatch};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -74,6 +76,24 @@ impl Analysis for SpectrumStack {
     }
     fn quick_size(&self) -> usize {
         100 * PIXELS
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 0.164), (1.0, 40.7e-3), (1.0, 22.8e-3)],
+            mem: (1.0, 24.0),
+            w_ref: 3e6,
+        }
+    }
+    fn call_bytes(&self, input: &Dataset, params: &Params, threads: usize) -> Option<f64> {
+        // A memory-mapped stack is read block by block: the call holds its block budget
+        // per thread and the per-wavelength results, not the stack (the page cache is the
+        // kernel's to reclaim). Counting the file refused a 2.4 GB stack that needs 84 MB.
+        let Dataset::Mapped(_) = input else {
+            return None;
+        };
+        let size = self.size_of(input) as f64;
+        let block = params.opt_i64("block_mb")?.max(1) as f64 * 1048576.0;
+        Some((block * threads.max(1) as f64).min(8.0 * size) + 64.0 * size.sqrt())
     }
     /// `size / 3000` spectra of 3000 pixels (N(100, 1), every 100th one +50), as the exercise.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {

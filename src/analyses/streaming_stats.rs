@@ -10,7 +10,9 @@
 
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Dtype, Mapped, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -60,6 +62,13 @@ impl Analysis for StreamingStats {
     }
     fn quick_size(&self) -> usize {
         20_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 1.86e-3), (1.0, 1.34e-3), (1.0, 1.11e-3)],
+            mem: (0.0, 1e6),
+            w_ref: 1e5,
+        }
     }
     /// A stream descriptor (values, seed): the values are generated while streaming.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {

@@ -304,6 +304,13 @@ mod tests {
         fn generate(&self, _size: usize, _seed: u64) -> crate::Result<Dataset> {
             Ok(Dataset::None)
         }
+        fn cost(&self) -> crate::engine::CostModel {
+            crate::engine::CostModel {
+                time: [(1.0, 1e-6); 3],
+                mem: (1.0, 0.0),
+                w_ref: 1.0,
+            }
+        }
         fn run(
             &self,
             variant: Variant,
