@@ -5,9 +5,9 @@
 //! sines/cosines precomputed once per source (the pair needs only products, a sqrt and
 //! an asin), the upper triangle computed and mirrored; parallel = rows over rayon.
 
-use crate::data::{generate, Catalog, Dataset};
+use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -27,14 +27,14 @@ impl Analysis for AngularDistances {
     fn title(&self) -> &'static str {
         "Angular distance matrix (haversine)"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Every pairwise angular distance (N×N, degrees) by the haversine formula, stable for tiny separations; vectorizing hoists the per-source trig out of the pair loop."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog"
+    fn input_kind(&self) -> Kind {
+        Kind::Catalog
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]
@@ -244,6 +244,8 @@ fn mirror(out: &mut [f64], n: usize, parallel: bool) {
     // triangle of its own rows) and reads only out[j][i] with j < i (the strict upper
     // triangle), which no band writes; bands never overlap, so there is no data race.
     unsafe impl Sync for Shared {}
+    // SAFETY: the pointer only travels to rayon's threads inside this call, used as the
+    // Sync impl above describes, while `out` stays borrowed.
     unsafe impl Send for Shared {}
     assert_eq!(out.len(), n * n);
     let p = Shared(out.as_mut_ptr());

@@ -10,9 +10,9 @@
 //! out-of-place 3x3 median (scipy `reflect` edges) exactly.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
-use crate::data::{Dataset, Frame};
+use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{chunk_len, copy_checked, reflect};
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
@@ -28,14 +28,14 @@ impl Analysis for BandedMedian {
     fn title(&self) -> &'static str {
         "Banded in-place median (shared memory)"
     }
-    fn section(&self) -> &'static str {
-        "7.4 Parallel processing"
+    fn section(&self) -> Section {
+        Section::ParallelProcessing
     }
     fn help(&self) -> &'static str {
         "3x3 median of one large frame in place, in row bands with halo rows, no second copy of the frame; reports the bytes allocated."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::auto_int(

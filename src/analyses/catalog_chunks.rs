@@ -9,9 +9,9 @@
 //! chunks over rayon, merged in file order.
 
 use crate::data::rng::Rng;
-use crate::data::{Catalog, Dataset, Dtype, Mapped};
+use crate::data::{Catalog, Dataset, Dtype, Kind, Mapped};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -36,14 +36,14 @@ impl Analysis for CatalogChunks {
     fn title(&self) -> &'static str {
         "Chunked bright-object selection (memory map)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory"
+    fn section(&self) -> Section {
+        Section::Memory
     }
     fn help(&self) -> &'static str {
         "Objects brighter than a limit in a catalog file read chunk by chunk through a memory map; resident memory stays bounded however large the file."
     }
-    fn input_kind(&self) -> &'static str {
-        "memory-mapped array"
+    fn input_kind(&self) -> Kind {
+        Kind::Mapped
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

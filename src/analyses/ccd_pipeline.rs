@@ -19,9 +19,9 @@
 //! `background_rms` instead of `cleaned`, and its `sources` table has the SExtractor
 //! columns after the seven above.
 
-use crate::data::{generate, Dataset, Frame};
+use crate::data::{generate, Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{chunk_len, mean_std_naive};
 use crate::kernels::extract::background as bg;
@@ -55,14 +55,14 @@ impl Analysis for CcdPipeline {
     fn title(&self) -> &'static str {
         "CCD pipeline (median 3x3, threshold, labels, photometry)"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "Cosmic-ray clean with a 3x3 median, threshold at mean + k·σ (or SExtractor-like local background), label sources and measure flux and centroids; the median and the per-label loop are where the time goes."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

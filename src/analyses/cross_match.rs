@@ -5,9 +5,9 @@
 //! sorted by right ascension, each query scans only the RA window its cap can reach);
 //! parallel = the same index with the queries spread over rayon.
 
-use crate::data::{generate, Catalog, Dataset};
+use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -33,14 +33,14 @@ impl Analysis for CrossMatch {
     fn title(&self) -> &'static str {
         "Catalog cross-match"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Nearest catalog-2 source within a radius for each catalog-1 source: brute force is O(N·M); a declination-zone index (sorted by RA) makes each query O(log M)."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog-pair"
+    fn input_kind(&self) -> Kind {
+        Kind::CatalogPair
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

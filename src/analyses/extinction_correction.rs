@@ -8,9 +8,9 @@
 //! pass), with the finiteness check, the corrected count and the mean shift from the
 //! same loads; parallel = those blocks over rayon, combined in block order.
 
-use crate::data::{generate, Catalog, Dataset};
+use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -32,14 +32,14 @@ impl Analysis for ExtinctionCorrection {
     fn title(&self) -> &'static str {
         "Extinction correction"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "The chapter's simplified law, mag − R_V·0.574·colour (no correction for colour < 0), over a whole catalog: memory-bound, so a branch-free loop is about all there is to win."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog"
+    fn input_kind(&self) -> Kind {
+        Kind::Catalog
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::float(

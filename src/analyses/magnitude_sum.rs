@@ -9,9 +9,9 @@
 //! same blocks over rayon, combined in block order.
 
 use crate::data::rng::Rng;
-use crate::data::{Dataset, Table};
+use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
@@ -37,14 +37,14 @@ impl Analysis for MagnitudeSum {
     fn title(&self) -> &'static str {
         "Magnitude addition (custom ufunc)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Combined magnitude of two sources, -2.5 log10(10^(-0.4 m1) + 10^(-0.4 m2)), element-wise over a million pairs; a rearranged formula saves a transcendental call."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         Vec::new()

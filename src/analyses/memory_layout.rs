@@ -15,9 +15,9 @@
 //! and conversions over rayon.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
-use crate::data::{Dataset, Frame};
+use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{copy_checked, SUM_BLOCK};
 use crate::{stage, Error, Result};
@@ -37,14 +37,14 @@ impl Analysis for MemoryLayout {
     fn title(&self) -> &'static str {
         "Memory layout (dtypes, views, memory maps)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory optimization"
+    fn section(&self) -> Section {
+        Section::MemoryOptimization
     }
     fn help(&self) -> &'static str {
         "One frame as f64, f32, scaled i16, a view vs a copy, and memory-mapped from disk: bytes, load time, one full pass and the precision lost — choose the right dtype."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]

@@ -9,8 +9,10 @@
 //! parallel = blocks over rayon, per-block counts added in block order.
 
 use crate::data::rng::{mix64, Rng};
-use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -30,14 +32,14 @@ impl Analysis for MonteCarloPi {
     fn title(&self) -> &'static str {
         "Monte Carlo π"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "π from random points in the unit square; one counter-based stream per block of 65,536 samples makes every variant and thread count give the identical estimate."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::int(

@@ -10,9 +10,9 @@
 
 use super::ccd_pipeline::{detect_opts, MAX_PIXELS};
 use crate::data::rng::Rng;
-use crate::data::{generate, Dataset, Dtype, Frame};
+use crate::data::{generate, Dataset, Dtype, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::mean_std_naive;
 use crate::kernels::image::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
@@ -34,14 +34,14 @@ impl Analysis for ObservationBatch {
     fn title(&self) -> &'static str {
         "Observation batch (dark/flat calibration, sources per frame)"
     }
-    fn section(&self) -> &'static str {
-        "7.4 Parallel processing"
+    fn section(&self) -> Section {
+        Section::ParallelProcessing
     }
     fn help(&self) -> &'static str {
         "Calibrate many frames with a master dark and flat, threshold at mean + k·σ and list the sources of each; the parallel variant processes whole frames at once, like the chapter's Pool.map. Generated batches use 1024² frames from 16 frames up, 256² below."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::FrameBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

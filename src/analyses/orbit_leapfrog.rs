@@ -13,8 +13,10 @@
 //! (different initial speeds) on separate threads; with orbits = 1 it is the vectorized
 //! variant on one thread.
 
-use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -41,14 +43,14 @@ impl Analysis for OrbitLeapfrog {
     fn title(&self) -> &'static str {
         "Kepler orbit (leapfrog)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Earth around the Sun by leapfrog (dt = 1 h); the energy error stays bounded at O(dt²). One orbit is a sequential recurrence: 'parallel' spreads several independent orbits (param 'orbits') over threads and cannot speed up a single one."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

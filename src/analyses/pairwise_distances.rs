@@ -2,9 +2,9 @@
 //! in condensed order (i < j), as `scipy.spatial.distance.pdist` returns them. A
 //! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
 
-use crate::data::{generate, Dataset};
+use crate::data::{generate, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -22,14 +22,14 @@ impl Analysis for PairwiseDistances {
     fn title(&self) -> &'static str {
         "Pairwise distances"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "All N(N-1)/2 distances between 2-D points (condensed, i<j): bound by writing the output, not by arithmetic."
     }
-    fn input_kind(&self) -> &'static str {
-        "points"
+    fn input_kind(&self) -> Kind {
+        Kind::Points
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]

@@ -8,9 +8,9 @@
 //! blocked mean/std on the row in place and a branch-free counting pass (with a scalar
 //! fallback when a spectrum has plateaus); parallel = spectra over rayon.
 
-use crate::data::{generate, Dataset, SpectrumBatch};
+use crate::data::{generate, Dataset, Kind, SpectrumBatch};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
@@ -31,14 +31,14 @@ impl Analysis for PeakCount {
     fn title(&self) -> &'static str {
         "Peak count over a batch of spectra"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Peaks above mean + k·σ in every spectrum of a batch: independent rows, the textbook case for a parallel loop."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::SpectrumBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::float(

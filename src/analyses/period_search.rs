@@ -14,9 +14,9 @@
 //! Trial frequencies are `np.linspace(fmin, fmax, n)`; unset, they follow astropy's
 //! `autofrequency` (5 samples per peak, Nyquist factor 5).
 
-use crate::data::{generate, Dataset, LightCurve};
+use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::periodogram::{self as ls, FastImpl, FastOptions, Grid, Prepared};
 use crate::{stage, Error, Result};
@@ -313,14 +313,14 @@ impl Analysis for PeriodSearch {
     fn title(&self) -> &'static str {
         "Period search (χ² fold, PDM, Lomb-Scargle)"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.1"
+    fn section(&self) -> Section {
+        Section::Exercise1
     }
     fn help(&self) -> &'static str {
         "Periodogram of a light curve (or batch) over a frequency grid: Lomb-Scargle (exact or FFT), PDM θ, or the chapter's fold-sort-χ², which is the same at every period because sorting cannot change a sum of squares."
     }
-    fn input_kind(&self) -> &'static str {
-        "light-curve"
+    fn input_kind(&self) -> Kind {
+        Kind::LightCurve
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

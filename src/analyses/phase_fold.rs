@@ -5,9 +5,9 @@
 //! stable (ties keep index order), so the permutation is identical, and all are blocked
 //! merge sorts that look for Cancel between blocks.
 
-use crate::data::{generate, Dataset, LightCurve};
+use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -80,14 +80,14 @@ impl Analysis for PhaseFold {
     fn title(&self) -> &'static str {
         "Phase fold"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Fold a light curve at a period (phase = (t − epoch) mod P / P), sort by phase and average in phase bins; the sort is the whole cost."
     }
-    fn input_kind(&self) -> &'static str {
-        "light-curve"
+    fn input_kind(&self) -> Kind {
+        Kind::LightCurve
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

@@ -9,9 +9,9 @@
 //! are still in L1; parallel = the same blocks over rayon, combined in block order (so
 //! vectorized and parallel give identical bits at any thread count).
 
-use crate::data::{Dataset, Table};
+use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
@@ -44,14 +44,14 @@ impl Analysis for Planck {
     fn title(&self) -> &'static str {
         "Planck function (custom ufunc)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Black-body spectral radiance B_λ(T) element-wise over a wavelength grid (expm1 for accuracy); the peak wavelength is checked against Wien's law."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

@@ -13,9 +13,9 @@
 //! (m < m_dead), sums and counts in four lanes; parallel = realizations over rayon.
 
 use crate::data::rng::{Rng, GAMMA};
-use crate::data::{Dataset, Table};
+use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -103,14 +103,14 @@ impl Analysis for PopulationSynthesis {
     fn title(&self) -> &'static str {
         "Stellar population synthesis (Monte Carlo)"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.3"
+    fn section(&self) -> Section {
+        Section::Exercise3
     }
     fn help(&self) -> &'static str {
         "Salpeter IMF sampling by inverse CDF, toy evolution (lifetime ∝ m^-2.5, L ∝ m^3.5) and statistics per realization; realizations are independent, so they parallelize."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

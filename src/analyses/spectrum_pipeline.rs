@@ -2,9 +2,9 @@
 //! as residual peaks above k·σ, redshift from the line nearest a rest wavelength.
 //! The running median dominates; the variants differ in how it is computed.
 
-use crate::data::{generate, Dataset, Spectrum};
+use crate::data::{generate, Dataset, Kind, Spectrum};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive, pad_reflect};
 use crate::{stage, Error, Result};
@@ -26,14 +26,14 @@ impl Analysis for SpectrumPipeline {
     fn title(&self) -> &'static str {
         "Spectrum pipeline (continuum, lines, redshift)"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "Running-median continuum, residual peaks above k·σ and the redshift of the line nearest a rest wavelength; the median filter is where the time goes."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum"
+    fn input_kind(&self) -> Kind {
+        Kind::Spectrum
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

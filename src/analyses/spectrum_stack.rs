@@ -9,9 +9,9 @@
 //! vectorized = blocks of columns transposed into a buffer, medians by selection;
 //! parallel = the blocks over rayon.
 
-use crate::data::{Dataset, Dtype, Mapped, SpectrumBatch};
+use crate::data::{Dataset, Dtype, Kind, Mapped, SpectrumBatch};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -35,14 +35,14 @@ impl Analysis for SpectrumStack {
     fn title(&self) -> &'static str {
         "Spectrum stack: median, outliers, coadd"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.2"
+    fn section(&self) -> Section {
+        Section::Exercise2
     }
     fn help(&self) -> &'static str {
         "Median spectrum of a stack blocked by wavelength, outlier spectra by deviation from it, inverse-variance coadd; in memory or through a memory map with bounded RSS."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::SpectrumBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![

@@ -9,9 +9,9 @@
 //! memory-mapped array read chunk by chunk.
 
 use crate::data::rng::Rng;
-use crate::data::{Dataset, Dtype, Mapped, Table};
+use crate::data::{Dataset, Dtype, Kind, Mapped, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -36,14 +36,14 @@ impl Analysis for StreamingStats {
     fn title(&self) -> &'static str {
         "Streaming statistics (Welford / Chan)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory"
+    fn section(&self) -> Section {
+        Section::Memory
     }
     fn help(&self) -> &'static str {
         "Mean, std, min and max of a stream of chunks without holding it: Welford value by value, or per-chunk moments merged with Chan's formula (in parallel)."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::int(

@@ -280,14 +280,14 @@ mod tests {
         fn title(&self) -> &'static str {
             "buggy"
         }
-        fn section(&self) -> &'static str {
-            "test"
+        fn section(&self) -> crate::engine::Section {
+            crate::engine::Section::Profiling
         }
         fn help(&self) -> &'static str {
             "panics in naive"
         }
-        fn input_kind(&self) -> &'static str {
-            "none"
+        fn input_kind(&self) -> crate::data::Kind {
+            crate::data::Kind::None
         }
         fn params(&self) -> Vec<ParamSpec> {
             Vec::new()

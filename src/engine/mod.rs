@@ -7,14 +7,16 @@ pub mod guard;
 pub mod output;
 pub mod params;
 pub mod run_config;
+pub mod section;
 
 pub use crate::ctx::{Control, Ctx};
 pub use cost::CostModel;
 pub use output::{Artifact, ArtifactData, Output, Tolerance};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};
 pub use run_config::RunConfig;
+pub use section::Section;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Kind};
 use crate::Result;
 use serde::Serialize;
 
@@ -58,11 +60,11 @@ pub trait Analysis: Send + Sync {
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
     /// Chapter section, e.g. "7.1 Profiling"; the GUI groups analyses by it.
-    fn section(&self) -> &'static str;
+    fn section(&self) -> Section;
     /// One line: what it computes and what it teaches.
     fn help(&self) -> &'static str;
-    /// The dataset kind it takes (`"none"` when it generates its own samples).
-    fn input_kind(&self) -> &'static str;
+    /// The dataset kind it takes ([`Kind::None`] when it generates its own samples).
+    fn input_kind(&self) -> Kind;
     fn params(&self) -> Vec<ParamSpec>;
     /// What "size" means for this analysis (for sweeps and throughput): "points", "pixels", ...
     fn size_unit(&self) -> &'static str;
