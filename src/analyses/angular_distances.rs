@@ -7,7 +7,7 @@
 
 use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -65,41 +65,11 @@ impl Analysis for AngularDistances {
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Catalog(generate::catalog(size, seed)))
     }
-    fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        let c = catalog(self, input)?;
-        let n = c.len();
-        if n < 2 {
-            return Err(Error::input(format!(
-                "the catalog has {n} sources; at least 2 are needed for a distance"
-            )));
-        }
-        if n > MAX_SOURCES {
-            return Err(Error::input(format!(
-                "{n} sources would need a {:.1} GB distance matrix; at most {MAX_SOURCES} are accepted",
-                (n * n * 8) as f64 / 1e9
-            )));
-        }
-        if c.dec.len() != n {
-            return Err(Error::input(format!(
-                "the catalog has {n} RA but {} Dec values",
-                c.dec.len()
-            )));
-        }
-        if let Some(i) =
-            c.ra.iter()
-                .zip(c.dec.iter())
-                .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
-        {
-            return Err(Error::input(format!(
-                "catalog row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
-                c.ra[i], c.dec[i]
-            )));
-        }
-        Ok(())
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let c = catalog(self, input)?;
+        let c = self.parse(input, params)?;
         let ra: Vec<f64> = c.ra.to_vec();
         let dec: Vec<f64> = c.dec.to_vec();
         let n = ra.len();
@@ -131,10 +101,39 @@ impl Analysis for AngularDistances {
     }
 }
 
-fn catalog<'a>(a: &AngularDistances, input: &'a Dataset) -> Result<&'a Catalog> {
-    match input {
-        Dataset::Catalog(c) => Ok(c),
-        other => Err(wrong_input(a, other)),
+impl AngularDistances {
+    /// The input, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset, _params: &Params) -> Result<&'a Catalog> {
+        let c: &Catalog = engine::input(self, input)?;
+        let n = c.len();
+        if n < 2 {
+            return Err(Error::input(format!(
+                "the catalog has {n} sources; at least 2 are needed for a distance"
+            )));
+        }
+        if n > MAX_SOURCES {
+            return Err(Error::input(format!(
+                "{n} sources would need a {:.1} GB distance matrix; at most {MAX_SOURCES} are accepted",
+                (n * n * 8) as f64 / 1e9
+            )));
+        }
+        if c.dec.len() != n {
+            return Err(Error::input(format!(
+                "the catalog has {n} RA but {} Dec values",
+                c.dec.len()
+            )));
+        }
+        if let Some(i) =
+            c.ra.iter()
+                .zip(c.dec.iter())
+                .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
+        {
+            return Err(Error::input(format!(
+                "catalog row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
+                c.ra[i], c.dec[i]
+            )));
+        }
+        Ok(c)
     }
 }
 

@@ -12,7 +12,7 @@
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
 use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{chunk_len, copy_checked, reflect};
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
@@ -72,11 +72,10 @@ impl Analysis for BandedMedian {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)
+        self.parse(input).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let f = frame(self, input)?;
+        let f = self.parse(input)?;
         let (rows, cols) = f.data.dim();
         let band = match params.opt_i64("band_rows") {
             Some(b) => (b.max(1) as usize).min(rows),
@@ -166,15 +165,15 @@ impl Analysis for BandedMedian {
     }
 }
 
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => {
-            if f.data.len() > MAX_PIXELS {
-                return Err(Error::input("the frame is too large"));
-            }
-            Ok(f)
+impl BandedMedian {
+    /// The frame, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Frame> {
+        let f: &Frame = engine::input(self, input)?;
+        if f.data.len() > MAX_PIXELS {
+            return Err(Error::input("the frame is too large"));
         }
-        other => Err(wrong_input(a, other)),
+        check_frame(f)?;
+        Ok(f)
     }
 }
 

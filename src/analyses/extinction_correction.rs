@@ -10,7 +10,7 @@
 
 use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -158,10 +158,7 @@ fn column_slices<'a>(
     a: &ExtinctionCorrection,
     input: &'a Dataset,
 ) -> Result<(&'a [f64], &'a [f64])> {
-    let c: &Catalog = match input {
-        Dataset::Catalog(c) => c,
-        other => return Err(wrong_input(a, other)),
-    };
+    let c: &Catalog = engine::input(a, input)?;
     let (Some(mag), Some(color)) = (&c.mag, &c.color) else {
         return Err(Error::input(
             "the catalog needs magnitude and colour columns (3rd and 4th) for an extinction correction",

@@ -81,26 +81,23 @@ impl Analysis for MagnitudeSum {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        match input {
-            Dataset::None => Ok(()),
-            Dataset::Table(t) if t.data.ncols() >= 2 => Ok(()),
-            Dataset::Table(t) => Err(Error::input(format!(
-                "magnitude-sum needs a table with two magnitude columns, this one has {}",
-                t.data.ncols()
-            ))),
-            other => Err(wrong_input(self, other)),
-        }
+        self.parse(input).map(drop)
     }
     /// Streaming kernel: two magnitudes read, their sum written: 24 bytes a pair.
     fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
         Some(24.0 * self.size_of(input) as f64)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
         let generated;
-        let table = match input {
-            Dataset::Table(t) => t,
-            _ => {
+        let table = match self.parse(input)? {
+            Some(t) => t,
+            None => {
                 generated = magnitude_table(self.default_size(), 1);
                 &generated
             }
@@ -173,6 +170,22 @@ impl Analysis for MagnitudeSum {
                 Array1::from(out).into_dyn(),
                 Tolerance::Rel(1e-12),
             ))
+    }
+}
+
+impl MagnitudeSum {
+    /// The table of two magnitude columns, or `None` to generate one; checked once: what
+    /// `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<Option<&'a Table>> {
+        match input {
+            Dataset::None => Ok(None),
+            Dataset::Table(t) if t.data.ncols() >= 2 => Ok(Some(t)),
+            Dataset::Table(t) => Err(Error::input(format!(
+                "magnitude-sum needs a table with two magnitude columns, this one has {}",
+                t.data.ncols()
+            ))),
+            other => Err(wrong_input(self, other)),
+        }
     }
 }
 

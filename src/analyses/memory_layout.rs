@@ -17,7 +17,7 @@
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
 use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{copy_checked, SUM_BLOCK};
 use crate::{stage, Error, Result};
@@ -76,11 +76,16 @@ impl Analysis for MemoryLayout {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)
+        self.parse(input).map(drop)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let f = frame(self, input)?;
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
+        let f = self.parse(input)?;
         let (rows, cols) = f.data.dim();
         let n = rows * cols;
         let par = variant == Variant::Parallel;
@@ -328,10 +333,12 @@ impl Analysis for MemoryLayout {
     }
 }
 
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => Ok(f),
-        other => Err(wrong_input(a, other)),
+impl MemoryLayout {
+    /// The frame, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Frame> {
+        let f: &Frame = engine::input(self, input)?;
+        check_frame(f)?;
+        Ok(f)
     }
 }
 

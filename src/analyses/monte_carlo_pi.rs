@@ -83,14 +83,10 @@ impl Analysis for MonteCarloPi {
         }))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        setup(input)?;
-        params.i64("seed")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (n, seed) = setup(input)?;
-        let seed = seed.unwrap_or(params.i64("seed")?.unsigned_abs());
+        let (n, seed) = self.parse(input, params)?;
         let counts = stage!(
             ctx,
             "sample",
@@ -120,6 +116,16 @@ impl Analysis for MonteCarloPi {
                 Array1::from(vec![pi]).into_dyn(),
                 Tolerance::Exact,
             ))
+    }
+}
+
+impl MonteCarloPi {
+    /// Samples and seed (the table's, else the parameter), checked once: what `validate`
+    /// reports and `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(usize, u64)> {
+        let (n, seed) = setup(input)?;
+        let param_seed = params.i64("seed")?;
+        Ok((n, seed.unwrap_or(param_seed.unsigned_abs())))
     }
 }
 

@@ -107,15 +107,22 @@ impl Analysis for OrbitLeapfrog {
         }))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        setup(input)?;
-        params.f64("dt")?;
-        params.usize("orbits")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (s0, steps) = setup(input)?;
+        let (s0, steps) = self.parse(input, params)?;
         run_steps(variant, s0, steps, params, ctx)
+    }
+}
+
+impl OrbitLeapfrog {
+    /// Initial state and steps, with the parameters checked once: what `validate` reports
+    /// and `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(State, usize)> {
+        let setup = setup(input)?;
+        params.f64("dt")?;
+        params.usize("orbits")?;
+        Ok(setup)
     }
 }
 

@@ -2,9 +2,9 @@
 //! in condensed order (i < j), as `scipy.spatial.distance.pdist` returns them. A
 //! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
 
-use crate::data::{generate, Dataset, Kind};
+use crate::data::{generate, Dataset, Kind, Points};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -61,34 +61,10 @@ impl Analysis for PairwiseDistances {
         Ok(Dataset::Points(generate::points(size, seed)))
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        let Dataset::Points(p) = input else {
-            return Err(wrong_input(self, input));
-        };
-        let n = p.xy.nrows();
-        if p.xy.ncols() != 2 {
-            return Err(Error::input(format!(
-                "points need 2 columns (x, y), not {}",
-                p.xy.ncols()
-            )));
-        }
-        if n < 2 {
-            return Err(Error::input(format!(
-                "{n} points give no pairs; at least 2 are needed"
-            )));
-        }
-        if n > MAX_POINTS {
-            return Err(Error::input(format!(
-                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
-                (n * (n - 1) / 2 * 8) as f64 / 1e9
-            )));
-        }
-        Ok(())
+        self.parse(input).map(drop)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let Dataset::Points(p) = input else {
-            return Err(wrong_input(self, input));
-        };
+    fn run(&self, variant: Variant, input: &Dataset, _params: &Params, ctx: &Ctx) -> Result<Output> {
+        let p = self.parse(input)?;
         let n = p.xy.nrows();
         let (x, y): (Vec<f64>, Vec<f64>) = stage!(ctx, "columns", {
             (p.xy.column(0).to_vec(), p.xy.column(1).to_vec())
@@ -122,6 +98,32 @@ impl Analysis for PairwiseDistances {
             .sum("max_distance", max)
             .sum("mean_distance", mean)
             .f64("distances", Array1::from(d).into_dyn(), Tolerance::Exact))
+    }
+}
+
+impl PairwiseDistances {
+    /// The input, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Points> {
+        let p: &Points = engine::input(self, input)?;
+        let n = p.xy.nrows();
+        if p.xy.ncols() != 2 {
+            return Err(Error::input(format!(
+                "points need 2 columns (x, y), not {}",
+                p.xy.ncols()
+            )));
+        }
+        if n < 2 {
+            return Err(Error::input(format!(
+                "{n} points give no pairs; at least 2 are needed"
+            )));
+        }
+        if n > MAX_POINTS {
+            return Err(Error::input(format!(
+                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
+                (n * (n - 1) / 2 * 8) as f64 / 1e9
+            )));
+        }
+        Ok(p)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::data::{generate, Dataset, Kind, SpectrumBatch};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
@@ -82,29 +82,10 @@ impl Analysis for PeakCount {
         )))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let b = batch(self, input)?;
-        let (rows, cols) = b.flux.dim();
-        if rows == 0 {
-            return Err(Error::input("the spectrum batch has no spectra"));
-        }
-        if cols < 3 {
-            return Err(Error::input(format!(
-                "the spectra have {cols} points; at least 3 are needed for a peak"
-            )));
-        }
-        if let Some((i, _)) = b.flux.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::input(format!(
-                "spectrum {} has a NaN or infinite value at point {}",
-                i.0, i.1
-            )));
-        }
-        params.f64("k")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let b = batch(self, input)?;
-        let k = params.f64("k")?;
+        let (b, k) = self.parse(input, params)?;
         let counts: Vec<i64> = stage!(
             ctx,
             "count peaks",
@@ -134,10 +115,26 @@ impl Analysis for PeakCount {
     }
 }
 
-fn batch<'a>(a: &PeakCount, input: &'a Dataset) -> Result<&'a SpectrumBatch> {
-    match input {
-        Dataset::SpectrumBatch(b) => Ok(b),
-        other => Err(wrong_input(a, other)),
+impl PeakCount {
+    /// The batch and k, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(&'a SpectrumBatch, f64)> {
+        let b: &SpectrumBatch = engine::input(self, input)?;
+        let (rows, cols) = b.flux.dim();
+        if rows == 0 {
+            return Err(Error::input("the spectrum batch has no spectra"));
+        }
+        if cols < 3 {
+            return Err(Error::input(format!(
+                "the spectra have {cols} points; at least 3 are needed for a peak"
+            )));
+        }
+        if let Some((i, _)) = b.flux.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::input(format!(
+                "spectrum {} has a NaN or infinite value at point {}",
+                i.0, i.1
+            )));
+        }
+        Ok((b, params.f64("k")?))
     }
 }
 

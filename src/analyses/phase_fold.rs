@@ -7,7 +7,7 @@
 
 use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -41,11 +41,21 @@ struct Clean {
     dropped: usize,
 }
 
-fn clean(a: &PhaseFold, input: &Dataset) -> Result<Clean> {
-    let lc: &LightCurve = match input {
-        Dataset::LightCurve(l) => l,
-        other => return Err(wrong_input(a, other)),
-    };
+impl PhaseFold {
+    /// The cleaned curve and the period, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(Clean, f64)> {
+        let c = clean(engine::input(self, input)?)?;
+        let p = params.f64("period")?;
+        if p.is_nan() || p <= 0.0 || !p.is_finite() {
+            return Err(Error::param(format!("period must be positive, not {p}")));
+        }
+        Ok((c, p))
+    }
+}
+
+/// The points with a finite time and value.
+fn clean(lc: &LightCurve) -> Result<Clean> {
     if lc.time.len() != lc.value.len() {
         return Err(Error::input(format!(
             "the light curve has {} times but {} values",
@@ -126,18 +136,11 @@ impl Analysis for PhaseFold {
         Ok(Dataset::LightCurve(generate::light_curve(&p, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        clean(self, input)?;
-        let p = params.f64("period")?;
-        if p.is_nan() || p <= 0.0 || !p.is_finite() {
-            return Err(Error::param(format!("period must be positive, not {p}")));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let c = stage!(ctx, "clean", clean(self, input)?);
+        let (c, period) = stage!(ctx, "clean", self.parse(input, params)?);
         ctx.check()?;
-        let period = params.f64("period")?;
         let epoch = params.f64("epoch")?;
         let bins = params.usize("bins")?;
         let n = c.t.len();

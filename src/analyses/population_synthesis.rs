@@ -154,27 +154,15 @@ impl Analysis for PopulationSynthesis {
         describe(self, input).map_or(0, |(r, _)| r)
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (r, _) = describe(self, input)?;
-        let m = model(params)?;
-        let stars = params.usize("stars")?;
-        if r as f64 * stars as f64 > MAX_STARS {
-            return Err(Error::param(format!(
-                "population-synthesis: {r} realizations × {stars} stars is more than the limit of {MAX_STARS:e} stars"
-            )));
-        }
-        if m.m_min >= m.m_max {
-            return Err(Error::param(format!(
-                "population-synthesis: m_min ({}) must be below m_max ({})",
-                m.m_min, m.m_max
-            )));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (n_real, seed) = describe(self, input)?;
-        let m = model(params)?;
-        let stars = params.usize("stars")?;
+        let Setup {
+            realizations: n_real,
+            seed,
+            model: m,
+            stars,
+        } = self.parse(input, params)?;
         let mut real = vec![Realization::default(); n_real];
         stage!(ctx, "realizations", {
             match variant {
@@ -253,6 +241,41 @@ impl Analysis for PopulationSynthesis {
                 hist,
                 Tolerance::Exact,
             ))
+    }
+}
+
+/// What one run computes on.
+struct Setup {
+    realizations: usize,
+    seed: u64,
+    model: Model,
+    stars: usize,
+}
+
+impl PopulationSynthesis {
+    /// Realizations, seed, model and stars, checked once: what `validate` reports and
+    /// `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<Setup> {
+        let (r, seed) = describe(self, input)?;
+        let m = model(params)?;
+        let stars = params.usize("stars")?;
+        if r as f64 * stars as f64 > MAX_STARS {
+            return Err(Error::param(format!(
+                "population-synthesis: {r} realizations × {stars} stars is more than the limit of {MAX_STARS:e} stars"
+            )));
+        }
+        if m.m_min >= m.m_max {
+            return Err(Error::param(format!(
+                "population-synthesis: m_min ({}) must be below m_max ({})",
+                m.m_min, m.m_max
+            )));
+        }
+        Ok(Setup {
+            realizations: r,
+            seed,
+            model: m,
+            stars,
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::data::{generate, Dataset, Kind, Spectrum};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive, pad_reflect};
 use crate::{stage, Error, Result};
@@ -92,31 +92,10 @@ impl Analysis for SpectrumPipeline {
         Ok(Dataset::Spectrum(generate::spectrum(&p, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let s = spectrum(self, input)?;
-        let w = params.usize("window")?;
-        let n = s.flux.len();
-        if n < 3 {
-            return Err(Error::input(format!(
-                "the spectrum has {n} pixels; at least 3 are needed"
-            )));
-        }
-        if w > n {
-            return Err(Error::input(format!(
-                "the spectrum has {n} pixels, fewer than the median window of {w}"
-            )));
-        }
-        let bad = s.flux.iter().filter(|v| !v.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::input(format!(
-                "the spectrum has {bad} NaN or infinite flux values; the running median needs finite data"
-            )));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let s = spectrum(self, input)?;
-        let w = params.usize("window")?;
+        let (s, w) = self.parse(input, params)?;
         let k = params.f64("k")?;
         let rest = params.f64("rest")?;
         let flux = s
@@ -201,10 +180,30 @@ impl Analysis for SpectrumPipeline {
     }
 }
 
-fn spectrum<'a>(a: &SpectrumPipeline, input: &'a Dataset) -> Result<&'a Spectrum> {
-    match input {
-        Dataset::Spectrum(s) => Ok(s),
-        other => Err(wrong_input(a, other)),
+impl SpectrumPipeline {
+    /// The spectrum and the window, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(&'a Spectrum, usize)> {
+        let s: &Spectrum = engine::input(self, input)?;
+        let w = params.usize("window")?;
+        let n = s.flux.len();
+        if n < 3 {
+            return Err(Error::input(format!(
+                "the spectrum has {n} pixels; at least 3 are needed"
+            )));
+        }
+        if w > n {
+            return Err(Error::input(format!(
+                "the spectrum has {n} pixels, fewer than the median window of {w}"
+            )));
+        }
+        let bad = s.flux.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(Error::input(format!(
+                "the spectrum has {bad} NaN or infinite flux values; the running median needs finite data"
+            )));
+        }
+        Ok((s, w))
     }
 }
 

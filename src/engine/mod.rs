@@ -4,6 +4,7 @@
 
 pub mod cost;
 pub mod guard;
+pub mod input;
 pub mod output;
 pub mod params;
 pub mod run_config;
@@ -11,6 +12,7 @@ pub mod section;
 
 pub use crate::ctx::{Control, Ctx};
 pub use cost::CostModel;
+pub use input::input;
 pub use output::{Artifact, ArtifactData, Output, Tolerance};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};
 pub use run_config::RunConfig;
