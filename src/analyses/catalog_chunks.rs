@@ -103,18 +103,16 @@ impl Analysis for CatalogChunks {
         source(self, input).ok().map(|s| s.bytes() as f64)
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        source(self, input)?;
-        params.f64("limit")?;
-        params.usize("chunk")?;
-        params.usize("max_rows")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let src = source(self, input)?;
-        let limit = params.f64("limit")?;
-        let chunk = params.usize("chunk")?.max(1);
-        let max_rows = params.usize("max_rows")?;
+        let Setup {
+            src,
+            limit,
+            chunk,
+            max_rows,
+        } = self.parse(input, params)?;
+        let chunk = chunk.max(1);
         let n = src.rows();
         let n_chunks = n.div_ceil(chunk);
         let mut probe = RssProbe::default();
@@ -177,6 +175,27 @@ impl Analysis for CatalogChunks {
                 hist,
                 Tolerance::Exact,
             ))
+    }
+}
+
+/// What one run computes on.
+struct Setup<'a> {
+    src: Source<'a>,
+    limit: f64,
+    chunk: usize,
+    max_rows: usize,
+}
+
+impl CatalogChunks {
+    /// The catalog and the parameters, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<Setup<'a>> {
+        Ok(Setup {
+            src: source(self, input)?,
+            limit: params.f64("limit")?,
+            chunk: params.usize("chunk")?,
+            max_rows: params.usize("max_rows")?,
+        })
     }
 }
 

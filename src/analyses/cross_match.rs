@@ -7,7 +7,7 @@
 
 use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -95,36 +95,10 @@ impl Analysis for CrossMatch {
         Ok(Dataset::CatalogPair(a, b))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (a, b) = pair(self, input)?;
-        for (name, c) in [("catalog 1", a), ("catalog 2", b)] {
-            if c.is_empty() {
-                return Err(Error::input(format!("{name} has no rows")));
-            }
-            if c.ra.len() != c.dec.len() {
-                return Err(Error::input(format!(
-                    "{name} has {} RA but {} Dec values",
-                    c.ra.len(),
-                    c.dec.len()
-                )));
-            }
-            if let Some(i) =
-                c.ra.iter()
-                    .zip(c.dec.iter())
-                    .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
-            {
-                return Err(Error::input(format!(
-                    "{name} row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
-                    c.ra[i], c.dec[i]
-                )));
-            }
-        }
-        params.f64("radius")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (c1, c2) = pair(self, input)?;
-        let radius = params.f64("radius")?;
+        let (c1, c2, radius) = self.parse(input, params)?;
         if variant == Variant::Naive && (c1.len() as u128) * (c2.len() as u128) > MAX_NAIVE_PAIRS {
             return Err(Error::input(format!(
                 "the brute-force variant would test {} × {} pairs, more than its limit of {MAX_NAIVE_PAIRS:.0e}; use the vectorized or parallel variant",
@@ -175,10 +149,38 @@ impl Analysis for CrossMatch {
     }
 }
 
-fn pair<'a>(a: &CrossMatch, input: &'a Dataset) -> Result<(&'a Catalog, &'a Catalog)> {
-    match input {
-        Dataset::CatalogPair(x, y) => Ok((x, y)),
-        other => Err(wrong_input(a, other)),
+impl CrossMatch {
+    /// The two catalogs and the radius, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(
+        &self,
+        input: &'a Dataset,
+        params: &Params,
+    ) -> Result<(&'a Catalog, &'a Catalog, f64)> {
+        let (a, b): (&Catalog, &Catalog) = engine::input(self, input)?;
+        for (name, c) in [("catalog 1", a), ("catalog 2", b)] {
+            if c.is_empty() {
+                return Err(Error::input(format!("{name} has no rows")));
+            }
+            if c.ra.len() != c.dec.len() {
+                return Err(Error::input(format!(
+                    "{name} has {} RA but {} Dec values",
+                    c.ra.len(),
+                    c.dec.len()
+                )));
+            }
+            if let Some(i) =
+                c.ra.iter()
+                    .zip(c.dec.iter())
+                    .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
+            {
+                return Err(Error::input(format!(
+                    "{name} row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
+                    c.ra[i], c.dec[i]
+                )));
+            }
+        }
+        Ok((a, b, params.f64("radius")?))
     }
 }
 

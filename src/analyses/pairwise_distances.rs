@@ -63,7 +63,13 @@ impl Analysis for PairwiseDistances {
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
         self.parse(input).map(drop)
     }
-    fn run(&self, variant: Variant, input: &Dataset, _params: &Params, ctx: &Ctx) -> Result<Output> {
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
         let p = self.parse(input)?;
         let n = p.xy.nrows();
         let (x, y): (Vec<f64>, Vec<f64>) = stage!(ctx, "columns", {

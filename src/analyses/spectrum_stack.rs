@@ -109,50 +109,16 @@ impl Analysis for SpectrumStack {
         Ok(Dataset::SpectrumBatch(stack_batch(count, pixels, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (rows, cols) = match input {
-            Dataset::SpectrumBatch(b) => {
-                if b.wavelength.len() != b.flux.ncols() {
-                    return Err(Error::input(format!(
-                        "spectrum-stack: {} wavelengths for spectra of {} pixels",
-                        b.wavelength.len(),
-                        b.flux.ncols()
-                    )));
-                }
-                if let Some(v) = b.flux.iter().find(|v| !v.is_finite()) {
-                    return Err(Error::input(format!(
-                        "spectrum-stack needs finite fluxes; found {v}"
-                    )));
-                }
-                b.flux.dim()
-            }
-            Dataset::Mapped(m) => {
-                if m.shape.len() != 2 || !matches!(m.dtype, Dtype::F64 | Dtype::F32) {
-                    return Err(Error::input(format!(
-                        "spectrum-stack reads a 2-D float64/float32 array (spectra × pixels), not {} {:?}",
-                        m.dtype.name(),
-                        m.shape
-                    )));
-                }
-                (m.shape[0], m.shape[1])
-            }
-            other => return Err(wrong_input(self, other)),
-        };
-        if rows == 0 || cols == 0 {
-            return Err(Error::input("spectrum-stack: the stack is empty"));
-        }
-        params.str("mode")?;
-        params.f64("k")?;
-        params.usize("block_mb")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
+        let stack = self.parse(input, params)?;
         let k = params.f64("k")?;
         let mmap = params.str("mode")? == "mmap";
         let budget = params.usize("block_mb")? * 1024 * 1024;
         let written; // keeps the temporary map alive for the run
-        let (src, wavelength, mode) = match input {
-            Dataset::SpectrumBatch(b) if mmap => {
+        let (src, wavelength, mode) = match stack {
+            Stack::Batch(b) if mmap => {
                 written = stage!(ctx, "write", write_temp(b)?);
                 (
                     Source::Mapped(&written),
@@ -160,7 +126,7 @@ impl Analysis for SpectrumStack {
                     "mmap (temporary file)",
                 )
             }
-            Dataset::SpectrumBatch(b) => {
+            Stack::Batch(b) => {
                 let s = b
                     .flux
                     .as_slice()
@@ -174,12 +140,11 @@ impl Analysis for SpectrumStack {
                     "memory",
                 )
             }
-            Dataset::Mapped(m) => (
+            Stack::Mapped(m) => (
                 Source::Mapped(m),
                 (0..m.shape[1]).map(|i| i as f64).collect(),
                 "mmap (input file)",
             ),
-            other => return Err(wrong_input(self, other)),
         };
         let (rows, cols) = src.dim();
         let (col_block, row_block) = match variant {
@@ -257,6 +222,54 @@ impl Analysis for SpectrumStack {
                 row_stats,
                 Tolerance::Rel(1e-10),
             ))
+    }
+}
+
+/// The stack a run reads: spectra in memory, or a memory-mapped array.
+enum Stack<'a> {
+    Batch(&'a SpectrumBatch),
+    Mapped(&'a Mapped),
+}
+
+impl SpectrumStack {
+    /// The stack, checked once with the parameters: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<Stack<'a>> {
+        let (stack, (rows, cols)) = match input {
+            Dataset::SpectrumBatch(b) => {
+                if b.wavelength.len() != b.flux.ncols() {
+                    return Err(Error::input(format!(
+                        "spectrum-stack: {} wavelengths for spectra of {} pixels",
+                        b.wavelength.len(),
+                        b.flux.ncols()
+                    )));
+                }
+                if let Some(v) = b.flux.iter().find(|v| !v.is_finite()) {
+                    return Err(Error::input(format!(
+                        "spectrum-stack needs finite fluxes; found {v}"
+                    )));
+                }
+                (Stack::Batch(b), b.flux.dim())
+            }
+            Dataset::Mapped(m) => {
+                if m.shape.len() != 2 || !matches!(m.dtype, Dtype::F64 | Dtype::F32) {
+                    return Err(Error::input(format!(
+                        "spectrum-stack reads a 2-D float64/float32 array (spectra × pixels), not {} {:?}",
+                        m.dtype.name(),
+                        m.shape
+                    )));
+                }
+                (Stack::Mapped(m), (m.shape[0], m.shape[1]))
+            }
+            other => return Err(wrong_input(self, other)),
+        };
+        if rows == 0 || cols == 0 {
+            return Err(Error::input("spectrum-stack: the stack is empty"));
+        }
+        params.str("mode")?;
+        params.f64("k")?;
+        params.usize("block_mb")?;
+        Ok(stack)
     }
 }
 

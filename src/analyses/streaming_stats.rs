@@ -94,16 +94,11 @@ impl Analysis for StreamingStats {
         }
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        if source(self, input)?.is_empty() {
-            return Err(Error::input("streaming-stats: the stream has no values"));
-        }
-        params.usize("chunk")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let src = source(self, input)?;
-        let chunk = params.usize("chunk")?.max(1);
+        let (src, chunk) = self.parse(input, params)?;
+        let chunk = chunk.max(1);
         let n = src.len();
         let n_chunks = n.div_ceil(chunk as u64);
         let n_groups = n_chunks.div_ceil(GROUP as u64);
@@ -172,6 +167,18 @@ impl Analysis for StreamingStats {
                 run_t,
                 Tolerance::Rel(1e-10),
             ))
+    }
+}
+
+impl StreamingStats {
+    /// The stream and the chunk length, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(Source<'a>, usize)> {
+        let src = source(self, input)?;
+        if src.is_empty() {
+            return Err(Error::input("streaming-stats: the stream has no values"));
+        }
+        Ok((src, params.usize("chunk")?))
     }
 }
 
