@@ -200,8 +200,8 @@ fn curves_of<'a>(a: &PeriodSearch, input: &'a Dataset) -> Result<Vec<&'a LightCu
     }
 }
 
-/// Trial frequencies of a period search for the cost model: `n` if given, else astropy's automatic grid
-/// (5 samples per peak up to 5 × the average Nyquist frequency), which for automatic
+/// Trial frequencies for the cost model: `n` if given, else astropy's automatic grid (5
+/// samples per peak up to 5 × the average Nyquist frequency), which for automatic
 /// fmin/fmax is about 12.5 per point whatever the baseline.
 fn trial_frequencies(input: &Dataset, params: &Params, npts: f64) -> f64 {
     if let Some(n) = params.opt_i64("n") {
