@@ -21,7 +21,7 @@
 
 use crate::data::{generate, Dataset, Frame, Kind};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
 use crate::kernels::common::{chunk_len, mean_std_naive};
 use crate::kernels::extract::background as bg;
@@ -205,11 +205,11 @@ impl Analysis for CcdPipeline {
         }
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)?;
+        check_frame(engine::input(self, input)?)?;
         check_connectivity(params)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        let f = frame(self, input)?;
+        let f: &Frame = engine::input(self, input)?;
         check_frame_shape(f)?;
         check_connectivity(params)?;
         if params.str("detect")? != "background" {
@@ -308,13 +308,6 @@ pub fn generate_frame(size: usize, seed: u64) -> Result<Frame> {
 
 pub fn side_of(f: &Frame) -> usize {
     ((f.data.len() as f64).sqrt().round()) as usize
-}
-
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => Ok(f),
-        other => Err(wrong_input(a, other)),
-    }
 }
 
 /// Shape and finiteness checks shared by the CCD analyses.
