@@ -5,8 +5,10 @@
 //! sines/cosines precomputed once per source (the pair needs only products, a sqrt and
 //! an asin), the upper triangle computed and mirrored; parallel = rows over rayon.
 
-use crate::data::{generate, Catalog, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Catalog, Dataset, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -25,14 +27,14 @@ impl Analysis for AngularDistances {
     fn title(&self) -> &'static str {
         "Angular distance matrix (haversine)"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Every pairwise angular distance (N×N, degrees) by the haversine formula, stable for tiny separations; vectorizing hoists the per-source trig out of the pair loop."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog"
+    fn input_kind(&self) -> Kind {
+        Kind::Catalog
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]
@@ -46,6 +48,14 @@ impl Analysis for AngularDistances {
     fn quick_size(&self) -> usize {
         300
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 1.171), (2.0, 0.3016), (2.0, 0.1652)],
+            // The full N×N matrix in f64.
+            mem: (2.0, 8.0),
+            w_ref: 4000.0,
+        }
+    }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
             Dataset::Catalog(c) => c.len(),
@@ -55,41 +65,11 @@ impl Analysis for AngularDistances {
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Catalog(generate::catalog(size, seed)))
     }
-    fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        let c = catalog(self, input)?;
-        let n = c.len();
-        if n < 2 {
-            return Err(Error::input(format!(
-                "the catalog has {n} sources; at least 2 are needed for a distance"
-            )));
-        }
-        if n > MAX_SOURCES {
-            return Err(Error::input(format!(
-                "{n} sources would need a {:.1} GB distance matrix; at most {MAX_SOURCES} are accepted",
-                (n * n * 8) as f64 / 1e9
-            )));
-        }
-        if c.dec.len() != n {
-            return Err(Error::input(format!(
-                "the catalog has {n} RA but {} Dec values",
-                c.dec.len()
-            )));
-        }
-        if let Some(i) =
-            c.ra.iter()
-                .zip(c.dec.iter())
-                .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
-        {
-            return Err(Error::input(format!(
-                "catalog row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
-                c.ra[i], c.dec[i]
-            )));
-        }
-        Ok(())
+    fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let c = catalog(self, input)?;
+        let c = self.parse(input, params)?;
         let ra: Vec<f64> = c.ra.to_vec();
         let dec: Vec<f64> = c.dec.to_vec();
         let n = ra.len();
@@ -121,10 +101,39 @@ impl Analysis for AngularDistances {
     }
 }
 
-fn catalog<'a>(a: &AngularDistances, input: &'a Dataset) -> Result<&'a Catalog> {
-    match input {
-        Dataset::Catalog(c) => Ok(c),
-        other => Err(wrong_input(a, other)),
+impl AngularDistances {
+    /// The input, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset, _params: &Params) -> Result<&'a Catalog> {
+        let c: &Catalog = engine::input(self, input)?;
+        let n = c.len();
+        if n < 2 {
+            return Err(Error::input(format!(
+                "the catalog has {n} sources; at least 2 are needed for a distance"
+            )));
+        }
+        if n > MAX_SOURCES {
+            return Err(Error::input(format!(
+                "{n} sources would need a {:.1} GB distance matrix; at most {MAX_SOURCES} are accepted",
+                (n * n * 8) as f64 / 1e9
+            )));
+        }
+        if c.dec.len() != n {
+            return Err(Error::input(format!(
+                "the catalog has {n} RA but {} Dec values",
+                c.dec.len()
+            )));
+        }
+        if let Some(i) =
+            c.ra.iter()
+                .zip(c.dec.iter())
+                .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
+        {
+            return Err(Error::input(format!(
+                "catalog row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
+                c.ra[i], c.dec[i]
+            )));
+        }
+        Ok(c)
     }
 }
 
@@ -234,6 +243,8 @@ fn mirror(out: &mut [f64], n: usize, parallel: bool) {
     // triangle of its own rows) and reads only out[j][i] with j < i (the strict upper
     // triangle), which no band writes; bands never overlap, so there is no data race.
     unsafe impl Sync for Shared {}
+    // SAFETY: the pointer only travels to rayon's threads inside this call, used as the
+    // Sync impl above describes, while `out` stays borrowed.
     unsafe impl Send for Shared {}
     assert_eq!(out.len(), n * n);
     let p = Shared(out.as_mut_ptr());

@@ -10,8 +10,10 @@
 //! out-of-place 3x3 median (scipy `reflect` edges) exactly.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
-use crate::data::{Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Frame, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::{chunk_len, copy_checked, reflect};
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
 use crate::{stage, Error, Result};
@@ -26,14 +28,14 @@ impl Analysis for BandedMedian {
     fn title(&self) -> &'static str {
         "Banded in-place median (shared memory)"
     }
-    fn section(&self) -> &'static str {
-        "7.4 Parallel processing"
+    fn section(&self) -> Section {
+        Section::ParallelProcessing
     }
     fn help(&self) -> &'static str {
         "3x3 median of one large frame in place, in row bands with halo rows, no second copy of the frame; reports the bytes allocated."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::auto_int(
@@ -52,6 +54,14 @@ impl Analysis for BandedMedian {
     fn quick_size(&self) -> usize {
         512
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 1.230), (2.0, 0.1467), (2.0, 0.0775)],
+            // In place, in bands: small.
+            mem: (1.0, 4096.0),
+            w_ref: 4096.0,
+        }
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))
     }
@@ -62,11 +72,10 @@ impl Analysis for BandedMedian {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)
+        self.parse(input).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let f = frame(self, input)?;
+        let f = self.parse(input)?;
         let (rows, cols) = f.data.dim();
         let band = match params.opt_i64("band_rows") {
             Some(b) => (b.max(1) as usize).min(rows),
@@ -156,15 +165,15 @@ impl Analysis for BandedMedian {
     }
 }
 
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => {
-            if f.data.len() > MAX_PIXELS {
-                return Err(Error::input("the frame is too large"));
-            }
-            Ok(f)
+impl BandedMedian {
+    /// The frame, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Frame> {
+        let f: &Frame = engine::input(self, input)?;
+        if f.data.len() > MAX_PIXELS {
+            return Err(Error::input("the frame is too large"));
         }
-        other => Err(wrong_input(a, other)),
+        check_frame(f)?;
+        Ok(f)
     }
 }
 

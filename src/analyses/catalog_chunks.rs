@@ -9,8 +9,10 @@
 //! chunks over rayon, merged in file order.
 
 use crate::data::rng::Rng;
-use crate::data::{Catalog, Dataset, Dtype, Mapped};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Catalog, Dataset, Dtype, Kind, Mapped};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -34,14 +36,14 @@ impl Analysis for CatalogChunks {
     fn title(&self) -> &'static str {
         "Chunked bright-object selection (memory map)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory"
+    fn section(&self) -> Section {
+        Section::Memory
     }
     fn help(&self) -> &'static str {
         "Objects brighter than a limit in a catalog file read chunk by chunk through a memory map; resident memory stays bounded however large the file."
     }
-    fn input_kind(&self) -> &'static str {
-        "memory-mapped array"
+    fn input_kind(&self) -> Kind {
+        Kind::Mapped
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -71,6 +73,14 @@ impl Analysis for CatalogChunks {
     fn quick_size(&self) -> usize {
         100_000
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 0.231), (1.0, 0.0999), (1.0, 0.0665)],
+            // Chunked through a memory map: bounded.
+            mem: (0.0, 64e6),
+            w_ref: 1e7,
+        }
+    }
     /// Write `size` rows (ra U[0,360), dec U[-90,90), mag U[10,20), as the chapter) to a
     /// temporary file, map it and remove its name: nothing is left behind on disk.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
@@ -93,18 +103,16 @@ impl Analysis for CatalogChunks {
         source(self, input).ok().map(|s| s.bytes() as f64)
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        source(self, input)?;
-        params.f64("limit")?;
-        params.usize("chunk")?;
-        params.usize("max_rows")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let src = source(self, input)?;
-        let limit = params.f64("limit")?;
-        let chunk = params.usize("chunk")?.max(1);
-        let max_rows = params.usize("max_rows")?;
+        let Setup {
+            src,
+            limit,
+            chunk,
+            max_rows,
+        } = self.parse(input, params)?;
+        let chunk = chunk.max(1);
         let n = src.rows();
         let n_chunks = n.div_ceil(chunk);
         let mut probe = RssProbe::default();
@@ -167,6 +175,27 @@ impl Analysis for CatalogChunks {
                 hist,
                 Tolerance::Exact,
             ))
+    }
+}
+
+/// What one run computes on.
+struct Setup<'a> {
+    src: Source<'a>,
+    limit: f64,
+    chunk: usize,
+    max_rows: usize,
+}
+
+impl CatalogChunks {
+    /// The catalog and the parameters, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<Setup<'a>> {
+        Ok(Setup {
+            src: source(self, input)?,
+            limit: params.f64("limit")?,
+            chunk: params.usize("chunk")?,
+            max_rows: params.usize("max_rows")?,
+        })
     }
 }
 

@@ -19,8 +19,10 @@
 //! `background_rms` instead of `cleaned`, and its `sources` table has the SExtractor
 //! columns after the seven above.
 
-use crate::data::{generate, Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Frame, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::{chunk_len, mean_std_naive};
 use crate::kernels::extract::background as bg;
 use crate::kernels::extract::clean::CleanParams;
@@ -56,14 +58,14 @@ impl Analysis for CcdPipeline {
     fn title(&self) -> &'static str {
         "CCD pipeline (median 3x3, threshold, labels, photometry)"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "Cosmic-ray clean with a 3x3 median, threshold at mean + k·σ (or SExtractor-like local background), label sources and measure flux and centroids; the median and the per-label loop are where the time goes."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -188,6 +190,14 @@ impl Analysis for CcdPipeline {
     fn quick_size(&self) -> usize {
         256
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // size = pixels per side: work ∝ side².
+            time: [(2.0, 110.9e-3), (2.0, 5.74e-3), (2.0, 3.01e-3)],
+            mem: (2.0, 80.0),
+            w_ref: 1024.0,
+        }
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))
     }
@@ -198,11 +208,11 @@ impl Analysis for CcdPipeline {
         }
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)?;
+        check_frame(engine::input(self, input)?)?;
         check_connectivity(params)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        let f = frame(self, input)?;
+        let f: &Frame = engine::input(self, input)?;
         check_frame_shape(f)?;
         check_connectivity(params)?;
         if params.str("detect")? != "background" {
@@ -301,13 +311,6 @@ pub fn generate_frame(size: usize, seed: u64) -> Result<Frame> {
 
 pub fn side_of(f: &Frame) -> usize {
     ((f.data.len() as f64).sqrt().round()) as usize
-}
-
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => Ok(f),
-        other => Err(wrong_input(a, other)),
-    }
 }
 
 /// Shape and finiteness checks shared by the CCD analyses.

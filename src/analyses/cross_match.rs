@@ -5,8 +5,10 @@
 //! sorted by right ascension, each query scans only the RA window its cap can reach);
 //! parallel = the same index with the queries spread over rayon.
 
-use crate::data::{generate, Catalog, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Catalog, Dataset, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -35,14 +37,14 @@ impl Analysis for CrossMatch {
     fn title(&self) -> &'static str {
         "Catalog cross-match"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Nearest catalog-2 source within a radius for each catalog-1 source: brute force is O(N·M); a declination-zone index (sorted by RA) makes each query O(log M)."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog-pair"
+    fn input_kind(&self) -> Kind {
+        Kind::CatalogPair
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -70,6 +72,22 @@ impl Analysis for CrossMatch {
     fn quick_size(&self) -> usize {
         5_000
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // Naive is brute force over N·M pairs (57 ms at 5,000 rows in the quick suite); the
+            // zone index is N log M.
+            time: [(2.0, 22.8), (1.05, 33.2e-3), (1.05, 25.5e-3)],
+            mem: (1.0, 64.0),
+            w_ref: 1e5,
+        }
+    }
+    fn work(&self, input: &Dataset, _params: &Params) -> f64 {
+        match input {
+            // N·M pairs for brute force; the model's exponent 2 is on sqrt(N·M).
+            Dataset::CatalogPair(c1, c2) => ((c1.len() as f64) * (c2.len() as f64)).sqrt(),
+            other => self.size_of(other) as f64,
+        }
+    }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
             Dataset::CatalogPair(a, b) => a.len().max(b.len()),
@@ -81,36 +99,10 @@ impl Analysis for CrossMatch {
         Ok(Dataset::CatalogPair(a, b))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (a, b) = pair(self, input)?;
-        for (name, c) in [("catalog 1", a), ("catalog 2", b)] {
-            if c.is_empty() {
-                return Err(Error::input(format!("{name} has no rows")));
-            }
-            if c.ra.len() != c.dec.len() {
-                return Err(Error::input(format!(
-                    "{name} has {} RA but {} Dec values",
-                    c.ra.len(),
-                    c.dec.len()
-                )));
-            }
-            if let Some(i) =
-                c.ra.iter()
-                    .zip(c.dec.iter())
-                    .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
-            {
-                return Err(Error::input(format!(
-                    "{name} row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
-                    c.ra[i], c.dec[i]
-                )));
-            }
-        }
-        params.f64("radius")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (c1, c2) = pair(self, input)?;
-        let radius = params.f64("radius")?;
+        let (c1, c2, radius) = self.parse(input, params)?;
         if variant == Variant::Naive && (c1.len() as u128) * (c2.len() as u128) > MAX_NAIVE_PAIRS {
             return Err(Error::input(format!(
                 "the brute-force variant would test {} × {} pairs, more than its limit of {MAX_NAIVE_PAIRS:.0e}; use the vectorized or parallel variant",
@@ -161,10 +153,38 @@ impl Analysis for CrossMatch {
     }
 }
 
-fn pair<'a>(a: &CrossMatch, input: &'a Dataset) -> Result<(&'a Catalog, &'a Catalog)> {
-    match input {
-        Dataset::CatalogPair(x, y) => Ok((x, y)),
-        other => Err(wrong_input(a, other)),
+impl CrossMatch {
+    /// The two catalogs and the radius, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(
+        &self,
+        input: &'a Dataset,
+        params: &Params,
+    ) -> Result<(&'a Catalog, &'a Catalog, f64)> {
+        let (a, b): (&Catalog, &Catalog) = engine::input(self, input)?;
+        for (name, c) in [("catalog 1", a), ("catalog 2", b)] {
+            if c.is_empty() {
+                return Err(Error::input(format!("{name} has no rows")));
+            }
+            if c.ra.len() != c.dec.len() {
+                return Err(Error::input(format!(
+                    "{name} has {} RA but {} Dec values",
+                    c.ra.len(),
+                    c.dec.len()
+                )));
+            }
+            if let Some(i) =
+                c.ra.iter()
+                    .zip(c.dec.iter())
+                    .position(|(r, d)| !r.is_finite() || !d.is_finite() || d.abs() > 90.0)
+            {
+                return Err(Error::input(format!(
+                    "{name} row {i} has an invalid position (RA {}, Dec {}); RA must be finite and |Dec| <= 90 degrees",
+                    c.ra[i], c.dec[i]
+                )));
+            }
+        }
+        Ok((a, b, params.f64("radius")?))
     }
 }
 

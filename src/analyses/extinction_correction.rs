@@ -8,8 +8,10 @@
 //! pass), with the finiteness check, the corrected count and the mean shift from the
 //! same loads; parallel = those blocks over rayon, combined in block order.
 
-use crate::data::{generate, Catalog, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Catalog, Dataset, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -30,14 +32,14 @@ impl Analysis for ExtinctionCorrection {
     fn title(&self) -> &'static str {
         "Extinction correction"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "The chapter's simplified law, mag − R_V·0.574·colour (no correction for colour < 0), over a whole catalog: memory-bound, so a branch-free loop is about all there is to win."
     }
-    fn input_kind(&self) -> &'static str {
-        "catalog"
+    fn input_kind(&self) -> Kind {
+        Kind::Catalog
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::float(
@@ -56,6 +58,13 @@ impl Analysis for ExtinctionCorrection {
     }
     fn quick_size(&self) -> usize {
         100_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 5.74e-3), (1.0, 4.03e-3), (1.0, 4.72e-3)],
+            mem: (1.0, 16.0),
+            w_ref: 1e6,
+        }
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
@@ -149,10 +158,7 @@ fn column_slices<'a>(
     a: &ExtinctionCorrection,
     input: &'a Dataset,
 ) -> Result<(&'a [f64], &'a [f64])> {
-    let c: &Catalog = match input {
-        Dataset::Catalog(c) => c,
-        other => return Err(wrong_input(a, other)),
-    };
+    let c: &Catalog = engine::input(a, input)?;
     let (Some(mag), Some(color)) = (&c.mag, &c.color) else {
         return Err(Error::input(
             "the catalog needs magnitude and colour columns (3rd and 4th) for an extinction correction",

@@ -9,8 +9,10 @@
 //! same blocks over rayon, combined in block order.
 
 use crate::data::rng::Rng;
-use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -35,14 +37,14 @@ impl Analysis for MagnitudeSum {
     fn title(&self) -> &'static str {
         "Magnitude addition (custom ufunc)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Combined magnitude of two sources, -2.5 log10(10^(-0.4 m1) + 10^(-0.4 m2)), element-wise over a million pairs; a rearranged formula saves a transcendental call."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         Vec::new()
@@ -55,6 +57,13 @@ impl Analysis for MagnitudeSum {
     }
     fn quick_size(&self) -> usize {
         50_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 51.4e-3), (1.0, 16.0e-3), (1.0, 13.4e-3)],
+            mem: (1.0, 8.0),
+            w_ref: 1e6,
+        }
     }
     /// A table with columns m1, m2 drawn uniformly in [10, 15) (as the chapter's test).
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
@@ -72,26 +81,23 @@ impl Analysis for MagnitudeSum {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        match input {
-            Dataset::None => Ok(()),
-            Dataset::Table(t) if t.data.ncols() >= 2 => Ok(()),
-            Dataset::Table(t) => Err(Error::input(format!(
-                "magnitude-sum needs a table with two magnitude columns, this one has {}",
-                t.data.ncols()
-            ))),
-            other => Err(wrong_input(self, other)),
-        }
+        self.parse(input).map(drop)
     }
     /// Streaming kernel: two magnitudes read, their sum written: 24 bytes a pair.
     fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
         Some(24.0 * self.size_of(input) as f64)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
         let generated;
-        let table = match input {
-            Dataset::Table(t) => t,
-            _ => {
+        let table = match self.parse(input)? {
+            Some(t) => t,
+            None => {
                 generated = magnitude_table(self.default_size(), 1);
                 &generated
             }
@@ -164,6 +170,22 @@ impl Analysis for MagnitudeSum {
                 Array1::from(out).into_dyn(),
                 Tolerance::Rel(1e-12),
             ))
+    }
+}
+
+impl MagnitudeSum {
+    /// The table of two magnitude columns, or `None` to generate one; checked once: what
+    /// `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<Option<&'a Table>> {
+        match input {
+            Dataset::None => Ok(None),
+            Dataset::Table(t) if t.data.ncols() >= 2 => Ok(Some(t)),
+            Dataset::Table(t) => Err(Error::input(format!(
+                "magnitude-sum needs a table with two magnitude columns, this one has {}",
+                t.data.ncols()
+            ))),
+            other => Err(wrong_input(self, other)),
+        }
     }
 }
 

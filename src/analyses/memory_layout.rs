@@ -15,8 +15,10 @@
 //! and conversions over rayon.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
-use crate::data::{Dataset, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Frame, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::{copy_checked, SUM_BLOCK};
 use crate::{stage, Error, Result};
 use ndarray::{s, Array2, ArrayView2};
@@ -35,14 +37,14 @@ impl Analysis for MemoryLayout {
     fn title(&self) -> &'static str {
         "Memory layout (dtypes, views, memory maps)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory optimization"
+    fn section(&self) -> Section {
+        Section::MemoryOptimization
     }
     fn help(&self) -> &'static str {
         "One frame as f64, f32, scaled i16, a view vs a copy, and memory-mapped from disk: bytes, load time, one full pass and the precision lost — choose the right dtype."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame"
+    fn input_kind(&self) -> Kind {
+        Kind::Frame
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]
@@ -56,6 +58,14 @@ impl Analysis for MemoryLayout {
     fn quick_size(&self) -> usize {
         512
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 0.679), (2.0, 0.588), (2.0, 0.439)],
+            // f64 + f32 + i16 copies of the frame (and a file on disk).
+            mem: (2.0, 22.0),
+            w_ref: 4096.0,
+        }
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Frame(generate_frame(size, seed)?))
     }
@@ -66,263 +76,328 @@ impl Analysis for MemoryLayout {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        check_frame(frame(self, input)?)
+        self.parse(input).map(drop)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let f = frame(self, input)?;
-        let (rows, cols) = f.data.dim();
-        let n = rows * cols;
-        let par = variant == Variant::Parallel;
-        let naive = variant == Variant::Naive;
-        let mut bytes = [0usize; 6];
-        let mut load = [0.0f64; 6];
-        let mut pass = [0.0f64; 6];
-        let mut sums = [0.0f64; 6];
-        let mut diff = [0.0f64; 6];
-        let timed = |t: Instant| t.elapsed().as_secs_f64();
-
-        // f64: an owned copy of the input (the reference values)
-        let t = Instant::now();
-        let a64: Array2<f64> = stage!(ctx, "load_f64", owned_checked(&f.data.view(), ctx)?);
-        load[0] = timed(t);
-        bytes[0] = n * 8;
-        ctx.check()?;
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
+        let f = self.parse(input)?;
+        let mut m = Measured::default();
+        let a64 = layout_f64(f, variant, &mut m, ctx)?;
         let x = a64
             .as_slice()
             .ok_or_else(|| Error::input("the frame is not contiguous"))?;
-        let t = Instant::now();
-        sums[0] = stage!(ctx, "pass_f64", pass_f64(a64.view(), x, variant));
-        pass[0] = timed(t);
-        ctx.check()?;
-        ctx.progress(0.15);
-
-        // f32
-        let t = Instant::now();
-        let a32: Vec<f32> = stage!(ctx, "load_f32", {
-            if par {
-                x.par_iter().map(|&v| v as f32).collect()
-            } else if naive {
-                let mut v = Vec::with_capacity(n);
-                for r in 0..rows {
-                    if r % 64 == 0 {
-                        ctx.check()?;
-                    }
-                    for c in 0..cols {
-                        v.push(a64[[r, c]] as f32);
-                    }
-                }
-                v
-            } else {
-                x.iter().map(|&v| v as f32).collect()
-            }
-        });
-        load[1] = timed(t);
-        bytes[1] = n * 4;
-        ctx.check()?;
-        let t = Instant::now();
-        sums[1] = stage!(
-            ctx,
-            "pass_f32",
-            sum_lanes(&a32, variant, cols, |v: &f32| *v as f64)
-        );
-        pass[1] = timed(t);
-        ctx.check()?;
-        diff[1] = max_diff(x, |i| a32[i] as f64);
-        drop(a32);
-        ctx.check()?;
-        ctx.progress(0.3);
-
-        // i16 with BSCALE/BZERO (astropy 'minmax')
-        let (lo, hi) = x
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-                (l.min(v), h.max(v))
-            });
-        let (bzero, bscale) = i16_scaling(lo, hi);
-        ctx.check()?;
-        let quant = |v: f64| quantize_i16(v, bzero, bscale);
-        let t = Instant::now();
-        let a16: Vec<i16> = stage!(ctx, "load_i16", {
-            if par {
-                x.par_iter().map(|&v| quant(v)).collect()
-            } else if naive {
-                let mut v = Vec::with_capacity(n);
-                for r in 0..rows {
-                    if r % 64 == 0 {
-                        ctx.check()?;
-                    }
-                    for c in 0..cols {
-                        v.push(quant(a64[[r, c]]));
-                    }
-                }
-                v
-            } else {
-                x.iter().map(|&v| quant(v)).collect()
-            }
-        });
-        load[2] = timed(t);
-        bytes[2] = n * 2;
-        ctx.check()?;
-        let t = Instant::now();
-        sums[2] = stage!(ctx, "pass_i16", {
-            if naive {
-                let mut s = 0.0;
-                for &q in &a16 {
-                    s += bzero + bscale * q as f64;
-                }
-                s
-            } else {
-                // integers add exactly: scale once
-                let raw: i64 = if par {
-                    a16.par_chunks(SUM_BLOCK)
-                        .map(|c| c.iter().map(|&q| q as i64).sum::<i64>())
-                        .sum()
-                } else {
-                    a16.iter().map(|&q| q as i64).sum()
-                };
-                n as f64 * bzero + bscale * raw as f64
-            }
-        });
-        pass[2] = timed(t);
-        ctx.check()?;
-        diff[2] = max_diff(x, |i| bzero + bscale * a16[i] as f64);
-        drop(a16);
-        ctx.check()?;
-        ctx.progress(0.45);
-
-        // a view (no bytes of its own) vs an explicit copy
-        let t = Instant::now();
-        let view = stage!(ctx, "load_view", a64.slice(s![.., ..]));
-        load[3] = timed(t);
-        bytes[3] = 0;
-        let t = Instant::now();
-        sums[3] = stage!(ctx, "pass_view", {
-            match view.as_slice() {
-                Some(sl) => pass_f64(view, sl, variant),
-                None => view.sum(),
-            }
-        });
-        pass[3] = timed(t);
-        ctx.check()?;
-        let t = Instant::now();
-        let copy: Array2<f64> = stage!(ctx, "load_copy", owned_checked(&view, ctx)?);
-        load[4] = timed(t);
-        bytes[4] = n * 8;
-        ctx.check()?;
-        let t = Instant::now();
-        sums[4] = stage!(ctx, "pass_copy", {
-            let sl = copy
-                .as_slice()
-                .ok_or_else(|| Error::input("copy is not contiguous"))?;
-            pass_f64(copy.view(), sl, variant)
-        });
-        pass[4] = timed(t);
-        ctx.check()?;
-        diff[4] = max_diff(x, |i| copy.as_slice().map_or(f64::NAN, |c| c[i]));
-        drop(copy);
-        ctx.check()?;
-        ctx.progress(0.6);
-
-        // memory-mapped from a temporary file (f64 little-endian)
-        let path = temp_path();
-        let t = Instant::now();
-        // A cancelled or failed write removes its half-written file.
-        if let Err(e) = stage!(ctx, "write_file", write_le(&path, x, ctx)) {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-        let write_s = timed(t);
-        ctx.progress(0.8);
-        let result = (|| -> Result<(f64, f64, f64, f64)> {
-            let t = Instant::now();
-            let map = stage!(ctx, "load_mmap", {
-                let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-                // SAFETY: the file is private to this run and not modified while mapped.
-                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?
-            });
-            let l = timed(t);
-            if map.len() != n * 8 {
-                return Err(Error::format(&path, "the mapped file has the wrong size"));
-            }
-            let t = Instant::now();
-            let s = stage!(ctx, "pass_mmap", {
-                let raw: &[u8] = &map;
-                let dec = dec8;
-                if naive {
-                    let mut s = 0.0;
-                    for i in 0..n {
-                        s += dec(&raw[i * 8..i * 8 + 8]);
-                    }
-                    s
-                } else if par {
-                    let parts: Vec<f64> = raw
-                        .par_chunks(SUM_BLOCK * 8)
-                        .map(|c| lanes_sum(c.chunks_exact(8).map(dec)))
-                        .collect();
-                    parts.iter().sum()
-                } else {
-                    let parts: Vec<f64> = raw
-                        .chunks(SUM_BLOCK * 8)
-                        .map(|c| lanes_sum(c.chunks_exact(8).map(dec)))
-                        .collect();
-                    parts.iter().sum()
-                }
-            });
-            let p = timed(t);
-            ctx.check()?;
-            let d = max_diff(x, |i| dec8(&map[i * 8..i * 8 + 8]));
-            Ok((l, p, s, d))
-        })();
-        let _ = std::fs::remove_file(&path);
-        let (l, p, s, d) = result?;
-        diff[5] = d;
-        load[5] = l;
-        pass[5] = p;
-        sums[5] = s;
-        bytes[5] = n * 8;
-        ctx.progress(1.0);
-
-        let mut table = Array2::zeros((6, 4));
-        let mut times = Array2::zeros((6, 3));
-        for i in 0..6 {
-            table[[i, 0]] = i as f64;
-            table[[i, 1]] = bytes[i] as f64;
-            table[[i, 2]] = diff[i];
-            table[[i, 3]] = sums[i];
-            times[[i, 0]] = i as f64;
-            times[[i, 1]] = load[i];
-            times[[i, 2]] = pass[i];
-        }
-        Ok(Output::new()
-            .sum("layouts", LAYOUTS.to_vec())
-            .sum("bytes", bytes.to_vec())
-            .sum("load_s", load.to_vec())
-            .sum("pass_s", pass.to_vec())
-            .sum("max_abs_diff", diff.to_vec())
-            .sum("mmap_write_s", write_s)
-            .sum("i16_bscale", bscale)
-            .sum("i16_bzero", bzero)
-            .table(
-                "layouts",
-                &["layout", "bytes", "max_abs_diff", "pass_sum"],
-                table,
-                Tolerance::Rel(1e-9),
-            )
-            .table(
-                "layout_timings",
-                &["layout", "load_s", "pass_s"],
-                times,
-                Tolerance::Abs(f64::INFINITY),
-            ))
+        let f64_frame = F64Frame {
+            a64: &a64,
+            x,
+            variant,
+        };
+        layout_f32(&f64_frame, &mut m, ctx)?;
+        let (bzero, bscale) = layout_i16(&f64_frame, &mut m, ctx)?;
+        layout_view_and_copy(&f64_frame, &mut m, ctx)?;
+        let write_s = layout_mmap(&f64_frame, &mut m, ctx)?;
+        Ok(measured_output(&m, write_s, bzero, bscale))
     }
 }
 
-fn frame<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a Frame> {
-    match input {
-        Dataset::Frame(f) => Ok(f),
-        other => Err(wrong_input(a, other)),
+impl MemoryLayout {
+    /// The frame, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Frame> {
+        let f: &Frame = engine::input(self, input)?;
+        check_frame(f)?;
+        Ok(f)
     }
+}
+
+/// What each layout measured, one entry per row of [`LAYOUTS`].
+#[derive(Default)]
+struct Measured {
+    bytes: [usize; 6],
+    load: [f64; 6],
+    pass: [f64; 6],
+    sums: [f64; 6],
+    diff: [f64; 6],
+}
+
+/// The f64 reference copy every other layout is made from and compared with.
+#[derive(Clone, Copy)]
+struct F64Frame<'a> {
+    a64: &'a Array2<f64>,
+    /// The same values as one contiguous slice.
+    x: &'a [f64],
+    variant: Variant,
+}
+
+fn timed(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
+
+/// f64: an owned copy of the input (the reference values), and one pass over it.
+fn layout_f64(f: &Frame, variant: Variant, m: &mut Measured, ctx: &Ctx) -> Result<Array2<f64>> {
+    let n = f.data.len();
+    let t = Instant::now();
+    let a64: Array2<f64> = stage!(ctx, "load_f64", owned_checked(&f.data.view(), ctx)?);
+    m.load[0] = timed(t);
+    m.bytes[0] = n * 8;
+    ctx.check()?;
+    let x = a64
+        .as_slice()
+        .ok_or_else(|| Error::input("the frame is not contiguous"))?;
+    let t = Instant::now();
+    m.sums[0] = stage!(ctx, "pass_f64", pass_f64(a64.view(), x, variant));
+    m.pass[0] = timed(t);
+    ctx.check()?;
+    ctx.progress(0.15);
+    Ok(a64)
+}
+
+/// f32: half the bytes, and the precision it loses.
+fn layout_f32(f: &F64Frame, m: &mut Measured, ctx: &Ctx) -> Result<()> {
+    let F64Frame { a64, x, variant } = *f;
+    let (rows, cols) = a64.dim();
+    let n = rows * cols;
+    let t = Instant::now();
+    let a32: Vec<f32> = stage!(
+        ctx,
+        "load_f32",
+        convert(a64, x, variant, ctx, |v| v as f32)?
+    );
+    m.load[1] = timed(t);
+    m.bytes[1] = n * 4;
+    ctx.check()?;
+    let t = Instant::now();
+    m.sums[1] = stage!(
+        ctx,
+        "pass_f32",
+        sum_lanes(&a32, variant, cols, |v: &f32| *v as f64)
+    );
+    m.pass[1] = timed(t);
+    ctx.check()?;
+    m.diff[1] = max_diff(x, |i| a32[i] as f64);
+    drop(a32);
+    ctx.check()?;
+    ctx.progress(0.3);
+    Ok(())
+}
+
+/// The frame converted element by element: the naive variant indexes the 2-D array row by
+/// row (checking for Cancel), the others map the contiguous slice (in parallel or not).
+fn convert<T: Send>(
+    a64: &Array2<f64>,
+    x: &[f64],
+    variant: Variant,
+    ctx: &Ctx,
+    f: impl Fn(f64) -> T + Sync + Send,
+) -> Result<Vec<T>> {
+    let (rows, cols) = a64.dim();
+    Ok(match variant {
+        Variant::Parallel => x.par_iter().map(|&v| f(v)).collect(),
+        Variant::Naive => {
+            let mut v = Vec::with_capacity(rows * cols);
+            for r in 0..rows {
+                if r % 64 == 0 {
+                    ctx.check()?;
+                }
+                for c in 0..cols {
+                    v.push(f(a64[[r, c]]));
+                }
+            }
+            v
+        }
+        Variant::Vectorized => x.iter().map(|&v| f(v)).collect(),
+    })
+}
+
+/// i16 with BSCALE/BZERO (astropy 'minmax'): a quarter of the bytes; returns the scaling.
+fn layout_i16(f: &F64Frame, m: &mut Measured, ctx: &Ctx) -> Result<(f64, f64)> {
+    let F64Frame { a64, x, variant } = *f;
+    let (rows, cols) = a64.dim();
+    let n = rows * cols;
+    let (par, naive) = (variant == Variant::Parallel, variant == Variant::Naive);
+    let (lo, hi) = x
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    let (bzero, bscale) = i16_scaling(lo, hi);
+    ctx.check()?;
+    let quant = |v: f64| quantize_i16(v, bzero, bscale);
+    let t = Instant::now();
+    let a16: Vec<i16> = stage!(ctx, "load_i16", convert(a64, x, variant, ctx, quant)?);
+    m.load[2] = timed(t);
+    m.bytes[2] = n * 2;
+    ctx.check()?;
+    let t = Instant::now();
+    m.sums[2] = stage!(ctx, "pass_i16", {
+        if naive {
+            let mut s = 0.0;
+            for &q in &a16 {
+                s += bzero + bscale * q as f64;
+            }
+            s
+        } else {
+            // integers add exactly: scale once
+            let raw: i64 = if par {
+                a16.par_chunks(SUM_BLOCK)
+                    .map(|c| c.iter().map(|&q| q as i64).sum::<i64>())
+                    .sum()
+            } else {
+                a16.iter().map(|&q| q as i64).sum()
+            };
+            n as f64 * bzero + bscale * raw as f64
+        }
+    });
+    m.pass[2] = timed(t);
+    ctx.check()?;
+    m.diff[2] = max_diff(x, |i| bzero + bscale * a16[i] as f64);
+    drop(a16);
+    ctx.check()?;
+    ctx.progress(0.45);
+    Ok((bzero, bscale))
+}
+
+/// A view (no bytes of its own) against an explicit copy.
+fn layout_view_and_copy(f: &F64Frame, m: &mut Measured, ctx: &Ctx) -> Result<()> {
+    let F64Frame { a64, x, variant } = *f;
+    let n = a64.len();
+    let t = Instant::now();
+    let view = stage!(ctx, "load_view", a64.slice(s![.., ..]));
+    m.load[3] = timed(t);
+    m.bytes[3] = 0;
+    let t = Instant::now();
+    m.sums[3] = stage!(ctx, "pass_view", {
+        match view.as_slice() {
+            Some(sl) => pass_f64(view, sl, variant),
+            None => view.sum(),
+        }
+    });
+    m.pass[3] = timed(t);
+    ctx.check()?;
+    let t = Instant::now();
+    let copy: Array2<f64> = stage!(ctx, "load_copy", owned_checked(&view, ctx)?);
+    m.load[4] = timed(t);
+    m.bytes[4] = n * 8;
+    ctx.check()?;
+    let t = Instant::now();
+    m.sums[4] = stage!(ctx, "pass_copy", {
+        let sl = copy
+            .as_slice()
+            .ok_or_else(|| Error::input("copy is not contiguous"))?;
+        pass_f64(copy.view(), sl, variant)
+    });
+    m.pass[4] = timed(t);
+    ctx.check()?;
+    m.diff[4] = max_diff(x, |i| copy.as_slice().map_or(f64::NAN, |c| c[i]));
+    drop(copy);
+    ctx.check()?;
+    ctx.progress(0.6);
+    Ok(())
+}
+
+/// Memory-mapped from a temporary file (f64 little-endian); returns the seconds the
+/// write took.
+fn layout_mmap(f: &F64Frame, m: &mut Measured, ctx: &Ctx) -> Result<f64> {
+    let F64Frame { x, variant, .. } = *f;
+    let n = x.len();
+    let (par, naive) = (variant == Variant::Parallel, variant == Variant::Naive);
+    let path = temp_path();
+    let t = Instant::now();
+    // A cancelled or failed write removes its half-written file.
+    if let Err(e) = stage!(ctx, "write_file", write_le(&path, x, ctx)) {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    let write_s = timed(t);
+    ctx.progress(0.8);
+    let result = (|| -> Result<(f64, f64, f64, f64)> {
+        let t = Instant::now();
+        let map = stage!(ctx, "load_mmap", {
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            // SAFETY: the file is private to this run and not modified while mapped.
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?
+        });
+        let l = timed(t);
+        if map.len() != n * 8 {
+            return Err(Error::format(&path, "the mapped file has the wrong size"));
+        }
+        let t = Instant::now();
+        let s = stage!(ctx, "pass_mmap", {
+            let raw: &[u8] = &map;
+            let dec = dec8;
+            if naive {
+                let mut s = 0.0;
+                for i in 0..n {
+                    s += dec(&raw[i * 8..i * 8 + 8]);
+                }
+                s
+            } else if par {
+                let parts: Vec<f64> = raw
+                    .par_chunks(SUM_BLOCK * 8)
+                    .map(|c| lanes_sum(c.chunks_exact(8).map(dec)))
+                    .collect();
+                parts.iter().sum()
+            } else {
+                let parts: Vec<f64> = raw
+                    .chunks(SUM_BLOCK * 8)
+                    .map(|c| lanes_sum(c.chunks_exact(8).map(dec)))
+                    .collect();
+                parts.iter().sum()
+            }
+        });
+        let p = timed(t);
+        ctx.check()?;
+        let d = max_diff(x, |i| dec8(&map[i * 8..i * 8 + 8]));
+        Ok((l, p, s, d))
+    })();
+    let _ = std::fs::remove_file(&path);
+    let (l, p, s, d) = result?;
+    m.diff[5] = d;
+    m.load[5] = l;
+    m.pass[5] = p;
+    m.sums[5] = s;
+    m.bytes[5] = n * 8;
+    ctx.progress(1.0);
+    Ok(write_s)
+}
+
+/// The measurements as the analysis' output: summary lists and the two tables.
+fn measured_output(m: &Measured, write_s: f64, bzero: f64, bscale: f64) -> Output {
+    let mut table = Array2::zeros((6, 4));
+    let mut times = Array2::zeros((6, 3));
+    for i in 0..6 {
+        table[[i, 0]] = i as f64;
+        table[[i, 1]] = m.bytes[i] as f64;
+        table[[i, 2]] = m.diff[i];
+        table[[i, 3]] = m.sums[i];
+        times[[i, 0]] = i as f64;
+        times[[i, 1]] = m.load[i];
+        times[[i, 2]] = m.pass[i];
+    }
+    Output::new()
+        .sum("layouts", LAYOUTS.to_vec())
+        .sum("bytes", m.bytes.to_vec())
+        .sum("load_s", m.load.to_vec())
+        .sum("pass_s", m.pass.to_vec())
+        .sum("max_abs_diff", m.diff.to_vec())
+        .sum("mmap_write_s", write_s)
+        .sum("i16_bscale", bscale)
+        .sum("i16_bzero", bzero)
+        .table(
+            "layouts",
+            &["layout", "bytes", "max_abs_diff", "pass_sum"],
+            table,
+            Tolerance::Rel(1e-9),
+        )
+        .table(
+            "layout_timings",
+            &["layout", "load_s", "pass_s"],
+            times,
+            Tolerance::Abs(f64::INFINITY),
+        )
 }
 
 /// astropy's `scale('int16', 'minmax')`: BZERO = (max + min) / 2,

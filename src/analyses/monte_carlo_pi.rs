@@ -9,8 +9,10 @@
 //! parallel = blocks over rayon, per-block counts added in block order.
 
 use crate::data::rng::{mix64, Rng};
-use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -30,14 +32,14 @@ impl Analysis for MonteCarloPi {
     fn title(&self) -> &'static str {
         "Monte Carlo π"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "π from random points in the unit square; one counter-based stream per block of 65,536 samples makes every variant and thread count give the identical estimate."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::int(
@@ -57,6 +59,13 @@ impl Analysis for MonteCarloPi {
     fn quick_size(&self) -> usize {
         1_000_000
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 38.8e-3), (1.0, 60.3e-3), (1.0, 24.4e-3)],
+            mem: (1.0, 0.0),
+            w_ref: 1e7,
+        }
+    }
     fn size_of(&self, input: &Dataset) -> usize {
         setup(input).map_or(self.default_size(), |(n, _)| n)
     }
@@ -74,14 +83,10 @@ impl Analysis for MonteCarloPi {
         }))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        setup(input)?;
-        params.i64("seed")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (n, seed) = setup(input)?;
-        let seed = seed.unwrap_or(params.i64("seed")?.unsigned_abs());
+        let (n, seed) = self.parse(input, params)?;
         let counts = stage!(
             ctx,
             "sample",
@@ -111,6 +116,16 @@ impl Analysis for MonteCarloPi {
                 Array1::from(vec![pi]).into_dyn(),
                 Tolerance::Exact,
             ))
+    }
+}
+
+impl MonteCarloPi {
+    /// Samples and seed (the table's, else the parameter), checked once: what `validate`
+    /// reports and `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(usize, u64)> {
+        let (n, seed) = setup(input)?;
+        let param_seed = params.i64("seed")?;
+        Ok((n, seed.unwrap_or(param_seed.unsigned_abs())))
     }
 }
 

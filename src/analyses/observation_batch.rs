@@ -10,8 +10,10 @@
 
 use super::ccd_pipeline::{detect_opts, MAX_PIXELS};
 use crate::data::rng::Rng;
-use crate::data::{generate, Dataset, Dtype, Frame};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Dtype, Frame, Kind};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::mean_std_naive;
 use crate::kernels::image::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
 use crate::{stage, Error, Result};
@@ -32,14 +34,14 @@ impl Analysis for ObservationBatch {
     fn title(&self) -> &'static str {
         "Observation batch (dark/flat calibration, sources per frame)"
     }
-    fn section(&self) -> &'static str {
-        "7.4 Parallel processing"
+    fn section(&self) -> Section {
+        Section::ParallelProcessing
     }
     fn help(&self) -> &'static str {
         "Calibrate many frames with a master dark and flat, threshold at mean + k·σ and list the sources of each; the parallel variant processes whole frames at once, like the chapter's Pool.map. Generated batches use 1024² frames from 16 frames up, 256² below."
     }
-    fn input_kind(&self) -> &'static str {
-        "frame-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::FrameBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -66,6 +68,17 @@ impl Analysis for ObservationBatch {
     fn quick_size(&self) -> usize {
         4
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = pixels in the whole batch (50 frames of 1024²).
+            time: [(1.0, 2.694), (1.0, 0.1407), (1.0, 0.1144)],
+            mem: (1.0, 16.0),
+            w_ref: 50.0 * 1024.0 * 1024.0,
+        }
+    }
+    fn work(&self, input: &Dataset, _params: &Params) -> f64 {
+        input.n_elements() as f64
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let side = if size >= 16 { 1024 } else { 256 };
         Ok(Dataset::FrameBatch(generate_batch(size, side, seed)?))
@@ -77,44 +90,11 @@ impl Analysis for ObservationBatch {
         }
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        let frames = batch(self, input)?;
-        let Some(first) = frames.first() else {
-            return Err(Error::input("the batch holds no frames"));
-        };
-        let (rows, cols) = first.data.dim();
-        if rows == 0 || cols == 0 {
-            return Err(Error::input("the frames are empty"));
-        }
-        if rows * cols > MAX_PIXELS || frames.len().saturating_mul(rows * cols) > MAX_BATCH_PIXELS {
-            return Err(Error::input(format!(
-                "{} frames of {rows}x{cols} exceed the limit of {MAX_BATCH_PIXELS} pixels",
-                frames.len()
-            )));
-        }
-        for (i, f) in frames.iter().enumerate() {
-            if f.data.dim() != (rows, cols) {
-                return Err(Error::input(format!(
-                    "frame {i} is {:?}, but frame 0 is {rows}x{cols}; one dark and flat need equal shapes",
-                    f.data.dim()
-                )));
-            }
-            let finite = match f.data.as_slice() {
-                Some(x) => all_finite(x),
-                None => f.data.iter().all(|v| v.is_finite()),
-            };
-            if !finite {
-                let bad = f.data.iter().filter(|v| !v.is_finite()).count();
-                return Err(Error::input(format!(
-                    "frame {i} has {bad} NaN or infinite pixels"
-                )));
-            }
-        }
-        Ok(())
+        self.parse(input).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
+        let frames = self.parse(input)?;
         let t0 = std::time::Instant::now();
-        let frames = batch(self, input)?;
         let k = params.f64("k")?;
         let calibrate = params.bool("calibrate")?;
         let (rows, cols) = frames[0].data.dim();
@@ -198,10 +178,42 @@ impl Analysis for ObservationBatch {
     }
 }
 
-fn batch<'a>(a: &dyn Analysis, input: &'a Dataset) -> Result<&'a [Frame]> {
-    match input {
-        Dataset::FrameBatch(v) => Ok(v),
-        other => Err(wrong_input(a, other)),
+impl ObservationBatch {
+    /// The input, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a [Frame]> {
+        let frames: &[Frame] = engine::input(self, input)?;
+        let Some(first) = frames.first() else {
+            return Err(Error::input("the batch holds no frames"));
+        };
+        let (rows, cols) = first.data.dim();
+        if rows == 0 || cols == 0 {
+            return Err(Error::input("the frames are empty"));
+        }
+        if rows * cols > MAX_PIXELS || frames.len().saturating_mul(rows * cols) > MAX_BATCH_PIXELS {
+            return Err(Error::input(format!(
+                "{} frames of {rows}x{cols} exceed the limit of {MAX_BATCH_PIXELS} pixels",
+                frames.len()
+            )));
+        }
+        for (i, f) in frames.iter().enumerate() {
+            if f.data.dim() != (rows, cols) {
+                return Err(Error::input(format!(
+                    "frame {i} is {:?}, but frame 0 is {rows}x{cols}; one dark and flat need equal shapes",
+                    f.data.dim()
+                )));
+            }
+            let finite = match f.data.as_slice() {
+                Some(x) => all_finite(x),
+                None => f.data.iter().all(|v| v.is_finite()),
+            };
+            if !finite {
+                let bad = f.data.iter().filter(|v| !v.is_finite()).count();
+                return Err(Error::input(format!(
+                    "frame {i} has {bad} NaN or infinite pixels"
+                )));
+            }
+        }
+        Ok(frames)
     }
 }
 

@@ -13,8 +13,10 @@
 //! (different initial speeds) on separate threads; with orbits = 1 it is the vectorized
 //! variant on one thread.
 
-use crate::data::{Dataset, Table};
-use crate::engine::{Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -41,14 +43,14 @@ impl Analysis for OrbitLeapfrog {
     fn title(&self) -> &'static str {
         "Kepler orbit (leapfrog)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Earth around the Sun by leapfrog (dt = 1 h); the energy error stays bounded at O(dt²). One orbit is a sequential recurrence: 'parallel' spreads several independent orbits (param 'orbits') over threads and cannot speed up a single one."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -70,6 +72,18 @@ impl Analysis for OrbitLeapfrog {
     }
     fn quick_size(&self) -> usize {
         10_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = steps × orbits.
+            time: [(1.0, 0.449e-3), (1.0, 0.297e-3), (1.0, 0.343e-3)],
+            mem: (1.0, 56.0),
+            w_ref: 1e4,
+        }
+    }
+    fn work(&self, input: &Dataset, params: &Params) -> f64 {
+        let orbits = params.opt_i64("orbits").map_or(1.0, |n| n as f64);
+        self.size_of(input) as f64 * orbits.max(1.0)
     }
     fn size_of(&self, input: &Dataset) -> usize {
         setup(input).map_or(self.default_size(), |(_, n)| n)
@@ -93,15 +107,22 @@ impl Analysis for OrbitLeapfrog {
         }))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        setup(input)?;
-        params.f64("dt")?;
-        params.usize("orbits")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (s0, steps) = setup(input)?;
+        let (s0, steps) = self.parse(input, params)?;
         run_steps(variant, s0, steps, params, ctx)
+    }
+}
+
+impl OrbitLeapfrog {
+    /// Initial state and steps, with the parameters checked once: what `validate` reports
+    /// and `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(State, usize)> {
+        let setup = setup(input)?;
+        params.f64("dt")?;
+        params.usize("orbits")?;
+        Ok(setup)
     }
 }
 

@@ -2,8 +2,10 @@
 //! in condensed order (i < j), as `scipy.spatial.distance.pdist` returns them. A
 //! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
 
-use crate::data::{generate, Dataset};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Kind, Points};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -20,14 +22,14 @@ impl Analysis for PairwiseDistances {
     fn title(&self) -> &'static str {
         "Pairwise distances"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "All N(N-1)/2 distances between 2-D points (condensed, i<j): bound by writing the output, not by arithmetic."
     }
-    fn input_kind(&self) -> &'static str {
-        "points"
+    fn input_kind(&self) -> Kind {
+        Kind::Points
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![]
@@ -41,6 +43,14 @@ impl Analysis for PairwiseDistances {
     fn quick_size(&self) -> usize {
         300
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(2.0, 10.8e-3), (2.0, 6.31e-3), (2.0, 3.25e-3)],
+            // N(N-1)/2 f64 distances.
+            mem: (2.0, 4.0),
+            w_ref: 2000.0,
+        }
+    }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
             Dataset::Points(p) => p.xy.nrows(),
@@ -51,34 +61,16 @@ impl Analysis for PairwiseDistances {
         Ok(Dataset::Points(generate::points(size, seed)))
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
-        let Dataset::Points(p) = input else {
-            return Err(wrong_input(self, input));
-        };
-        let n = p.xy.nrows();
-        if p.xy.ncols() != 2 {
-            return Err(Error::input(format!(
-                "points need 2 columns (x, y), not {}",
-                p.xy.ncols()
-            )));
-        }
-        if n < 2 {
-            return Err(Error::input(format!(
-                "{n} points give no pairs; at least 2 are needed"
-            )));
-        }
-        if n > MAX_POINTS {
-            return Err(Error::input(format!(
-                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
-                (n * (n - 1) / 2 * 8) as f64 / 1e9
-            )));
-        }
-        Ok(())
+        self.parse(input).map(drop)
     }
-    fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let Dataset::Points(p) = input else {
-            return Err(wrong_input(self, input));
-        };
+    fn run(
+        &self,
+        variant: Variant,
+        input: &Dataset,
+        _params: &Params,
+        ctx: &Ctx,
+    ) -> Result<Output> {
+        let p = self.parse(input)?;
         let n = p.xy.nrows();
         let (x, y): (Vec<f64>, Vec<f64>) = stage!(ctx, "columns", {
             (p.xy.column(0).to_vec(), p.xy.column(1).to_vec())
@@ -112,6 +104,32 @@ impl Analysis for PairwiseDistances {
             .sum("max_distance", max)
             .sum("mean_distance", mean)
             .f64("distances", Array1::from(d).into_dyn(), Tolerance::Exact))
+    }
+}
+
+impl PairwiseDistances {
+    /// The input, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset) -> Result<&'a Points> {
+        let p: &Points = engine::input(self, input)?;
+        let n = p.xy.nrows();
+        if p.xy.ncols() != 2 {
+            return Err(Error::input(format!(
+                "points need 2 columns (x, y), not {}",
+                p.xy.ncols()
+            )));
+        }
+        if n < 2 {
+            return Err(Error::input(format!(
+                "{n} points give no pairs; at least 2 are needed"
+            )));
+        }
+        if n > MAX_POINTS {
+            return Err(Error::input(format!(
+                "{n} points would need {:.1} GB of distances; at most {MAX_POINTS} points are accepted",
+                (n * (n - 1) / 2 * 8) as f64 / 1e9
+            )));
+        }
+        Ok(p)
     }
 }
 

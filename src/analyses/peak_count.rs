@@ -8,8 +8,10 @@
 //! blocked mean/std on the row in place and a branch-free counting pass (with a scalar
 //! fallback when a spectrum has plateaus); parallel = spectra over rayon.
 
-use crate::data::{generate, Dataset, SpectrumBatch};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Kind, SpectrumBatch};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
@@ -29,14 +31,14 @@ impl Analysis for PeakCount {
     fn title(&self) -> &'static str {
         "Peak count over a batch of spectra"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Peaks above mean + k·σ in every spectrum of a batch: independent rows, the textbook case for a parallel loop."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::SpectrumBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::float(
@@ -56,6 +58,13 @@ impl Analysis for PeakCount {
     fn quick_size(&self) -> usize {
         100
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 17.8e-3), (1.0, 10.4e-3), (1.0, 5.61e-3)],
+            mem: (1.0, 1024.0),
+            w_ref: 1000.0,
+        }
+    }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
             Dataset::SpectrumBatch(b) => b.flux.nrows(),
@@ -73,29 +82,10 @@ impl Analysis for PeakCount {
         )))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let b = batch(self, input)?;
-        let (rows, cols) = b.flux.dim();
-        if rows == 0 {
-            return Err(Error::input("the spectrum batch has no spectra"));
-        }
-        if cols < 3 {
-            return Err(Error::input(format!(
-                "the spectra have {cols} points; at least 3 are needed for a peak"
-            )));
-        }
-        if let Some((i, _)) = b.flux.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::input(format!(
-                "spectrum {} has a NaN or infinite value at point {}",
-                i.0, i.1
-            )));
-        }
-        params.f64("k")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let b = batch(self, input)?;
-        let k = params.f64("k")?;
+        let (b, k) = self.parse(input, params)?;
         let counts: Vec<i64> = stage!(
             ctx,
             "count peaks",
@@ -125,10 +115,26 @@ impl Analysis for PeakCount {
     }
 }
 
-fn batch<'a>(a: &PeakCount, input: &'a Dataset) -> Result<&'a SpectrumBatch> {
-    match input {
-        Dataset::SpectrumBatch(b) => Ok(b),
-        other => Err(wrong_input(a, other)),
+impl PeakCount {
+    /// The batch and k, checked once: what `validate` reports and `run` computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(&'a SpectrumBatch, f64)> {
+        let b: &SpectrumBatch = engine::input(self, input)?;
+        let (rows, cols) = b.flux.dim();
+        if rows == 0 {
+            return Err(Error::input("the spectrum batch has no spectra"));
+        }
+        if cols < 3 {
+            return Err(Error::input(format!(
+                "the spectra have {cols} points; at least 3 are needed for a peak"
+            )));
+        }
+        if let Some((i, _)) = b.flux.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::input(format!(
+                "spectrum {} has a NaN or infinite value at point {}",
+                i.0, i.1
+            )));
+        }
+        Ok((b, params.f64("k")?))
     }
 }
 

@@ -14,8 +14,10 @@
 //! Trial frequencies are `np.linspace(fmin, fmax, n)`; unset, they follow astropy's
 //! `autofrequency` (5 samples per peak, Nyquist factor 5).
 
-use crate::data::{generate, Dataset, LightCurve};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Kind, LightCurve};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::periodogram::{self as ls, FastImpl, FastOptions, Grid, Prepared};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -204,6 +206,46 @@ fn curves_of<'a>(a: &PeriodSearch, input: &'a Dataset) -> Result<Vec<&'a LightCu
     }
 }
 
+/// Trial frequencies for the cost model: `n` if given, else astropy's automatic grid (5
+/// samples per peak up to 5 × the average Nyquist frequency), which for automatic
+/// fmin/fmax is about 12.5 per point whatever the baseline.
+fn trial_frequencies(input: &Dataset, params: &Params, npts: f64) -> f64 {
+    if let Some(n) = params.opt_i64("n") {
+        return n.max(2) as f64;
+    }
+    let baseline = match input {
+        Dataset::LightCurve(l) => span(l.time.iter().copied()),
+        Dataset::LightCurveBatch(v) => v
+            .iter()
+            .map(|l| span(l.time.iter().copied()))
+            .fold(0.0, f64::max),
+        _ => 0.0,
+    };
+    match (params.opt_f64("fmin"), params.opt_f64("fmax")) {
+        (None, None) => 12.5 * npts,
+        (fmin, fmax) if baseline > 0.0 => {
+            let df = 1.0 / (5.0 * baseline);
+            let fmin = fmin.unwrap_or(0.5 * df);
+            let fmax = fmax.unwrap_or(2.5 * npts / baseline);
+            ((fmax - fmin) / df).max(2.0)
+        }
+        _ => 12.5 * npts,
+    }
+}
+
+fn span(t: impl Iterator<Item = f64>) -> f64 {
+    let (lo, hi) = t
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+    if hi > lo {
+        hi - lo
+    } else {
+        0.0
+    }
+}
+
 struct Setup {
     method: Method,
     curves: Vec<CleanCurve>,
@@ -277,14 +319,14 @@ impl Analysis for PeriodSearch {
     fn title(&self) -> &'static str {
         "Period search (χ² fold, PDM, Lomb-Scargle)"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.1"
+    fn section(&self) -> Section {
+        Section::Exercise1
     }
     fn help(&self) -> &'static str {
         "Periodogram of a light curve (or batch) over a frequency grid: Lomb-Scargle (exact or FFT), PDM θ, or the chapter's fold-sort-χ², which is the same at every period because sorting cannot change a sum of squares."
     }
-    fn input_kind(&self) -> &'static str {
-        "light-curve"
+    fn input_kind(&self) -> Kind {
+        Kind::LightCurve
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -349,6 +391,25 @@ impl Analysis for PeriodSearch {
     }
     fn quick_size(&self) -> usize {
         1_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = points × trial frequencies (bench: 10,000 × 10,000).
+            time: [(1.0, 2.092), (1.0, 57.1e-3), (1.0, 36.6e-3)],
+            mem: (1.0, 64.0),
+            w_ref: 1e8,
+        }
+    }
+    fn work(&self, input: &Dataset, params: &Params) -> f64 {
+        let npts = match input {
+            Dataset::LightCurveBatch(v) => v.iter().map(|l| l.time.len()).sum::<usize>() as f64,
+            other => self.size_of(other) as f64,
+        };
+        let per_curve = match input {
+            Dataset::LightCurveBatch(v) if !v.is_empty() => npts / v.len() as f64,
+            _ => npts,
+        };
+        npts * trial_frequencies(input, params, per_curve)
     }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let p = generate::LightCurveParams {

@@ -5,8 +5,10 @@
 //! stable (ties keep index order), so the permutation is identical, and all are blocked
 //! merge sorts that look for Cancel between blocks.
 
-use crate::data::{generate, Dataset, LightCurve};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Kind, LightCurve};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -39,11 +41,21 @@ struct Clean {
     dropped: usize,
 }
 
-fn clean(a: &PhaseFold, input: &Dataset) -> Result<Clean> {
-    let lc: &LightCurve = match input {
-        Dataset::LightCurve(l) => l,
-        other => return Err(wrong_input(a, other)),
-    };
+impl PhaseFold {
+    /// The cleaned curve and the period, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<(Clean, f64)> {
+        let c = clean(engine::input(self, input)?)?;
+        let p = params.f64("period")?;
+        if p.is_nan() || p <= 0.0 || !p.is_finite() {
+            return Err(Error::param(format!("period must be positive, not {p}")));
+        }
+        Ok((c, p))
+    }
+}
+
+/// The points with a finite time and value.
+fn clean(lc: &LightCurve) -> Result<Clean> {
     if lc.time.len() != lc.value.len() {
         return Err(Error::input(format!(
             "the light curve has {} times but {} values",
@@ -78,14 +90,14 @@ impl Analysis for PhaseFold {
     fn title(&self) -> &'static str {
         "Phase fold"
     }
-    fn section(&self) -> &'static str {
-        "7.2 Vectorization"
+    fn section(&self) -> Section {
+        Section::Vectorization
     }
     fn help(&self) -> &'static str {
         "Fold a light curve at a period (phase = (t − epoch) mod P / P), sort by phase and average in phase bins; the sort is the whole cost."
     }
-    fn input_kind(&self) -> &'static str {
-        "light-curve"
+    fn input_kind(&self) -> Kind {
+        Kind::LightCurve
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -109,6 +121,13 @@ impl Analysis for PhaseFold {
     fn quick_size(&self) -> usize {
         10_000
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 6.51e-3), (1.0, 5.15e-3), (1.0, 3.97e-3)],
+            mem: (1.0, 40.0),
+            w_ref: 1e5,
+        }
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let p = generate::LightCurveParams {
             n: size.max(1),
@@ -117,18 +136,11 @@ impl Analysis for PhaseFold {
         Ok(Dataset::LightCurve(generate::light_curve(&p, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        clean(self, input)?;
-        let p = params.f64("period")?;
-        if p.is_nan() || p <= 0.0 || !p.is_finite() {
-            return Err(Error::param(format!("period must be positive, not {p}")));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let c = stage!(ctx, "clean", clean(self, input)?);
+        let (c, period) = stage!(ctx, "clean", self.parse(input, params)?);
         ctx.check()?;
-        let period = params.f64("period")?;
         let epoch = params.f64("epoch")?;
         let bins = params.usize("bins")?;
         let n = c.t.len();

@@ -9,8 +9,10 @@
 //! are still in L1; parallel = the same blocks over rayon, combined in block order (so
 //! vectorized and parallel give identical bits at any thread count).
 
-use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::INV_FACTORIAL;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -42,14 +44,14 @@ impl Analysis for Planck {
     fn title(&self) -> &'static str {
         "Planck function (custom ufunc)"
     }
-    fn section(&self) -> &'static str {
-        "7.3 Numba"
+    fn section(&self) -> Section {
+        Section::Numba
     }
     fn help(&self) -> &'static str {
         "Black-body spectral radiance B_λ(T) element-wise over a wavelength grid (expm1 for accuracy); the peak wavelength is checked against Wien's law."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -71,6 +73,13 @@ impl Analysis for Planck {
     }
     fn quick_size(&self) -> usize {
         50_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 23.7e-3), (1.0, 13.0e-3), (1.0, 10.2e-3)],
+            mem: (1.0, 16.0),
+            w_ref: 1e6,
+        }
     }
     /// The chapter's grid: `size` wavelengths evenly spaced from 100 to 3000 nm.
     fn generate(&self, size: usize, _seed: u64) -> Result<Dataset> {

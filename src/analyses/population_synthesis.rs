@@ -13,8 +13,10 @@
 //! (m < m_dead), sums and counts in four lanes; parallel = realizations over rayon.
 
 use crate::data::rng::{Rng, GAMMA};
-use crate::data::{Dataset, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Kind, Table};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -101,14 +103,14 @@ impl Analysis for PopulationSynthesis {
     fn title(&self) -> &'static str {
         "Stellar population synthesis (Monte Carlo)"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.3"
+    fn section(&self) -> Section {
+        Section::Exercise3
     }
     fn help(&self) -> &'static str {
         "Salpeter IMF sampling by inverse CDF, toy evolution (lifetime ∝ m^-2.5, L ∝ m^3.5) and statistics per realization; realizations are independent, so they parallelize."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -128,6 +130,18 @@ impl Analysis for PopulationSynthesis {
     fn quick_size(&self) -> usize {
         20
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            // work = realizations × stars (1,000 × 10,000).
+            time: [(1.0, 0.558), (1.0, 0.190), (1.0, 0.113)],
+            mem: (0.0, 16e6),
+            w_ref: 1e7,
+        }
+    }
+    fn work(&self, input: &Dataset, params: &Params) -> f64 {
+        let stars = params.opt_i64("stars").map_or(1.0, |n| n as f64);
+        self.size_of(input) as f64 * stars.max(1.0)
+    }
     /// A descriptor (realizations, seed): the stars are drawn during the run.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         Ok(Dataset::Table(Table {
@@ -140,27 +154,15 @@ impl Analysis for PopulationSynthesis {
         describe(self, input).map_or(0, |(r, _)| r)
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (r, _) = describe(self, input)?;
-        let m = model(params)?;
-        let stars = params.usize("stars")?;
-        if r as f64 * stars as f64 > MAX_STARS {
-            return Err(Error::param(format!(
-                "population-synthesis: {r} realizations × {stars} stars is more than the limit of {MAX_STARS:e} stars"
-            )));
-        }
-        if m.m_min >= m.m_max {
-            return Err(Error::param(format!(
-                "population-synthesis: m_min ({}) must be below m_max ({})",
-                m.m_min, m.m_max
-            )));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let (n_real, seed) = describe(self, input)?;
-        let m = model(params)?;
-        let stars = params.usize("stars")?;
+        let Setup {
+            realizations: n_real,
+            seed,
+            model: m,
+            stars,
+        } = self.parse(input, params)?;
         let mut real = vec![Realization::default(); n_real];
         stage!(ctx, "realizations", {
             match variant {
@@ -239,6 +241,41 @@ impl Analysis for PopulationSynthesis {
                 hist,
                 Tolerance::Exact,
             ))
+    }
+}
+
+/// What one run computes on.
+struct Setup {
+    realizations: usize,
+    seed: u64,
+    model: Model,
+    stars: usize,
+}
+
+impl PopulationSynthesis {
+    /// Realizations, seed, model and stars, checked once: what `validate` reports and
+    /// `run` computes on.
+    fn parse(&self, input: &Dataset, params: &Params) -> Result<Setup> {
+        let (r, seed) = describe(self, input)?;
+        let m = model(params)?;
+        let stars = params.usize("stars")?;
+        if r as f64 * stars as f64 > MAX_STARS {
+            return Err(Error::param(format!(
+                "population-synthesis: {r} realizations × {stars} stars is more than the limit of {MAX_STARS:e} stars"
+            )));
+        }
+        if m.m_min >= m.m_max {
+            return Err(Error::param(format!(
+                "population-synthesis: m_min ({}) must be below m_max ({})",
+                m.m_min, m.m_max
+            )));
+        }
+        Ok(Setup {
+            realizations: r,
+            seed,
+            model: m,
+            stars,
+        })
     }
 }
 

@@ -2,8 +2,10 @@
 //! as residual peaks above k·σ, redshift from the line nearest a rest wavelength.
 //! The running median dominates; the variants differ in how it is computed.
 
-use crate::data::{generate, Dataset, Spectrum};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{generate, Dataset, Kind, Spectrum};
+use crate::engine::{
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::kernels::common::{find_peaks, mean_std, mean_std_naive, pad_reflect};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -21,6 +23,8 @@ pub const LINES: &str = "lines";
 pub const REDSHIFT: &str = "redshift";
 /// Summary key: the detection threshold k·σ on the residual.
 pub const THRESHOLD: &str = "threshold";
+/// The chapter's running-median window (pixels), at which the cost model was measured.
+const DEFAULT_WINDOW: i64 = 101;
 
 /// Outputs between cancellation checks in the median loops.
 const CHECK_EVERY: usize = 4096;
@@ -32,21 +36,21 @@ impl Analysis for SpectrumPipeline {
     fn title(&self) -> &'static str {
         "Spectrum pipeline (continuum, lines, redshift)"
     }
-    fn section(&self) -> &'static str {
-        "7.1 Profiling"
+    fn section(&self) -> Section {
+        Section::Profiling
     }
     fn help(&self) -> &'static str {
         "Running-median continuum, residual peaks above k·σ and the redshift of the line nearest a rest wavelength; the median filter is where the time goes."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum"
+    fn input_kind(&self) -> Kind {
+        Kind::Spectrum
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
             ParamSpec::int(
                 "window",
                 "running-median window in pixels (scipy reflect edges)",
-                101,
+                DEFAULT_WINDOW,
                 1,
                 100_001,
             ),
@@ -75,6 +79,21 @@ impl Analysis for SpectrumPipeline {
     fn quick_size(&self) -> usize {
         5_000
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 96.6e-3), (1.0, 3.64e-3), (1.0, 1.87e-3)],
+            mem: (1.0, 48.0),
+            w_ref: 50_000.0,
+        }
+    }
+    fn time_factor(&self, variant: Variant, params: &Params) -> f64 {
+        // The naive running median sorts each window: linear in its width, calibrated at
+        // the default width.
+        match (variant, params.opt_i64("window")) {
+            (Variant::Naive, Some(w)) => w as f64 / DEFAULT_WINDOW as f64,
+            _ => 1.0,
+        }
+    }
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         let p = generate::SpectrumParams {
             n: size,
@@ -83,31 +102,10 @@ impl Analysis for SpectrumPipeline {
         Ok(Dataset::Spectrum(generate::spectrum(&p, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let s = spectrum(self, input)?;
-        let w = params.usize("window")?;
-        let n = s.flux.len();
-        if n < 3 {
-            return Err(Error::input(format!(
-                "the spectrum has {n} pixels; at least 3 are needed"
-            )));
-        }
-        if w > n {
-            return Err(Error::input(format!(
-                "the spectrum has {n} pixels, fewer than the median window of {w}"
-            )));
-        }
-        let bad = s.flux.iter().filter(|v| !v.is_finite()).count();
-        if bad > 0 {
-            return Err(Error::input(format!(
-                "the spectrum has {bad} NaN or infinite flux values; the running median needs finite data"
-            )));
-        }
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let s = spectrum(self, input)?;
-        let w = params.usize("window")?;
+        let (s, w) = self.parse(input, params)?;
         let k = params.f64("k")?;
         let rest = params.f64("rest")?;
         let flux = s
@@ -192,10 +190,30 @@ impl Analysis for SpectrumPipeline {
     }
 }
 
-fn spectrum<'a>(a: &SpectrumPipeline, input: &'a Dataset) -> Result<&'a Spectrum> {
-    match input {
-        Dataset::Spectrum(s) => Ok(s),
-        other => Err(wrong_input(a, other)),
+impl SpectrumPipeline {
+    /// The spectrum and the window, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(&'a Spectrum, usize)> {
+        let s: &Spectrum = engine::input(self, input)?;
+        let w = params.usize("window")?;
+        let n = s.flux.len();
+        if n < 3 {
+            return Err(Error::input(format!(
+                "the spectrum has {n} pixels; at least 3 are needed"
+            )));
+        }
+        if w > n {
+            return Err(Error::input(format!(
+                "the spectrum has {n} pixels, fewer than the median window of {w}"
+            )));
+        }
+        let bad = s.flux.iter().filter(|v| !v.is_finite()).count();
+        if bad > 0 {
+            return Err(Error::input(format!(
+                "the spectrum has {bad} NaN or infinite flux values; the running median needs finite data"
+            )));
+        }
+        Ok((s, w))
     }
 }
 

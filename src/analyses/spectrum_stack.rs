@@ -9,8 +9,10 @@
 //! vectorized = blocks of columns transposed into a buffer, medians by selection;
 //! parallel = the blocks over rayon.
 
-use crate::data::{Dataset, Dtype, Mapped, SpectrumBatch};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Dtype, Kind, Mapped, SpectrumBatch};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -33,14 +35,14 @@ impl Analysis for SpectrumStack {
     fn title(&self) -> &'static str {
         "Spectrum stack: median, outliers, coadd"
     }
-    fn section(&self) -> &'static str {
-        "Exercise 7.2"
+    fn section(&self) -> Section {
+        Section::Exercise2
     }
     fn help(&self) -> &'static str {
         "Median spectrum of a stack blocked by wavelength, outlier spectra by deviation from it, inverse-variance coadd; in memory or through a memory map with bounded RSS."
     }
-    fn input_kind(&self) -> &'static str {
-        "spectrum-batch"
+    fn input_kind(&self) -> Kind {
+        Kind::SpectrumBatch
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
@@ -75,6 +77,24 @@ impl Analysis for SpectrumStack {
     fn quick_size(&self) -> usize {
         100 * PIXELS
     }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 0.164), (1.0, 40.7e-3), (1.0, 22.8e-3)],
+            mem: (1.0, 24.0),
+            w_ref: 3e6,
+        }
+    }
+    fn call_bytes(&self, input: &Dataset, params: &Params, threads: usize) -> Option<f64> {
+        // A memory-mapped stack is read block by block: the call holds its block budget
+        // per thread and the per-wavelength results, not the stack (the page cache is the
+        // kernel's to reclaim). Counting the file refused a 2.4 GB stack that needs 84 MB.
+        let Dataset::Mapped(_) = input else {
+            return None;
+        };
+        let size = self.size_of(input) as f64;
+        let block = params.opt_i64("block_mb")?.max(1) as f64 * 1048576.0;
+        Some((block * threads.max(1) as f64).min(8.0 * size) + 64.0 * size.sqrt())
+    }
     /// `size / 3000` spectra of 3000 pixels (N(100, 1), every 100th one +50), as the exercise.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
         if size > MAX_GENERATED {
@@ -89,50 +109,16 @@ impl Analysis for SpectrumStack {
         Ok(Dataset::SpectrumBatch(stack_batch(count, pixels, seed)))
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        let (rows, cols) = match input {
-            Dataset::SpectrumBatch(b) => {
-                if b.wavelength.len() != b.flux.ncols() {
-                    return Err(Error::input(format!(
-                        "spectrum-stack: {} wavelengths for spectra of {} pixels",
-                        b.wavelength.len(),
-                        b.flux.ncols()
-                    )));
-                }
-                if let Some(v) = b.flux.iter().find(|v| !v.is_finite()) {
-                    return Err(Error::input(format!(
-                        "spectrum-stack needs finite fluxes; found {v}"
-                    )));
-                }
-                b.flux.dim()
-            }
-            Dataset::Mapped(m) => {
-                if m.shape.len() != 2 || !matches!(m.dtype, Dtype::F64 | Dtype::F32) {
-                    return Err(Error::input(format!(
-                        "spectrum-stack reads a 2-D float64/float32 array (spectra × pixels), not {} {:?}",
-                        m.dtype.name(),
-                        m.shape
-                    )));
-                }
-                (m.shape[0], m.shape[1])
-            }
-            other => return Err(wrong_input(self, other)),
-        };
-        if rows == 0 || cols == 0 {
-            return Err(Error::input("spectrum-stack: the stack is empty"));
-        }
-        params.str("mode")?;
-        params.f64("k")?;
-        params.usize("block_mb")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
+        let stack = self.parse(input, params)?;
         let k = params.f64("k")?;
         let mmap = params.str("mode")? == "mmap";
         let budget = params.usize("block_mb")? * 1024 * 1024;
         let written; // keeps the temporary map alive for the run
-        let (src, wavelength, mode) = match input {
-            Dataset::SpectrumBatch(b) if mmap => {
+        let (src, wavelength, mode) = match stack {
+            Stack::Batch(b) if mmap => {
                 written = stage!(ctx, "write", write_temp(b)?);
                 (
                     Source::Mapped(&written),
@@ -140,7 +126,7 @@ impl Analysis for SpectrumStack {
                     "mmap (temporary file)",
                 )
             }
-            Dataset::SpectrumBatch(b) => {
+            Stack::Batch(b) => {
                 let s = b
                     .flux
                     .as_slice()
@@ -154,12 +140,11 @@ impl Analysis for SpectrumStack {
                     "memory",
                 )
             }
-            Dataset::Mapped(m) => (
+            Stack::Mapped(m) => (
                 Source::Mapped(m),
                 (0..m.shape[1]).map(|i| i as f64).collect(),
                 "mmap (input file)",
             ),
-            other => return Err(wrong_input(self, other)),
         };
         let (rows, cols) = src.dim();
         let (col_block, row_block) = match variant {
@@ -237,6 +222,54 @@ impl Analysis for SpectrumStack {
                 row_stats,
                 Tolerance::Rel(1e-10),
             ))
+    }
+}
+
+/// The stack a run reads: spectra in memory, or a memory-mapped array.
+enum Stack<'a> {
+    Batch(&'a SpectrumBatch),
+    Mapped(&'a Mapped),
+}
+
+impl SpectrumStack {
+    /// The stack, checked once with the parameters: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<Stack<'a>> {
+        let (stack, (rows, cols)) = match input {
+            Dataset::SpectrumBatch(b) => {
+                if b.wavelength.len() != b.flux.ncols() {
+                    return Err(Error::input(format!(
+                        "spectrum-stack: {} wavelengths for spectra of {} pixels",
+                        b.wavelength.len(),
+                        b.flux.ncols()
+                    )));
+                }
+                if let Some(v) = b.flux.iter().find(|v| !v.is_finite()) {
+                    return Err(Error::input(format!(
+                        "spectrum-stack needs finite fluxes; found {v}"
+                    )));
+                }
+                (Stack::Batch(b), b.flux.dim())
+            }
+            Dataset::Mapped(m) => {
+                if m.shape.len() != 2 || !matches!(m.dtype, Dtype::F64 | Dtype::F32) {
+                    return Err(Error::input(format!(
+                        "spectrum-stack reads a 2-D float64/float32 array (spectra × pixels), not {} {:?}",
+                        m.dtype.name(),
+                        m.shape
+                    )));
+                }
+                (Stack::Mapped(m), (m.shape[0], m.shape[1]))
+            }
+            other => return Err(wrong_input(self, other)),
+        };
+        if rows == 0 || cols == 0 {
+            return Err(Error::input("spectrum-stack: the stack is empty"));
+        }
+        params.str("mode")?;
+        params.f64("k")?;
+        params.usize("block_mb")?;
+        Ok(stack)
     }
 }
 

@@ -9,8 +9,10 @@
 //! memory-mapped array read chunk by chunk.
 
 use crate::data::rng::Rng;
-use crate::data::{Dataset, Dtype, Mapped, Table};
-use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::data::{Dataset, Dtype, Kind, Mapped, Table};
+use crate::engine::{
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+};
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -34,14 +36,14 @@ impl Analysis for StreamingStats {
     fn title(&self) -> &'static str {
         "Streaming statistics (Welford / Chan)"
     }
-    fn section(&self) -> &'static str {
-        "7.5 Memory"
+    fn section(&self) -> Section {
+        Section::Memory
     }
     fn help(&self) -> &'static str {
         "Mean, std, min and max of a stream of chunks without holding it: Welford value by value, or per-chunk moments merged with Chan's formula (in parallel)."
     }
-    fn input_kind(&self) -> &'static str {
-        "none"
+    fn input_kind(&self) -> Kind {
+        Kind::None
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![ParamSpec::int(
@@ -60,6 +62,13 @@ impl Analysis for StreamingStats {
     }
     fn quick_size(&self) -> usize {
         20_000
+    }
+    fn cost(&self) -> CostModel {
+        CostModel {
+            time: [(1.0, 1.86e-3), (1.0, 1.34e-3), (1.0, 1.11e-3)],
+            mem: (0.0, 1e6),
+            w_ref: 1e5,
+        }
     }
     /// A stream descriptor (values, seed): the values are generated while streaming.
     fn generate(&self, size: usize, seed: u64) -> Result<Dataset> {
@@ -85,16 +94,11 @@ impl Analysis for StreamingStats {
         }
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
-        if source(self, input)?.is_empty() {
-            return Err(Error::input("streaming-stats: the stream has no values"));
-        }
-        params.usize("chunk")?;
-        Ok(())
+        self.parse(input, params).map(drop)
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
-        self.validate(input, params)?;
-        let src = source(self, input)?;
-        let chunk = params.usize("chunk")?.max(1);
+        let (src, chunk) = self.parse(input, params)?;
+        let chunk = chunk.max(1);
         let n = src.len();
         let n_chunks = n.div_ceil(chunk as u64);
         let n_groups = n_chunks.div_ceil(GROUP as u64);
@@ -163,6 +167,18 @@ impl Analysis for StreamingStats {
                 run_t,
                 Tolerance::Rel(1e-10),
             ))
+    }
+}
+
+impl StreamingStats {
+    /// The stream and the chunk length, checked once: what `validate` reports and `run`
+    /// computes on.
+    fn parse<'a>(&self, input: &'a Dataset, params: &Params) -> Result<(Source<'a>, usize)> {
+        let src = source(self, input)?;
+        if src.is_empty() {
+            return Err(Error::input("streaming-stats: the stream has no values"));
+        }
+        Ok((src, params.usize("chunk")?))
     }
 }
 

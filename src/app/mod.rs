@@ -278,7 +278,7 @@ impl AstroApp {
 
     /// After loading, select an analysis that takes this kind (if the current one does not).
     fn pick_analysis_for_data(&mut self) {
-        let kind = self.data.info.kind.clone();
+        let kind = self.data.info.kind;
         if self.analysis().input_kind() == kind {
             return;
         }
@@ -608,8 +608,8 @@ impl AstroApp {
         });
     }
 
-    pub fn data_kind(&self) -> &str {
-        &self.data.info.kind
+    pub fn data_kind(&self) -> data::Kind {
+        self.data.info.kind
     }
 
     /// Points in the (size, thread) sweeps so far.

@@ -179,7 +179,7 @@ pub fn data_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     let i = &app.data.info;
     egui::Grid::new("datainfo").num_columns(2).show(ui, |ui| {
         ui.label("kind");
-        ui.label(RichText::new(&i.kind).strong());
+        ui.label(RichText::new(i.kind.name()).strong());
         ui.end_row();
         ui.label("shape");
         ui.label(format!("{:?}", i.shape));
@@ -250,11 +250,11 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         .width(300.0)
         .selected_text(current.title())
         .show_ui(ui, |ui| {
-            let mut sections: Vec<&str> =
+            let mut sections: Vec<engine::Section> =
                 analyses::registry().iter().map(|a| a.section()).collect();
             sections.dedup();
             for s in sections {
-                ui.label(RichText::new(s).strong().small());
+                ui.label(RichText::new(s.name()).strong().small());
                 for a in analyses::registry().iter().filter(|a| a.section() == s) {
                     if ui
                         .selectable_label(
@@ -278,7 +278,7 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     ui.label(a.help());
     let kind = a.input_kind();
     if kind != app.data.info.kind {
-        let note = if kind == "none" {
+        let note = if kind == crate::data::Kind::None {
             "generates its own samples".to_string()
         } else {
             format!(

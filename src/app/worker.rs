@@ -280,14 +280,14 @@ mod tests {
         fn title(&self) -> &'static str {
             "buggy"
         }
-        fn section(&self) -> &'static str {
-            "test"
+        fn section(&self) -> crate::engine::Section {
+            crate::engine::Section::Profiling
         }
         fn help(&self) -> &'static str {
             "panics in naive"
         }
-        fn input_kind(&self) -> &'static str {
-            "none"
+        fn input_kind(&self) -> crate::data::Kind {
+            crate::data::Kind::None
         }
         fn params(&self) -> Vec<ParamSpec> {
             Vec::new()
@@ -303,6 +303,13 @@ mod tests {
         }
         fn generate(&self, _size: usize, _seed: u64) -> crate::Result<Dataset> {
             Ok(Dataset::None)
+        }
+        fn cost(&self) -> crate::engine::CostModel {
+            crate::engine::CostModel {
+                time: [(1.0, 1e-6); 3],
+                mem: (1.0, 0.0),
+                w_ref: 1.0,
+            }
         }
         fn run(
             &self,

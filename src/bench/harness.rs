@@ -125,7 +125,7 @@ pub fn run_partial(
     let record = RunRecord {
         analysis: analysis.id().to_string(),
         input: InputDesc {
-            kind: info.kind.clone(),
+            kind: info.kind.to_string(),
             source: info.source.clone(),
             shape: info.shape.clone(),
         },

@@ -4,11 +4,14 @@
 
 pub mod fits;
 pub mod generate;
+pub mod kind;
 pub mod load;
 pub mod mapped;
 pub mod npy;
 pub mod rng;
 pub mod text;
+
+pub use kind::Kind;
 
 use ndarray::{Array1, Array2};
 use serde::Serialize;
@@ -228,20 +231,20 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> Kind {
         match self {
-            Dataset::None => "none",
-            Dataset::Spectrum(_) => "spectrum",
-            Dataset::LightCurve(_) => "light-curve",
-            Dataset::LightCurveBatch(_) => "light-curve-batch",
-            Dataset::Frame(_) => "frame",
-            Dataset::FrameBatch(_) => "frame-batch",
-            Dataset::Catalog(_) => "catalog",
-            Dataset::CatalogPair(..) => "catalog-pair",
-            Dataset::Points(_) => "points",
-            Dataset::SpectrumBatch(_) => "spectrum-batch",
-            Dataset::Table(_) => "table",
-            Dataset::Mapped(_) => "memory-mapped array",
+            Dataset::None => Kind::None,
+            Dataset::Spectrum(_) => Kind::Spectrum,
+            Dataset::LightCurve(_) => Kind::LightCurve,
+            Dataset::LightCurveBatch(_) => Kind::LightCurveBatch,
+            Dataset::Frame(_) => Kind::Frame,
+            Dataset::FrameBatch(_) => Kind::FrameBatch,
+            Dataset::Catalog(_) => Kind::Catalog,
+            Dataset::CatalogPair(..) => Kind::CatalogPair,
+            Dataset::Points(_) => Kind::Points,
+            Dataset::SpectrumBatch(_) => Kind::SpectrumBatch,
+            Dataset::Table(_) => Kind::Table,
+            Dataset::Mapped(_) => Kind::Mapped,
         }
     }
 
@@ -335,7 +338,7 @@ pub enum Origin {
 /// What the loader (or generator) saw: shown by `astroperf info` and the data panel.
 #[derive(Clone, Debug, Serialize)]
 pub struct DataInfo {
-    pub kind: String,
+    pub kind: Kind,
     pub source: String,
     pub origin: Origin,
     pub shape: Vec<usize>,
@@ -357,7 +360,7 @@ impl Loaded {
     /// Wrap a dataset, filling the info fields that follow from the data itself.
     pub fn new(data: Dataset, source: impl Into<String>, origin: Origin) -> Self {
         let info = DataInfo {
-            kind: data.kind().to_string(),
+            kind: data.kind(),
             source: source.into(),
             origin,
             shape: data.shape(),
@@ -382,11 +385,12 @@ impl Loaded {
 
 /// Convert a loaded dataset to the kind an analysis takes when the mapping is obvious
 /// (a 2-column table -> points, a spectrum's flux -> ...); otherwise keep it as it is and
-/// let the analysis report the mismatch.
-pub fn adapt(want: &str, l: Loaded) -> crate::Result<Loaded> {
+/// let the analysis report the mismatch. `want` is a [`Kind`] or its name (an unknown
+/// name converts nothing).
+pub fn adapt(want: impl TryInto<Kind>, l: Loaded) -> crate::Result<Loaded> {
     let Loaded { data, mut info } = l;
-    let data = match (want, data) {
-        ("points", Dataset::Table(t)) if t.data.ncols() >= 2 => {
+    let data = match (want.try_into().ok(), data) {
+        (Some(Kind::Points), Dataset::Table(t)) if t.data.ncols() >= 2 => {
             info.warnings.push(format!(
                 "using columns '{}' and '{}' as x, y",
                 t.columns[0], t.columns[1]
@@ -395,18 +399,22 @@ pub fn adapt(want: &str, l: Loaded) -> crate::Result<Loaded> {
                 xy: t.data.slice(ndarray::s![.., 0..2]).to_owned(),
             })
         }
-        ("catalog", Dataset::Table(t)) if t.data.ncols() >= 2 => Dataset::Catalog(Catalog {
-            ra: t.data.column(0).to_owned(),
-            dec: t.data.column(1).to_owned(),
-            mag: (t.data.ncols() >= 3).then(|| t.data.column(2).to_owned()),
-            color: (t.data.ncols() >= 4).then(|| t.data.column(3).to_owned()),
-        }),
-        ("spectrum", Dataset::Table(t)) if t.data.ncols() >= 2 => Dataset::Spectrum(Spectrum {
-            wavelength: t.data.column(0).to_owned(),
-            flux: t.data.column(1).to_owned(),
-            error: (t.data.ncols() >= 3).then(|| t.data.column(2).to_owned()),
-        }),
-        ("light-curve", Dataset::Table(t)) if t.data.ncols() >= 2 => {
+        (Some(Kind::Catalog), Dataset::Table(t)) if t.data.ncols() >= 2 => {
+            Dataset::Catalog(Catalog {
+                ra: t.data.column(0).to_owned(),
+                dec: t.data.column(1).to_owned(),
+                mag: (t.data.ncols() >= 3).then(|| t.data.column(2).to_owned()),
+                color: (t.data.ncols() >= 4).then(|| t.data.column(3).to_owned()),
+            })
+        }
+        (Some(Kind::Spectrum), Dataset::Table(t)) if t.data.ncols() >= 2 => {
+            Dataset::Spectrum(Spectrum {
+                wavelength: t.data.column(0).to_owned(),
+                flux: t.data.column(1).to_owned(),
+                error: (t.data.ncols() >= 3).then(|| t.data.column(2).to_owned()),
+            })
+        }
+        (Some(Kind::LightCurve), Dataset::Table(t)) if t.data.ncols() >= 2 => {
             Dataset::LightCurve(LightCurve {
                 time: t.data.column(0).to_owned(),
                 value: t.data.column(1).to_owned(),
@@ -416,7 +424,7 @@ pub fn adapt(want: &str, l: Loaded) -> crate::Result<Loaded> {
         }
         (_, d) => d,
     };
-    info.kind = data.kind().to_string();
+    info.kind = data.kind();
     info.shape = data.shape();
     Ok(Loaded { data, info })
 }

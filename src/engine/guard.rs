@@ -13,6 +13,11 @@
 //! harness (it keeps each variant's last output for the agreement check) plus one more for
 //! the call in flight. Estimates are meant to be right within a factor of a few, which is
 //! all a guard needs: the limits are a minute and half the available memory.
+//!
+//! Every number belongs to the analysis it describes: its `impl Analysis` declares the
+//! [`CostModel`](crate::engine::CostModel) (`cost`), the work measure (`work`) and any
+//! parameter factor or memory law of its own (`time_factor`, `call_bytes`); this module
+//! knows no analysis and only computes with them.
 
 use crate::data::Dataset;
 use crate::engine::RunConfig;
@@ -25,161 +30,10 @@ pub const MAX_SECONDS: f64 = 60.0;
 /// Beyond this fraction of the available memory a run needs `--force` / a confirmation.
 pub const MAX_MEMORY_FRACTION: f64 = 0.5;
 
-/// How one analysis' cost grows.
-struct Model {
-    id: &'static str,
-    /// (exponent p, seconds at the chapter work `w_ref`) for naive, vectorized, parallel
-    /// (parallel measured with 2 threads).
-    time: [(f64, f64); 3],
-    /// Bytes one call allocates = `mem.1 · size^mem.0` (size in the analysis' size unit).
-    mem: (f64, f64),
-    /// The work measure at the chapter size and default parameters.
-    w_ref: f64,
-}
-
-/// Release medians from this machine (README "Chapter-size bench", session 1; cross-match
-/// naive from the quick suite, 5,000 rows: 57 ms).
-static MODELS: &[Model] = &[
-    Model {
-        id: "pairwise-distances",
-        time: [(2.0, 10.8e-3), (2.0, 6.31e-3), (2.0, 3.25e-3)],
-        // N(N-1)/2 f64 distances.
-        mem: (2.0, 4.0),
-        w_ref: 2000.0,
-    },
-    Model {
-        id: "spectrum-pipeline",
-        time: [(1.0, 96.6e-3), (1.0, 3.64e-3), (1.0, 1.87e-3)],
-        mem: (1.0, 48.0),
-        w_ref: 50_000.0,
-    },
-    Model {
-        id: "ccd-pipeline",
-        // size = pixels per side: work ∝ side².
-        time: [(2.0, 110.9e-3), (2.0, 5.74e-3), (2.0, 3.01e-3)],
-        mem: (2.0, 80.0),
-        w_ref: 1024.0,
-    },
-    Model {
-        id: "angular-distances",
-        time: [(2.0, 1.171), (2.0, 0.3016), (2.0, 0.1652)],
-        // The full N×N matrix in f64.
-        mem: (2.0, 8.0),
-        w_ref: 4000.0,
-    },
-    Model {
-        id: "extinction-correction",
-        time: [(1.0, 5.74e-3), (1.0, 4.03e-3), (1.0, 4.72e-3)],
-        mem: (1.0, 16.0),
-        w_ref: 1e6,
-    },
-    Model {
-        id: "phase-fold",
-        time: [(1.0, 6.51e-3), (1.0, 5.15e-3), (1.0, 3.97e-3)],
-        mem: (1.0, 40.0),
-        w_ref: 1e5,
-    },
-    Model {
-        id: "cross-match",
-        // Naive is brute force over N·M pairs; the zone index is N log M.
-        time: [(2.0, 22.8), (1.05, 33.2e-3), (1.05, 25.5e-3)],
-        mem: (1.0, 64.0),
-        w_ref: 1e5,
-    },
-    Model {
-        id: "orbit-leapfrog",
-        // work = steps × orbits.
-        time: [(1.0, 0.449e-3), (1.0, 0.297e-3), (1.0, 0.343e-3)],
-        mem: (1.0, 56.0),
-        w_ref: 1e4,
-    },
-    Model {
-        id: "monte-carlo-pi",
-        time: [(1.0, 38.8e-3), (1.0, 60.3e-3), (1.0, 24.4e-3)],
-        mem: (1.0, 0.0),
-        w_ref: 1e7,
-    },
-    Model {
-        id: "peak-count",
-        time: [(1.0, 17.8e-3), (1.0, 10.4e-3), (1.0, 5.61e-3)],
-        mem: (1.0, 1024.0),
-        w_ref: 1000.0,
-    },
-    Model {
-        id: "magnitude-sum",
-        time: [(1.0, 51.4e-3), (1.0, 16.0e-3), (1.0, 13.4e-3)],
-        mem: (1.0, 8.0),
-        w_ref: 1e6,
-    },
-    Model {
-        id: "planck",
-        time: [(1.0, 23.7e-3), (1.0, 13.0e-3), (1.0, 10.2e-3)],
-        mem: (1.0, 16.0),
-        w_ref: 1e6,
-    },
-    Model {
-        id: "observation-batch",
-        // work = pixels in the whole batch (50 frames of 1024²).
-        time: [(1.0, 2.694), (1.0, 0.1407), (1.0, 0.1144)],
-        mem: (1.0, 16.0),
-        w_ref: 50.0 * 1024.0 * 1024.0,
-    },
-    Model {
-        id: "banded-median",
-        time: [(2.0, 1.230), (2.0, 0.1467), (2.0, 0.0775)],
-        // In place, in bands: small.
-        mem: (1.0, 4096.0),
-        w_ref: 4096.0,
-    },
-    Model {
-        id: "memory-layout",
-        time: [(2.0, 0.679), (2.0, 0.588), (2.0, 0.439)],
-        // f64 + f32 + i16 copies of the frame (and a file on disk).
-        mem: (2.0, 22.0),
-        w_ref: 4096.0,
-    },
-    Model {
-        id: "catalog-chunks",
-        time: [(1.0, 0.231), (1.0, 0.0999), (1.0, 0.0665)],
-        // Chunked through a memory map: bounded.
-        mem: (0.0, 64e6),
-        w_ref: 1e7,
-    },
-    Model {
-        id: "streaming-stats",
-        time: [(1.0, 1.86e-3), (1.0, 1.34e-3), (1.0, 1.11e-3)],
-        mem: (0.0, 1e6),
-        w_ref: 1e5,
-    },
-    Model {
-        id: "period-search",
-        // work = points × trial frequencies (bench: 10,000 × 10,000).
-        time: [(1.0, 2.092), (1.0, 57.1e-3), (1.0, 36.6e-3)],
-        mem: (1.0, 64.0),
-        w_ref: 1e8,
-    },
-    Model {
-        id: "spectrum-stack",
-        time: [(1.0, 0.164), (1.0, 40.7e-3), (1.0, 22.8e-3)],
-        mem: (1.0, 24.0),
-        w_ref: 3e6,
-    },
-    Model {
-        id: "population-synthesis",
-        // work = realizations × stars (1,000 × 10,000).
-        time: [(1.0, 0.558), (1.0, 0.190), (1.0, 0.113)],
-        mem: (0.0, 16e6),
-        w_ref: 1e7,
-    },
-];
-
-fn model(id: &str) -> Option<&'static Model> {
-    MODELS.iter().find(|m| m.id == id)
-}
-
-/// Whether an analysis has a calibrated cost model (tests check every registered one does).
-pub fn has_model(id: &str) -> bool {
-    model(id).is_some()
+/// Whether an analysis' cost model is calibrated (tests check every registered one is;
+/// every analysis declares one, so this only catches a malformed one).
+pub fn has_model(a: &dyn Analysis) -> bool {
+    a.cost().is_calibrated()
 }
 
 /// The estimated cost of a run.
@@ -228,84 +82,20 @@ pub fn fmt_bytes(b: f64) -> String {
     }
 }
 
-/// Trial frequencies of a period search: `n` if given, else astropy's automatic grid
-/// (5 samples per peak up to 5 × the average Nyquist frequency), which for automatic
-/// fmin/fmax is about 12.5 per point whatever the baseline.
-fn trial_frequencies(input: &Dataset, params: &Params, npts: f64) -> f64 {
-    if let Some(n) = params.opt_i64("n") {
-        return n.max(2) as f64;
-    }
-    let baseline = match input {
-        Dataset::LightCurve(l) => span(l.time.iter().copied()),
-        Dataset::LightCurveBatch(v) => v
-            .iter()
-            .map(|l| span(l.time.iter().copied()))
-            .fold(0.0, f64::max),
-        _ => 0.0,
-    };
-    match (params.opt_f64("fmin"), params.opt_f64("fmax")) {
-        (None, None) => 12.5 * npts,
-        (fmin, fmax) if baseline > 0.0 => {
-            let df = 1.0 / (5.0 * baseline);
-            let fmin = fmin.unwrap_or(0.5 * df);
-            let fmax = fmax.unwrap_or(2.5 * npts / baseline);
-            ((fmax - fmin) / df).max(2.0)
-        }
-        _ => 12.5 * npts,
-    }
-}
-
-fn span(t: impl Iterator<Item = f64>) -> f64 {
-    let (lo, hi) = t
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-            (lo.min(x), hi.max(x))
-        });
-    if hi > lo {
-        hi - lo
-    } else {
-        0.0
-    }
-}
-
-/// The work measure `w` of a run (see the module docs).
-fn work(a: &dyn Analysis, input: &Dataset, params: &Params) -> f64 {
-    let size = a.size_of(input) as f64;
-    let int = |name: &str, default: f64| params.opt_i64(name).map_or(default, |v| v as f64);
-    match a.id() {
-        "orbit-leapfrog" => size * int("orbits", 1.0).max(1.0),
-        "observation-batch" => input.n_elements() as f64,
-        "population-synthesis" => size * int("stars", 10_000.0).max(1.0),
-        "period-search" => {
-            let npts = match input {
-                Dataset::LightCurveBatch(v) => v.iter().map(|l| l.time.len()).sum::<usize>() as f64,
-                _ => size,
-            };
-            let per_curve = match input {
-                Dataset::LightCurveBatch(v) if !v.is_empty() => npts / v.len() as f64,
-                _ => npts,
-            };
-            npts * trial_frequencies(input, params, per_curve)
-        }
-        "cross-match" => match input {
-            // N·M pairs for brute force; the model's exponent 2 is on sqrt(N·M).
-            Dataset::CatalogPair(c1, c2) => ((c1.len() as f64) * (c2.len() as f64)).sqrt(),
-            _ => size,
-        },
-        _ => size,
-    }
-}
-
-/// Estimate the cost of running `cfg.variants` of `a` on `input`; `None` for an analysis
-/// without a calibrated model.
+/// Estimate the cost of running `cfg.variants` of `a` on `input` from the analysis' own
+/// cost model; `None` when that model is not calibrated.
 pub fn estimate(
     a: &dyn Analysis,
     input: &Dataset,
     params: &Params,
     cfg: &RunConfig,
 ) -> Option<Estimate> {
-    let m = model(a.id())?;
-    let w = work(a, input, params);
+    let m = a.cost();
+    if !m.is_calibrated() {
+        return None;
+    }
+    let params = params.with_defaults(&a.params());
+    let w = a.work(input, &params);
     let size = a.size_of(input) as f64;
     let calls = (cfg.warmup + cfg.repeat.max(1)) as f64;
     let mut per_call = Vec::new();
@@ -313,10 +103,7 @@ pub fn estimate(
     for &v in &cfg.variants {
         let (p, t_ref) = m.time[v as usize];
         let mut t = t_ref * (w / m.w_ref).max(0.0).powf(p);
-        // Window size scales the naive running median linearly.
-        if a.id() == "spectrum-pipeline" && v == Variant::Naive {
-            t *= params.opt_i64("window").map_or(1.0, |w| w as f64 / 101.0);
-        }
+        t *= a.time_factor(v, &params);
         // Calibrated on 2 threads.
         if v == Variant::Parallel {
             t *= (2.0 / cfg.threads.max(1) as f64).clamp(0.25, 2.0);
@@ -332,14 +119,9 @@ pub fn estimate(
         per_call.push((v, t));
         seconds += total;
     }
-    let mut one = m.mem.1 * size.max(0.0).powf(m.mem.0);
-    // A memory-mapped stack is read block by block: the call holds its block budget per
-    // thread and the per-wavelength results, not the stack (the page cache is the
-    // kernel's to reclaim). Counting the file refused a 2.4 GB stack that needs 84 MB.
-    if a.id() == "spectrum-stack" && matches!(input, Dataset::Mapped(_)) {
-        let block = params.opt_i64("block_mb").unwrap_or(32).max(1) as f64 * 1048576.0;
-        one = (block * cfg.threads.max(1) as f64).min(8.0 * size) + 64.0 * size.sqrt();
-    }
+    let one = a
+        .call_bytes(input, &params, cfg.threads.max(1))
+        .unwrap_or_else(|| m.mem.1 * size.max(0.0).powf(m.mem.0));
     let bytes = one * (cfg.variants.len() as f64 + 1.0);
     Some(Estimate {
         per_call,
@@ -483,15 +265,11 @@ mod tests {
     }
 
     #[test]
-    fn the_chapter_analyses_have_models_and_no_model_is_stale() {
-        for m in MODELS {
-            assert!(find(m.id).is_some(), "model of unknown analysis {}", m.id);
+    fn every_analysis_has_a_calibrated_model() {
+        for a in registry() {
+            assert!(has_model(*a), "{} has an uncalibrated cost model", a.id());
         }
-        let modelled = registry().iter().filter(|a| has_model(a.id())).count();
-        assert!(modelled >= 20, "{modelled}");
-        for a in registry().iter().filter(|a| !has_model(a.id())) {
-            eprintln!("note: {} has no cost model; the guard lets it run", a.id());
-        }
+        assert!(registry().len() >= 20, "{}", registry().len());
     }
 
     /// Release medians measured on this machine at sizes other than the calibration

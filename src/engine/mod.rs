@@ -2,17 +2,23 @@
 //! outputs with their agreement tolerance, and the resource guard. Every fact about one
 //! analysis lives on its `impl Analysis` in `crate::analyses`; nothing here knows an id.
 
+pub mod cost;
 pub mod guard;
+pub mod input;
 pub mod output;
 pub mod params;
 pub mod run_config;
+pub mod section;
 
 pub use crate::ctx::{Control, Ctx};
+pub use cost::CostModel;
+pub use input::input;
 pub use output::{Artifact, ArtifactData, Output, Tolerance};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};
 pub use run_config::RunConfig;
+pub use section::Section;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Kind};
 use crate::Result;
 use serde::Serialize;
 
@@ -56,11 +62,11 @@ pub trait Analysis: Send + Sync {
     fn id(&self) -> &'static str;
     fn title(&self) -> &'static str;
     /// Chapter section, e.g. "7.1 Profiling"; the GUI groups analyses by it.
-    fn section(&self) -> &'static str;
+    fn section(&self) -> Section;
     /// One line: what it computes and what it teaches.
     fn help(&self) -> &'static str;
-    /// The dataset kind it takes (`"none"` when it generates its own samples).
-    fn input_kind(&self) -> &'static str;
+    /// The dataset kind it takes ([`Kind::None`] when it generates its own samples).
+    fn input_kind(&self) -> Kind;
     fn params(&self) -> Vec<ParamSpec>;
     /// What "size" means for this analysis (for sweeps and throughput): "points", "pixels", ...
     fn size_unit(&self) -> &'static str;
@@ -91,6 +97,24 @@ pub trait Analysis: Send + Sync {
     /// Bytes a run must read and write at least (inputs + outputs), for streaming
     /// kernels whose limit is memory bandwidth; `None` where flops bound the work.
     fn bytes_moved(&self, _input: &Dataset, _params: &Params) -> Option<f64> {
+        None
+    }
+    /// The calibrated cost model the resource guard scales (see [`CostModel`]).
+    fn cost(&self) -> CostModel;
+    /// The work measure `w` the cost model scales with: the input size by default, a
+    /// product with a parameter where one scales the work (e.g. points × trial
+    /// frequencies). `params` has every declared default filled in.
+    fn work(&self, input: &Dataset, _params: &Params) -> f64 {
+        self.size_of(input) as f64
+    }
+    /// A factor on one variant's time for a parameter the work measure does not count
+    /// (e.g. the naive running median's window); `params` has the defaults filled in.
+    fn time_factor(&self, _variant: Variant, _params: &Params) -> f64 {
+        1.0
+    }
+    /// Bytes one call allocates where the model's power law of the size does not hold
+    /// (e.g. a memory-mapped input read in blocks); `None` keeps the power law.
+    fn call_bytes(&self, _input: &Dataset, _params: &Params, _threads: usize) -> Option<f64> {
         None
     }
     /// Run one variant. All variants return the same artifacts, compared with their tolerance.

@@ -191,6 +191,20 @@ impl Params {
         Params::resolve(specs, &[]).unwrap_or_default()
     }
 
+    /// These values with the declared default filled in for every parameter not set (a
+    /// caller may pass `Params::default()`; the guard still sees the chapter's values).
+    pub fn with_defaults(&self, specs: &[ParamSpec]) -> Params {
+        let mut values = self.values.clone();
+        for s in specs {
+            if let Some(d) = &s.default {
+                values
+                    .entry(s.name.to_string())
+                    .or_insert_with(|| d.clone());
+            }
+        }
+        Params { values }
+    }
+
     /// Set a typed value (from the GUI), range-checked.
     pub fn set(&mut self, spec: &ParamSpec, v: Option<ParamValue>) -> Result<()> {
         match v {
