@@ -3,7 +3,14 @@
 //! min/max network; threshold runs, union-find labelling of runs numbered as
 //! `scipy.ndimage.label` numbers them, and single-pass source moments.
 
-use crate::kernels::common::reflect;
+use crate::ctx::Ctx;
+use crate::kernels::common::{chunk_len, reflect};
+use crate::kernels::Method;
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// Rows between cancellation checks in the serial loops over a frame.
+pub const ROWS_PER_CHECK: usize = 64;
 
 #[inline(always)]
 fn mn(a: f64, b: f64) -> f64 {
@@ -130,6 +137,39 @@ pub fn median3_rows(src: &[f64], rows: usize, cols: usize, r0: usize, out: &mut 
     }
 }
 
+/// The 3x3 median of the whole frame with the method's kernel and scheduling (serial
+/// methods report progress up to one half: the median is the first half of their work).
+pub fn median3_frame(
+    method: Method,
+    src: &[f64],
+    rows: usize,
+    cols: usize,
+    ctx: &Ctx,
+) -> Result<Vec<f64>> {
+    let mut out = vec![0.0; rows * cols];
+    match method {
+        Method::Naive | Method::Vectorized => {
+            let fast = method == Method::Vectorized;
+            for (b, chunk) in out.chunks_mut(ROWS_PER_CHECK * cols).enumerate() {
+                ctx.check()?;
+                median3_rows(src, rows, cols, b * ROWS_PER_CHECK, chunk, fast);
+                ctx.progress(0.5 * ((b + 1) * ROWS_PER_CHECK) as f64 / rows as f64);
+            }
+        }
+        Method::Parallel => {
+            let band = chunk_len(rows, ctx.threads).min(ROWS_PER_CHECK);
+            out.par_chunks_mut(band * cols)
+                .enumerate()
+                .try_for_each(|(b, chunk)| {
+                    ctx.check()?;
+                    median3_rows(src, rows, cols, b * band, chunk, true);
+                    Ok::<(), Error>(())
+                })?;
+        }
+    }
+    Ok(out)
+}
+
 /// Sum of a slice with 8 independent accumulators (vectorises without fast-math).
 #[inline]
 pub fn lanes_sum(x: &[f64], f: impl Fn(f64) -> f64) -> f64 {
@@ -150,7 +190,6 @@ pub fn lanes_sum(x: &[f64], f: impl Fn(f64) -> f64) -> f64 {
 /// Population mean and std (two passes) from fixed 4096-element blocks summed with
 /// [`lanes_sum`] and added in block order: the same bits serially and in parallel.
 pub fn mean_std_lanes(x: &[f64], parallel: bool) -> (f64, f64) {
-    use rayon::prelude::*;
     const B: usize = crate::kernels::common::SUM_BLOCK;
     if x.is_empty() {
         return (f64::NAN, f64::NAN);

@@ -6,3 +6,21 @@ pub mod common;
 pub mod extract;
 pub mod image;
 pub mod periodogram;
+
+/// How a kernel that has the chapter's three ways of working runs. The engine's `Variant`
+/// maps onto it one to one (`Method::from(variant)`); the kernels sit below the engine, so
+/// they name the three ways themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// The chapter's scalar loop.
+    Naive,
+    /// The better single-thread algorithm.
+    Vectorized,
+    /// That algorithm over rayon.
+    Parallel,
+}
+
+impl Method {
+    /// The three, in the order the variants run (for tests that compare them).
+    pub const ALL: [Method; 3] = [Method::Naive, Method::Vectorized, Method::Parallel];
+}
