@@ -12,7 +12,8 @@
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
 use crate::data::{Dataset, Frame};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
-use crate::kernels::common::{chunk_len, copy_checked, reflect};
+use crate::kernels::buffers::{chunk_len, copy_checked};
+use crate::kernels::edges::reflect;
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
 use crate::{stage, Error, Result};
 use rayon::prelude::*;

@@ -21,15 +21,13 @@
 
 use crate::data::{generate, Dataset, Frame};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
-use crate::kernels::common::mean_std_naive;
 use crate::kernels::extract::background::{self as bg, Extraction};
 use crate::kernels::extract::clean::CleanParams;
 use crate::kernels::extract::deblend::DeblendParams;
 use crate::kernels::extract::detect::{detect, nonfinite_error};
 use crate::kernels::extract::photometry::{columns, PhotParams};
-use crate::kernels::image::{
-    all_finite, mean_std_lanes, median3_frame, source_table, SOURCE_COLUMNS,
-};
+use crate::kernels::image::{median3_frame, source_table, SOURCE_COLUMNS};
+use crate::kernels::stats::{all_finite, mean_std_lanes, mean_std_naive};
 use crate::kernels::Method;
 use crate::{stage, Error, Result};
 use ndarray::{Array2, ArrayD, IxDyn};

@@ -17,7 +17,8 @@
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
 use crate::data::{Dataset, Frame};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
-use crate::kernels::common::{copy_checked, SUM_BLOCK};
+use crate::kernels::buffers::copy_checked;
+use crate::kernels::stats::SUM_BLOCK;
 use crate::{stage, Error, Result};
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;

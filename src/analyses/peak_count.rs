@@ -10,7 +10,8 @@
 
 use crate::data::{generate, Dataset, SpectrumBatch};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
-use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
+use crate::kernels::peaks::find_peaks;
+use crate::kernels::stats::{mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;

@@ -11,7 +11,7 @@
 
 use crate::data::{Dataset, Table};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
-use crate::kernels::common::INV_FACTORIAL;
+use crate::kernels::series::INV_FACTORIAL;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;

@@ -2,10 +2,15 @@
 //! A kernel knows no `Dataset`, no analysis and no egui; it takes slices, plain parameter
 //! structs and, where it is long enough to be cancelled, the run's [`crate::ctx::Ctx`].
 
-pub mod common;
+pub mod buffers;
+pub mod edges;
 pub mod extract;
 pub mod image;
+pub mod peaks;
 pub mod periodogram;
+pub mod phase;
+pub mod series;
+pub mod stats;
 
 /// How a kernel that has the chapter's three ways of working runs. The engine's `Variant`
 /// maps onto it one to one (`Method::from(variant)`); the kernels sit below the engine, so

@@ -22,7 +22,8 @@
 //! `objects`, `deblend`, `clean`, `photometry`, and `full_maps` with `maps=full`.
 
 use crate::ctx::Ctx;
-use crate::kernels::common::{reflect, write_all, zeroed_f64};
+use crate::kernels::buffers::{write_all, zeroed_f64};
+use crate::kernels::edges::reflect;
 use crate::kernels::extract::clean::{clean, CleanParams};
 use crate::kernels::extract::deblend::{deblend_object, Children, DeblendParams};
 use crate::kernels::extract::detect::{detect, label_runs, nonfinite_error, Detection};

@@ -8,7 +8,7 @@
 //! Stages: `threshold`, `label`, `measure`.
 
 use crate::ctx::Ctx;
-use crate::kernels::common::chunk_len;
+use crate::kernels::buffers::chunk_len;
 use crate::kernels::image::{
     moments_from_runs, number_runs, paint, runs_in_row, union_band, union_rows, Dsu, Moments, Run,
     ROWS_PER_CHECK,
