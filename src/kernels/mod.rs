@@ -10,6 +10,7 @@ pub mod peaks;
 pub mod periodogram;
 pub mod phase;
 pub mod series;
+pub mod spatial;
 pub mod stats;
 
 /// How a kernel that has the chapter's three ways of working runs. The engine's `Variant`
