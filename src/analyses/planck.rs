@@ -12,6 +12,7 @@
 use crate::data::{Dataset, Table};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::kernels::series::INV_FACTORIAL;
+use crate::kernels::simd::has_avx2_fma;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -254,8 +255,7 @@ impl Folded {
     /// count from the same pass.
     fn eval_fused(&self, wl: &[f64], out: &mut [f64]) -> Partial {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
             return unsafe { self.eval_fused_avx2(wl, out) };
         }

@@ -11,6 +11,7 @@
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Dtype, Mapped, Table};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -338,7 +339,7 @@ impl Moments {
     pub fn of_chunk(x: &[f64]) -> Moments {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 // SAFETY: the CPU reports AVX2.
                 return unsafe { of_chunk_avx2(x) };
             }

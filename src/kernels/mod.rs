@@ -10,6 +10,7 @@ pub mod peaks;
 pub mod periodogram;
 pub mod phase;
 pub mod series;
+pub mod simd;
 pub mod spatial;
 pub mod stats;
 

@@ -277,7 +277,7 @@ pub fn mesh_stats_hist(vals: &[f64], h: &mut HistScratch) -> (f64, f64) {
 /// Histogram bin numbers `((v − lo)·inv + 1)` clamped to 0..=nb+1 (NaN to 0).
 fn bin_numbers(v: &[f64], lo: f64, inv: f64, nb: usize, out: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if crate::kernels::simd::has_avx2() {
         // SAFETY: AVX2 is present (checked just above).
         unsafe { bin_numbers_avx2(v, lo, inv, nb, out) };
         return;

@@ -419,7 +419,7 @@ fn tile_kernel(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if crate::kernels::simd::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function was compiled for.
             unsafe { tile_avx2(c, s, cd, sd, w, wy, acc) };
             return;
