@@ -15,6 +15,7 @@
 //! and conversions over rayon.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
+use crate::data::mapped::map_file;
 use crate::data::{Dataset, Frame};
 use crate::engine::{wrong_input, Analysis, Ctx, Output, ParamSpec, Params, Tolerance, Variant};
 use crate::kernels::buffers::copy_checked;
@@ -237,11 +238,8 @@ impl Analysis for MemoryLayout {
         ctx.progress(0.8);
         let result = (|| -> Result<(f64, f64, f64, f64)> {
             let t = Instant::now();
-            let map = stage!(ctx, "load_mmap", {
-                let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-                // SAFETY: the file is private to this run and not modified while mapped.
-                unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?
-            });
+            // the file is private to this run and not modified while mapped
+            let map = stage!(ctx, "load_mmap", map_file(&path)?);
             let l = timed(t);
             if map.len() != n * 8 {
                 return Err(Error::format(&path, "the mapped file has the wrong size"));

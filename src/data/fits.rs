@@ -8,7 +8,7 @@
 //! the memory-mapped bytes (big-endian), with BSCALE/BZERO/BLANK (TSCALn/TZEROn/TNULLn)
 //! applied: fitsrs returns stored values only.
 
-use super::load::{classify_table, count_nonfinite, warn_nonfinite};
+use super::checks::{classify_table, count_nonfinite, warn_nonfinite};
 use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2};
@@ -104,7 +104,7 @@ fn raw_str(card: &[u8]) -> Option<String> {
     let v = std::str::from_utf8(&card[10..]).ok()?.trim();
     let v = v.strip_prefix('\'')?;
     let end = v.find('\'')?;
-    Some(super::load::one_line(v[..end].trim()))
+    Some(super::checks::one_line(v[..end].trim()))
 }
 
 /// Walk every HDU's header with checked arithmetic; refuse truncated or absurd files.
@@ -168,7 +168,7 @@ fn prescan(path: &Path, bytes: &[u8], warnings: &mut Vec<String>) -> Result<Vec<
                         path,
                         format!(
                             "HDU {idx}: card '{}' has a string value without its closing quote",
-                            super::load::shown(key)
+                            super::checks::shown(key)
                         ),
                     ));
                 }
@@ -304,7 +304,7 @@ fn from_fitsrs(v: &fitsrs::card::Value) -> Option<HVal> {
         Value::Integer { value, .. } => Some(HVal::Int(*value)),
         Value::Float { value, .. } => Some(HVal::Float(*value)),
         Value::Logical { value, .. } => Some(HVal::Bool(*value)),
-        Value::String { value, .. } => Some(HVal::Str(super::load::one_line(value))),
+        Value::String { value, .. } => Some(HVal::Str(super::checks::one_line(value))),
         Value::Undefined | Value::Invalid(_) => None,
     }
 }
@@ -317,7 +317,11 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
         while out.len() < expect {
             let Some(hdu) = fits.next() else { break };
             let hdu = hdu.map_err(|e| {
-                format!("HDU {}: {}", out.len(), super::load::shown(&e.to_string()))
+                format!(
+                    "HDU {}: {}",
+                    out.len(),
+                    super::checks::shown(&e.to_string())
+                )
             })?;
             let cards: Vec<(String, HVal)> = match &hdu {
                 fitsrs::HDU::Primary(h) | fitsrs::HDU::XImage(h) => h
@@ -356,11 +360,10 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
 
 /// Load a FITS file of `len` bytes.
 pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
-    // Opened read-only and mapped read-only: the user's file is never written.
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: the map is read-only and dropped before returning; a file truncated by
-    // another process while we read it is outside what any loader can guard against.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    // Opened read-only and mapped read-only: the user's file is never written. The map is
+    // dropped before returning; a file truncated by another process while we read it is
+    // outside what any loader can guard against.
+    let map = super::mapped::map_file(path)?;
     load_bytes(path, &map)
 }
 
@@ -403,7 +406,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     } else {
         8
     };
-    super::load::ensure_memory(
+    super::checks::ensure_memory(
         path,
         &format!(
             "HDU {k} ({}, BITPIX = {}, NAXISn = {:?})",

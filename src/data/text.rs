@@ -2,7 +2,7 @@
 //! header in the last comment line before the data, as in MACHO `.mjd` files, or
 //! SExtractor's `#   1 NAME` column list), numbers only in the data lines.
 
-use super::load::{
+use super::checks::{
     classify_table, count_nonfinite, is_regular_grid, one_line, shown, warn_nonfinite,
 };
 use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
@@ -43,7 +43,7 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
         return Err(too_large(path, len));
     }
     // The whole file is read: refuse before reading one larger than the free memory.
-    super::load::ensure_memory(path, "text file", len)?;
+    super::checks::ensure_memory(path, "text file", len)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     load_bytes(path, &bytes)
 }
@@ -132,7 +132,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
                 let n = fields.len();
                 // The table (and the per-column copies a dataset makes) must fit in memory.
                 let cells = max_lines.saturating_mul(n as u64);
-                super::load::ensure_memory(
+                super::checks::ensure_memory(
                     path,
                     &format!("a table of up to {max_lines} lines x {n} columns"),
                     cells.saturating_mul(16),
