@@ -1,6 +1,15 @@
 //! Kernels: the science on slices, shared by several analyses and testable on their own.
 //! A kernel knows no `Dataset`, no analysis and no egui; it takes slices, plain parameter
 //! structs and, where it is long enough to be cancelled, the run's [`crate::ctx::Ctx`].
+//!
+//! - numbers: [`stats`] (deterministic sums, mean/std), [`series`] (exp coefficients),
+//!   [`simd`] (which vector paths the CPU takes);
+//! - arrays: [`edges`] (scipy's `reflect`), [`peaks`], [`phase`] (folding), [`buffers`]
+//!   (cancellable copies, huge-page buffers, chunk lengths);
+//! - images: [`image`] (3x3 median, runs, labels, moments) and [`extract`], the
+//!   SExtractor-like extractor (mesh, background, detect, deblend, clean, photometry);
+//! - light curves: [`periodogram`] (Lomb-Scargle, PDM, the chapter's χ² fold);
+//! - the sky: [`spatial`] (unit vectors and a declination-zone index).
 
 pub mod buffers;
 pub mod edges;

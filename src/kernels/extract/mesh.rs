@@ -146,7 +146,7 @@ pub struct HistScratch {
 const HIST_BINS: usize = 1024;
 
 /// [`mesh_stats`] the way SExtractor estimates it, from a histogram instead of a sort:
-/// one pass for the mean and σ0 of the mesh, a [`HIST_BINS`]-bin histogram over
+/// one pass for the mean and σ0 of the mesh, a `HIST_BINS`-bin histogram over
 /// mean ± 4σ0, the ±3σ-about-the-median clipping iterated to convergence on the bins'
 /// prefix sums (median interpolated inside its bin), then a second histogram over the
 /// result ± 5σ and the clipping again. Three passes over the pixels instead of a sort;
