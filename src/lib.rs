@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod kernels;
+pub mod sys;
 
 pub use error::{Error, Result};
 

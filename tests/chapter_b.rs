@@ -213,6 +213,7 @@ fn streaming_stats_equal_two_pass_on_the_held_stream_and_on_a_memory_map() {
         let bytes: Vec<u8> = all.iter().flat_map(|v| v.to_le_bytes()).collect();
         f.write_all(&bytes).expect("write");
     }
+    // SAFETY: an unnamed temporary file that nothing else can reach or modify.
     let map = unsafe { memmap2::Mmap::map(&f) }.expect("map");
     let m = Dataset::Mapped(Mapped {
         map: Arc::new(map),

@@ -14,7 +14,8 @@ use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::{chunk_len, copy_checked, reflect};
+use crate::kernels::buffers::{chunk_len, copy_checked};
+use crate::kernels::edges::reflect;
 use crate::kernels::image::{median3_row_fast, median3_row_sort, Median3Scratch};
 use crate::{stage, Error, Result};
 use rayon::prelude::*;

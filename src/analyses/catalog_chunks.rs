@@ -8,6 +8,7 @@
 //! the count, a magnitude histogram and the first `max_rows` bright rows; parallel =
 //! chunks over rayon, merged in file order.
 
+use crate::data::mapped::release;
 use crate::data::rng::Rng;
 use crate::data::{Catalog, Dataset, Dtype, Kind, Mapped};
 use crate::engine::{
@@ -130,7 +131,7 @@ impl Analysis for CatalogChunks {
             }
         );
         ctx.progress(1.0);
-        let (rss, hwm) = super::streaming_stats::memory_mb();
+        let (rss, hwm) = crate::sys::memory_mb();
         let mut bright = Array2::zeros((res.rows.len(), 4));
         for (i, r) in res.rows.iter().enumerate() {
             for c in 0..4 {
@@ -275,7 +276,7 @@ impl Source<'_> {
     /// Let the kernel drop the pages of rows r0..r1 (a no-op in memory).
     fn release(&self, r0: usize, r1: usize) {
         if let Source::Mapped { m, cols } = self {
-            super::spectrum_stack::release(m, r0 * cols, r1 * cols);
+            release(m, r0 * cols, r1 * cols);
         }
     }
 }
@@ -291,7 +292,7 @@ struct RssProbe {
 
 impl RssProbe {
     fn sample(&mut self) {
-        if let (Some(r), _) = super::streaming_stats::memory_mb() {
+        if let (Some(r), _) = crate::sys::memory_mb() {
             self.peak = Some(self.peak.map_or(r, |p: f64| p.max(r)));
         }
     }

@@ -12,6 +12,7 @@ use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -316,7 +317,7 @@ unsafe fn select_chunk_avx2(
 
 fn select_block(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked at run time).
         return unsafe { select_chunk_avx2(m, c, r_v, o) };
     }

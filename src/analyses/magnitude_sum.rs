@@ -13,7 +13,8 @@ use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::INV_FACTORIAL;
+use crate::kernels::series::INV_FACTORIAL;
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -366,7 +367,7 @@ unsafe fn fused_avx2(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> P
 
 fn fused_block(pairs: &[f64], out: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked at run time).
         return unsafe { fused_avx2(pairs, out) };
     }

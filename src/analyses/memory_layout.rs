@@ -15,11 +15,13 @@
 //! and conversions over rayon.
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of};
+use crate::data::mapped::map_file;
 use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::{copy_checked, SUM_BLOCK};
+use crate::kernels::buffers::copy_checked;
+use crate::kernels::stats::SUM_BLOCK;
 use crate::{stage, Error, Result};
 use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
@@ -315,11 +317,7 @@ fn layout_mmap(f: &F64Frame, m: &mut Measured, ctx: &Ctx) -> Result<f64> {
     ctx.progress(0.8);
     let result = (|| -> Result<(f64, f64, f64, f64)> {
         let t = Instant::now();
-        let map = stage!(ctx, "load_mmap", {
-            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            // SAFETY: the file is private to this run and not modified while mapped.
-            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?
-        });
+        let map = stage!(ctx, "load_mmap", map_file(&path)?);
         let l = timed(t);
         if map.len() != n * 8 {
             return Err(Error::format(&path, "the mapped file has the wrong size"));

@@ -8,14 +8,15 @@
 //! the calibration removes them again ((raw − dark) / flat). Param `calibrate=false`
 //! skips the calibration for frames that are already reduced.
 
-use super::ccd_pipeline::{detect_opts, MAX_PIXELS};
+use super::ccd_pipeline::MAX_PIXELS;
 use crate::data::rng::Rng;
 use crate::data::{generate, Dataset, Dtype, Frame, Kind};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::mean_std_naive;
-use crate::kernels::image::{all_finite, mean_std_lanes, Moments, SOURCE_COLUMNS};
+use crate::kernels::extract::detect::detect_opts;
+use crate::kernels::image::{Moments, SOURCE_COLUMNS};
+use crate::kernels::stats::{all_finite, mean_std_lanes, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -274,7 +275,7 @@ fn one_frame(
         }
     );
     let det = detect_opts(
-        variant,
+        variant.into(),
         cal,
         cal,
         rows,

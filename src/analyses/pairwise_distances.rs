@@ -6,6 +6,7 @@ use crate::data::{generate, Dataset, Kind, Points};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;
@@ -265,10 +266,7 @@ const PIECES: usize = 64;
 
 fn rows(x: &[f64], y: &[f64], m: usize, parallel: bool, ctx: &Ctx) -> Result<(Vec<f64>, Stats)> {
     let n = x.len();
-    #[cfg(target_arch = "x86_64")]
-    let avx2 = std::arch::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    let avx2 = false;
+    let avx2 = has_avx2();
     let mut out: Vec<f64> = Vec::with_capacity(m);
     let stats = {
         let spare = &mut out.spare_capacity_mut()[..m];

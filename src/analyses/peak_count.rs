@@ -12,7 +12,8 @@ use crate::data::{generate, Dataset, Kind, SpectrumBatch};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::{find_peaks, mean_std, mean_std_naive};
+use crate::kernels::peaks::find_peaks;
+use crate::kernels::stats::{mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::Array1;
 use rayon::prelude::*;

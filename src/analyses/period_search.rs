@@ -18,7 +18,10 @@ use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::periodogram::{self as ls, FastImpl, FastOptions, Grid, Prepared};
+use crate::kernels::periodogram::chi2_fold::chi2_fold;
+use crate::kernels::periodogram::lomb_scargle::{self as ls, FastImpl, FastOptions, Prepared};
+use crate::kernels::periodogram::pdm::pdm;
+use crate::kernels::periodogram::Grid;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -423,8 +426,7 @@ impl Analysis for PeriodSearch {
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let s = stage!(ctx, "prepare", setup(self, input, params)?);
-        let ncurves = s.curves.len();
-        let batch = ncurves > 1;
+        let batch = s.curves.len() > 1;
         let preps: Vec<Option<Prepared>> = stage!(ctx, "center", {
             s.curves
                 .iter()
@@ -443,213 +445,267 @@ impl Analysis for PeriodSearch {
                 }
             }
         }
-        // One curve: the parallel variant parallelises inside the curve. A batch: it
-        // runs curves in parallel, each with the (identical) serial vectorized kernel.
-        let inner_parallel = variant == Variant::Parallel && !batch;
-        let one = |i: usize| -> Result<Vec<f64>> {
-            let c = &s.curves[i];
-            let v = if batch && variant == Variant::Parallel {
-                Variant::Vectorized
-            } else {
-                variant
-            };
-            match s.method {
-                Method::Chi2 => chi2_fold(c, &s.grid, v, inner_parallel, ctx),
-                Method::Pdm => pdm(c, &s.grid, s.bins, v, inner_parallel, ctx),
-                Method::Ls => {
-                    let p = preps[i]
-                        .as_ref()
-                        .ok_or_else(|| Error::input("not prepared"))?;
-                    match v {
-                        Variant::Naive => ls::exact_naive(p, &s.grid, ctx),
-                        _ => ls::exact_blocked(p, &s.grid, inner_parallel, ctx),
-                    }
-                }
-                Method::LsFast => {
-                    let p = preps[i]
-                        .as_ref()
-                        .ok_or_else(|| Error::input("not prepared"))?;
-                    let how = match v {
-                        Variant::Naive => FastImpl::Naive,
-                        _ if inner_parallel => FastImpl::Parallel,
-                        _ => FastImpl::Fused,
-                    };
-                    ls::fast_power(p, &s.grid, &s.fast, how)
-                }
-            }
-        };
-        let values: Vec<Vec<f64>> = stage!(ctx, "periodogram", {
-            if batch && variant == Variant::Parallel {
-                (0..ncurves)
-                    .into_par_iter()
-                    .map(one)
-                    .collect::<Result<_>>()?
-            } else {
-                let mut v = Vec::with_capacity(ncurves);
-                for i in 0..ncurves {
-                    ctx.check()?;
-                    v.push(one(i)?);
-                    if batch {
-                        ctx.progress((i + 1) as f64 / ncurves as f64);
-                    }
-                }
-                v
-            }
-        });
+        let values = stage!(ctx, "periodogram", periodograms(&s, &preps, variant, ctx)?);
         let best: Vec<Option<usize>> = stage!(ctx, "best", {
             values
                 .iter()
                 .map(|v| best_index(v, s.method.maximize()))
                 .collect()
         });
-
         // The FFT method's error against exact sums at a few frequencies and the peak.
         let mut check_err: Option<(f64, usize)> = None;
         if s.method == Method::LsFast && s.check > 0 && !batch {
             if let (Some(p), Some(bi)) = (preps[0].as_ref(), best[0]) {
-                check_err = Some(stage!(ctx, "check-exact", {
-                    let n = s.grid.n;
-                    let m = s.check.min(n);
-                    let mut idx: Vec<usize> = (0..m)
-                        .map(|j| if m > 1 { j * (n - 1) / (m - 1) } else { 0 })
-                        .collect();
-                    idx.push(bi);
-                    idx.sort_unstable();
-                    idx.dedup();
-                    let err = |&k: &usize| (ls::exact_at(p, s.grid.freq(k)) - values[0][k]).abs();
-                    let e = if variant == Variant::Parallel {
-                        idx.par_iter().map(err).reduce(|| 0.0, f64::max)
-                    } else {
-                        idx.iter().map(err).fold(0.0, f64::max)
-                    };
-                    (e, idx.len())
-                }));
+                check_err = Some(stage!(
+                    ctx,
+                    "check-exact",
+                    error_against_exact(p, &s, &values[0], bi, variant)
+                ));
             }
         }
         ctx.progress(1.0);
-
-        // Artifacts
-        let freqs = s.grid.frequencies();
-        let col = s.method.column();
-        let mut columns: Vec<String> = vec!["frequency".to_string()];
-        if batch {
-            columns.extend((0..ncurves).map(|i| format!("{col}_{i}")));
-        } else {
-            columns.push(col.to_string());
-        }
-        let mut table = Array2::zeros((s.grid.n, 1 + ncurves));
-        for (k, f) in freqs.iter().enumerate() {
-            table[[k, 0]] = *f;
-            for (c, v) in values.iter().enumerate() {
-                table[[k, c + 1]] = v[k];
-            }
-        }
-        let mut best_table = Array2::from_elem((ncurves, 4), f64::NAN);
-        let mut best_periods = Vec::with_capacity(ncurves);
-        for (c, b) in best.iter().enumerate() {
-            best_table[[c, 0]] = c as f64;
-            if let Some(k) = b {
-                best_table[[c, 1]] = freqs[*k];
-                best_table[[c, 2]] = 1.0 / freqs[*k];
-                best_table[[c, 3]] = values[c][*k];
-                best_periods.push(1.0 / freqs[*k]);
-            } else {
-                best_periods.push(f64::NAN);
-            }
-        }
-        let tol = match s.method {
-            Method::Chi2 => Tolerance::Rel(1e-12),
-            _ => Tolerance::Rel(1e-9),
+        let found = Found {
+            values,
+            best,
+            freqs: s.grid.frequencies(),
         };
-
-        // Summary
-        let dropped: usize = s.curves.iter().map(|c| c.dropped).sum();
-        let unsorted = s.curves.iter().filter(|c| c.was_unsorted).count();
-        let mut warnings: Vec<String> = Vec::new();
-        if dropped > 0 {
-            warnings.push(format!(
-                "dropped {dropped} point(s) with NaN/infinite time, flux or uncertainty (or uncertainty <= 0)"
-            ));
-        }
-        if unsorted > 0 {
-            warnings.push(format!(
-                "{unsorted} curve(s) had unsorted times; sorted before the search"
-            ));
-        }
-        let num = |x: f64| -> serde_json::Value {
-            if x.is_finite() {
-                x.into()
-            } else {
-                serde_json::Value::Null
-            }
-        };
-        let b0 = best[0];
-        let best_f = b0.map_or(f64::NAN, |k| freqs[k]);
-        let best_v = b0.map_or(f64::NAN, |k| values[0][k]);
-        let mut out = Output::new()
-            .sum("method", params.str("method")?)
-            .sum("n_curves", ncurves)
-            .sum("n_points", s.curves[0].t.len())
-            .sum("n_frequencies", s.grid.n)
-            .sum("fmin", s.grid.fmin)
-            .sum("fmax", s.grid.fmax)
-            .sum("best_frequency", num(best_f))
-            .sum(BEST_PERIOD, num(1.0 / best_f));
-        match s.method {
-            Method::Ls | Method::LsFast => {
-                out = out.sum("peak_power", num(best_v));
-                if !batch {
-                    if let Some(p) = preps[0].as_ref() {
-                        out = out.sum(
-                            "false_alarm_probability",
-                            num(ls::fap_baluev(best_v, s.grid.fmax, p)),
-                        );
-                    }
-                }
-                out = out.sum("weighted", s.curves[0].dy.is_some());
-                if let Some((e, m)) = check_err {
-                    out = out
-                        .sum("max_abs_error_vs_exact", e)
-                        .sum("checked_frequencies", m);
-                }
-            }
-            Method::Pdm => {
-                out = out.sum("theta_min", num(best_v)).sum("bins", s.bins);
-            }
-            Method::Chi2 => {
-                let v = &values[0];
-                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                out = out
-                    .sum("chi2_min", num(lo))
-                    .sum("chi2_relative_spread", num((hi - lo) / lo.abs().max(f64::MIN_POSITIVE)))
-                    .sum(
-                        "note",
-                        "the chapter's chi2 of the phase-sorted fluxes equals sum((f-mean)^2) at every period; its 'best period' is decided by round-off",
-                    );
-            }
-        }
-        if batch {
-            out = out.sum(
-                "best_periods",
-                best_periods.iter().map(|p| num(*p)).collect::<Vec<_>>(),
-            );
-        }
-        out = out.sum("warnings", warnings);
-        Ok(out
-            .table(
-                PERIODOGRAM,
-                &columns.iter().map(String::as_str).collect::<Vec<_>>(),
-                table,
-                tol,
-            )
-            .table(
-                "best_periods",
-                &["curve", "best_frequency", "best_period", col],
-                best_table,
-                tol,
-            ))
+        let out = summary(&s, &found, preps[0].as_ref(), check_err, params)?;
+        Ok(with_tables(out, &s, &found))
     }
+}
+
+/// Every curve's periodogram. One curve: the parallel variant parallelises inside the
+/// curve. A batch: it runs curves in parallel, each with the (identical) serial
+/// vectorized kernel.
+fn periodograms(
+    s: &Setup,
+    preps: &[Option<Prepared>],
+    variant: Variant,
+    ctx: &Ctx,
+) -> Result<Vec<Vec<f64>>> {
+    let ncurves = s.curves.len();
+    let batch = ncurves > 1;
+    let inner_parallel = variant == Variant::Parallel && !batch;
+    let one = |i: usize| -> Result<Vec<f64>> {
+        let c = &s.curves[i];
+        let v = if batch && variant == Variant::Parallel {
+            Variant::Vectorized
+        } else {
+            variant
+        };
+        match s.method {
+            Method::Chi2 => chi2_fold(&c.t, &c.y, &s.grid, v.into(), ctx),
+            Method::Pdm => pdm(&c.t, &c.y, &s.grid, s.bins, v.into(), ctx),
+            Method::Ls => {
+                let p = preps[i]
+                    .as_ref()
+                    .ok_or_else(|| Error::input("not prepared"))?;
+                match v {
+                    Variant::Naive => ls::exact_naive(p, &s.grid, ctx),
+                    _ => ls::exact_blocked(p, &s.grid, inner_parallel, ctx),
+                }
+            }
+            Method::LsFast => {
+                let p = preps[i]
+                    .as_ref()
+                    .ok_or_else(|| Error::input("not prepared"))?;
+                let how = match v {
+                    Variant::Naive => FastImpl::Naive,
+                    _ if inner_parallel => FastImpl::Parallel,
+                    _ => FastImpl::Fused,
+                };
+                ls::fast_power(p, &s.grid, &s.fast, how)
+            }
+        }
+    };
+    if batch && variant == Variant::Parallel {
+        (0..ncurves).into_par_iter().map(one).collect()
+    } else {
+        let mut v = Vec::with_capacity(ncurves);
+        for i in 0..ncurves {
+            ctx.check()?;
+            v.push(one(i)?);
+            if batch {
+                ctx.progress((i + 1) as f64 / ncurves as f64);
+            }
+        }
+        Ok(v)
+    }
+}
+
+/// The largest error of the FFT power against the exact sums, at `s.check` frequencies
+/// spread over the grid and at the peak `bi`; and how many frequencies were checked.
+fn error_against_exact(
+    p: &Prepared,
+    s: &Setup,
+    values: &[f64],
+    bi: usize,
+    variant: Variant,
+) -> (f64, usize) {
+    let n = s.grid.n;
+    let m = s.check.min(n);
+    let mut idx: Vec<usize> = (0..m)
+        .map(|j| if m > 1 { j * (n - 1) / (m - 1) } else { 0 })
+        .collect();
+    idx.push(bi);
+    idx.sort_unstable();
+    idx.dedup();
+    let err = |&k: &usize| (ls::exact_at(p, s.grid.freq(k)) - values[k]).abs();
+    let e = if variant == Variant::Parallel {
+        idx.par_iter().map(err).reduce(|| 0.0, f64::max)
+    } else {
+        idx.iter().map(err).fold(0.0, f64::max)
+    };
+    (e, idx.len())
+}
+
+/// What the search found: each curve's periodogram, the index of its best frequency,
+/// and the grid's frequencies.
+struct Found {
+    values: Vec<Vec<f64>>,
+    best: Vec<Option<usize>>,
+    freqs: Vec<f64>,
+}
+
+/// A JSON number, or null for NaN and infinities.
+fn num(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        x.into()
+    } else {
+        serde_json::Value::Null
+    }
+}
+
+/// The summary: the grid, the best period of the first curve (and of every curve in a
+/// batch), the method's own figures and the warnings about dropped or unsorted points.
+fn summary(
+    s: &Setup,
+    found: &Found,
+    prep0: Option<&Prepared>,
+    check_err: Option<(f64, usize)>,
+    params: &Params,
+) -> Result<Output> {
+    let (freqs, values) = (&found.freqs, &found.values);
+    let batch = s.curves.len() > 1;
+    let b0 = found.best[0];
+    let best_f = b0.map_or(f64::NAN, |k| freqs[k]);
+    let best_v = b0.map_or(f64::NAN, |k| values[0][k]);
+    let mut out = Output::new()
+        .sum("method", params.str("method")?)
+        .sum("n_curves", s.curves.len())
+        .sum("n_points", s.curves[0].t.len())
+        .sum("n_frequencies", s.grid.n)
+        .sum("fmin", s.grid.fmin)
+        .sum("fmax", s.grid.fmax)
+        .sum("best_frequency", num(best_f))
+        .sum(BEST_PERIOD, num(1.0 / best_f));
+    match s.method {
+        Method::Ls | Method::LsFast => {
+            out = out.sum("peak_power", num(best_v));
+            if !batch {
+                if let Some(p) = prep0 {
+                    out = out.sum(
+                        "false_alarm_probability",
+                        num(ls::fap_baluev(best_v, s.grid.fmax, p)),
+                    );
+                }
+            }
+            out = out.sum("weighted", s.curves[0].dy.is_some());
+            if let Some((e, m)) = check_err {
+                out = out
+                    .sum("max_abs_error_vs_exact", e)
+                    .sum("checked_frequencies", m);
+            }
+        }
+        Method::Pdm => {
+            out = out.sum("theta_min", num(best_v)).sum("bins", s.bins);
+        }
+        Method::Chi2 => {
+            let v = &values[0];
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            out = out
+                .sum("chi2_min", num(lo))
+                .sum("chi2_relative_spread", num((hi - lo) / lo.abs().max(f64::MIN_POSITIVE)))
+                .sum(
+                    "note",
+                    "the chapter's chi2 of the phase-sorted fluxes equals sum((f-mean)^2) at every period; its 'best period' is decided by round-off",
+                );
+        }
+    }
+    if batch {
+        let best_periods: Vec<serde_json::Value> = found
+            .best
+            .iter()
+            .map(|b| num(b.map_or(f64::NAN, |k| 1.0 / freqs[k])))
+            .collect();
+        out = out.sum("best_periods", best_periods);
+    }
+    Ok(out.sum("warnings", warnings(&s.curves)))
+}
+
+/// Warnings about points dropped or sorted before the search.
+fn warnings(curves: &[CleanCurve]) -> Vec<String> {
+    let dropped: usize = curves.iter().map(|c| c.dropped).sum();
+    let unsorted = curves.iter().filter(|c| c.was_unsorted).count();
+    let mut warnings: Vec<String> = Vec::new();
+    if dropped > 0 {
+        warnings.push(format!(
+            "dropped {dropped} point(s) with NaN/infinite time, flux or uncertainty (or uncertainty <= 0)"
+        ));
+    }
+    if unsorted > 0 {
+        warnings.push(format!(
+            "{unsorted} curve(s) had unsorted times; sorted before the search"
+        ));
+    }
+    warnings
+}
+
+/// The artifacts: the periodogram (frequency and one column per curve) and each curve's
+/// best frequency, period and value.
+fn with_tables(out: Output, s: &Setup, found: &Found) -> Output {
+    let (freqs, values) = (&found.freqs, &found.values);
+    let ncurves = s.curves.len();
+    let col = s.method.column();
+    let mut columns: Vec<String> = vec!["frequency".to_string()];
+    if ncurves > 1 {
+        columns.extend((0..ncurves).map(|i| format!("{col}_{i}")));
+    } else {
+        columns.push(col.to_string());
+    }
+    let mut table = Array2::zeros((s.grid.n, 1 + ncurves));
+    for (k, f) in freqs.iter().enumerate() {
+        table[[k, 0]] = *f;
+        for (c, v) in values.iter().enumerate() {
+            table[[k, c + 1]] = v[k];
+        }
+    }
+    let mut best_table = Array2::from_elem((ncurves, 4), f64::NAN);
+    for (c, b) in found.best.iter().enumerate() {
+        best_table[[c, 0]] = c as f64;
+        if let Some(k) = b {
+            best_table[[c, 1]] = freqs[*k];
+            best_table[[c, 2]] = 1.0 / freqs[*k];
+            best_table[[c, 3]] = values[c][*k];
+        }
+    }
+    let tol = match s.method {
+        Method::Chi2 => Tolerance::Rel(1e-12),
+        _ => Tolerance::Rel(1e-9),
+    };
+    out.table(
+        PERIODOGRAM,
+        &columns.iter().map(String::as_str).collect::<Vec<_>>(),
+        table,
+        tol,
+    )
+    .table(
+        "best_periods",
+        &["curve", "best_frequency", "best_period", col],
+        best_table,
+        tol,
+    )
 }
 
 /// Index of the largest (or smallest) finite value; ties go to the first.
@@ -676,240 +732,6 @@ pub fn best_index(v: &[f64], maximize: bool) -> Option<usize> {
     best.map(|b| b.0)
 }
 
-// ---------------------------------------------------------------------------------
-// chi2-fold: the chapter's Exercise 7.1 metric
-// ---------------------------------------------------------------------------------
-
-/// The chapter's phase, `(t % P) / P`.
-#[inline]
-fn chapter_phase(t: f64, period: f64) -> f64 {
-    // `+ 0.0`: -0.0 becomes +0.0, so the radix (bit) order equals the value order.
-    t.rem_euclid(period) / period + 0.0
-}
-
-/// χ² about the mean of values taken in the given order (the chapter's loop).
-#[inline]
-fn chi2_of(sorted: impl Iterator<Item = f64> + Clone, n: usize) -> f64 {
-    let mean = sorted.clone().sum::<f64>() / n as f64;
-    sorted.map(|f| (f - mean) * (f - mean)).sum()
-}
-
-fn chi2_fold(
-    c: &CleanCurve,
-    grid: &Grid,
-    v: Variant,
-    parallel: bool,
-    ctx: &Ctx,
-) -> Result<Vec<f64>> {
-    let n = c.t.len();
-    match v {
-        Variant::Naive => {
-            // As written in the chapter: a list of phases, an argsort by a key
-            // function, a gathered list of fluxes, then the mean and the sum.
-            let mut out = Vec::with_capacity(grid.n);
-            for k in 0..grid.n {
-                if k % 16 == 0 {
-                    ctx.check()?;
-                    ctx.progress(k as f64 / grid.n as f64);
-                }
-                let period = 1.0 / grid.freq(k);
-                let phases: Vec<f64> = c.t.iter().map(|&t| chapter_phase(t, period)).collect();
-                let mut idx: Vec<usize> = (0..n).collect();
-                idx.sort_by(|&a, &b| phases[a].total_cmp(&phases[b]));
-                let sorted: Vec<f64> = idx.iter().map(|&i| c.y[i]).collect();
-                out.push(chi2_of(sorted.iter().copied(), n));
-            }
-            Ok(out)
-        }
-        _ => {
-            // Same fold, sort and sum, without per-trial allocations: contiguous
-            // (phase, index) pairs, stable sort — the argsort's permutation exactly.
-            let trial = |keys: &mut Vec<(f64, u32)>, k: usize| -> f64 {
-                let period = 1.0 / grid.freq(k);
-                keys.clear();
-                keys.extend(
-                    c.t.iter()
-                        .enumerate()
-                        .map(|(i, &t)| (chapter_phase(t, period), i as u32)),
-                );
-                keys.sort_by(|a, b| a.0.total_cmp(&b.0));
-                chi2_of(keys.iter().map(|&(_, i)| c.y[i as usize]), n)
-            };
-            run_trials(grid.n, parallel, ctx, || Vec::with_capacity(n), trial)
-        }
-    }
-}
-
-/// Evaluate `trial(scratch, k)` for every k, serially or in rayon chunks.
-fn run_trials<S: Send, I: Fn() -> S + Sync + Send, F: Fn(&mut S, usize) -> f64 + Sync + Send>(
-    m: usize,
-    parallel: bool,
-    ctx: &Ctx,
-    init: I,
-    trial: F,
-) -> Result<Vec<f64>> {
-    const CHUNK: usize = 64;
-    let mut out = vec![0.0; m];
-    if parallel {
-        out.par_chunks_mut(CHUNK)
-            .enumerate()
-            .try_for_each_init(&init, |scratch, (b, chunk)| {
-                ctx.check()?;
-                for (j, o) in chunk.iter_mut().enumerate() {
-                    *o = trial(scratch, b * CHUNK + j);
-                }
-                Ok::<(), Error>(())
-            })?;
-    } else {
-        let mut scratch = init();
-        for (b, chunk) in out.chunks_mut(CHUNK).enumerate() {
-            ctx.check()?;
-            for (j, o) in chunk.iter_mut().enumerate() {
-                *o = trial(&mut scratch, b * CHUNK + j);
-            }
-            ctx.progress(((b + 1) * CHUNK) as f64 / m as f64);
-        }
-    }
-    Ok(out)
-}
-
-// ---------------------------------------------------------------------------------
-// PDM (Stellingwerf 1978)
-// ---------------------------------------------------------------------------------
-
-/// Fixed-point scales of the PDM phase: t in units of 2^-28 time units, f in units of
-/// 2^-36 cycles per time unit, so `T·F mod 2^64` is `frac(t·f)·2^64` in exact integer
-/// arithmetic (phase error below f·2^-29, e.g. 1e-8 cycles at 5 c/d). Every variant
-/// bins with the same integers, so they agree on every point's bin.
-const PDM_T_BITS: i32 = 28;
-const PDM_F_BITS: i32 = 36;
-
-/// Times (relative to the first) in PDM fixed point.
-fn pdm_fixed_times(t: &[f64]) -> Result<Vec<u64>> {
-    let t0 = t[0];
-    let scale = 2f64.powi(PDM_T_BITS);
-    let span = t[t.len() - 1] - t0;
-    if span * scale >= 2f64.powi(63) {
-        return Err(Error::param(
-            "PDM: the time baseline is too long for the fixed-point phase (2^35 time units)",
-        ));
-    }
-    Ok(t.iter()
-        .map(|x| ((x - t0) * scale).round() as u64)
-        .collect())
-}
-
-/// A trial frequency in PDM fixed point.
-#[inline]
-fn pdm_fixed_freq(f: f64) -> u64 {
-    (f * 2f64.powi(PDM_F_BITS)).round() as u64
-}
-
-/// Phase bin `floor(phase·bins)` from the fixed-point time and frequency.
-#[inline(always)]
-fn pdm_bin(t: u64, f: u64, bins: u64) -> usize {
-    (((t.wrapping_mul(f) >> 32) * bins) >> 32) as usize
-}
-
-fn pdm(
-    c: &CleanCurve,
-    grid: &Grid,
-    bins: usize,
-    v: Variant,
-    parallel: bool,
-    ctx: &Ctx,
-) -> Result<Vec<f64>> {
-    let n = c.t.len();
-    if grid.fmax * 2f64.powi(PDM_F_BITS) >= 2f64.powi(63) {
-        return Err(Error::param(
-            "PDM: fmax is too large for the fixed-point phase",
-        ));
-    }
-    let t = pdm_fixed_times(&c.t)?;
-    let mean = c.y.iter().sum::<f64>() / n as f64;
-    let y: Vec<f64> = c.y.iter().map(|v| v - mean).collect();
-    let total: f64 = y.iter().map(|v| v * v).sum();
-    let s2 = total / (n - 1) as f64;
-    let nb = bins as u64;
-    match v {
-        Variant::Naive => {
-            // Stellingwerf's definition as written: per bin count, sum and sum of
-            // squares; θ = (Σ_bins Σ(y-ȳ_bin)² / Σ(n_bin-1)) / s².
-            let mut out = Vec::with_capacity(grid.n);
-            for k in 0..grid.n {
-                if k % 64 == 0 {
-                    ctx.check()?;
-                    ctx.progress(k as f64 / grid.n as f64);
-                }
-                let f = pdm_fixed_freq(grid.freq(k));
-                let mut cnt = vec![0.0; bins];
-                let mut sm = vec![0.0; bins];
-                let mut sq = vec![0.0; bins];
-                for i in 0..n {
-                    let b = pdm_bin(t[i], f, nb);
-                    cnt[b] += 1.0;
-                    sm[b] += y[i];
-                    sq[b] += y[i] * y[i];
-                }
-                let mut num = 0.0;
-                let mut dof = 0.0;
-                for b in 0..bins {
-                    if cnt[b] > 0.0 {
-                        num += sq[b] - sm[b] * sm[b] / cnt[b];
-                        dof += cnt[b] - 1.0;
-                    }
-                }
-                out.push(num / dof / s2);
-            }
-            Ok(out)
-        }
-        _ => {
-            // Σ(y-ȳ_bin)² = Σy² − Σ_bins S_b²/n_b: only (count, sum) per bin, kept as
-            // one 16-byte pair so a point costs one read-modify-write, in 4
-            // interleaved copies of the histogram so repeated bins do not serialise.
-            let init = || vec![[0.0f64; 2]; 4 * bins];
-            let trial = |h: &mut Vec<[f64; 2]>, k: usize| -> f64 {
-                let f = pdm_fixed_freq(grid.freq(k));
-                h.iter_mut().for_each(|x| *x = [0.0, 0.0]);
-                let (h0, rest) = h.split_at_mut(bins);
-                let (h1, rest) = rest.split_at_mut(bins);
-                let (h2, h3) = rest.split_at_mut(bins);
-                let n4 = n / 4 * 4;
-                for (tq, yq) in t[..n4].chunks_exact(4).zip(y[..n4].chunks_exact(4)) {
-                    let b0 = pdm_bin(tq[0], f, nb);
-                    let b1 = pdm_bin(tq[1], f, nb);
-                    let b2 = pdm_bin(tq[2], f, nb);
-                    let b3 = pdm_bin(tq[3], f, nb);
-                    let p = &mut h0[b0];
-                    *p = [p[0] + 1.0, p[1] + yq[0]];
-                    let p = &mut h1[b1];
-                    *p = [p[0] + 1.0, p[1] + yq[1]];
-                    let p = &mut h2[b2];
-                    *p = [p[0] + 1.0, p[1] + yq[2]];
-                    let p = &mut h3[b3];
-                    *p = [p[0] + 1.0, p[1] + yq[3]];
-                }
-                for i in n4..n {
-                    let p = &mut h0[pdm_bin(t[i], f, nb)];
-                    *p = [p[0] + 1.0, p[1] + y[i]];
-                }
-                let mut between = 0.0;
-                let mut nonempty = 0usize;
-                for b in 0..bins {
-                    let cn = (h0[b][0] + h1[b][0]) + (h2[b][0] + h3[b][0]);
-                    if cn > 0.0 {
-                        let sb = (h0[b][1] + h1[b][1]) + (h2[b][1] + h3[b][1]);
-                        between += sb * sb / cn;
-                        nonempty += 1;
-                    }
-                }
-                ((total - between) / (n - nonempty) as f64) / s2
-            };
-            run_trials(grid.n, parallel, ctx, init, trial)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -929,22 +751,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Params::resolve(&PeriodSearch.params(), &given).expect("params")
-    }
-
-    #[test]
-    fn pdm_fixed_point_bin_is_floor_of_phase() {
-        let t = pdm_fixed_times(&[0.0, 3.7, 99.99, 12.5, 1.0, 2722.85]).expect("times");
-        for (i, &tv) in [0.0, 3.7, 99.99, 12.5, 1.0, 2722.85].iter().enumerate() {
-            for f in [1.0, 0.27, 4.9, 0.08, 1.0672961] {
-                let x: f64 = tv * f;
-                let ph = x - x.floor();
-                let want = (ph * 10.0) as usize;
-                let got = pdm_bin(t[i], pdm_fixed_freq(f), 10);
-                // equal unless the phase is within 1e-7 of a bin edge
-                let edge = ((ph * 10.0) - (ph * 10.0).round()).abs() < 1e-6;
-                assert!(got == want || edge, "t={tv} f={f}: {got} vs {want}");
-            }
-        }
     }
 
     #[test]

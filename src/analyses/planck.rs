@@ -13,7 +13,8 @@ use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::INV_FACTORIAL;
+use crate::kernels::series::INV_FACTORIAL;
+use crate::kernels::simd::has_avx2_fma;
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -263,8 +264,7 @@ impl Folded {
     /// count from the same pass.
     fn eval_fused(&self, wl: &[f64], out: &mut [f64]) -> Partial {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time).
             return unsafe { self.eval_fused_avx2(wl, out) };
         }

@@ -17,6 +17,7 @@ use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
+use crate::kernels::simd::has_avx2_fma;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -462,11 +463,7 @@ impl FastKernel {
         // The range z = fma(u, span, lo) really takes for u in [0, 1 - 2^-53] (for steep
         // slopes lo + span rounds to a different value, even to 0).
         let hi = (1.0 - f64::EPSILON / 2.0).mul_add(span, lo);
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("fma");
-        #[cfg(not(target_arch = "x86_64"))]
-        let avx2 = false;
+        let avx2 = has_avx2_fma();
         Ok(FastKernel {
             lo,
             span,

@@ -6,7 +6,9 @@ use crate::data::{generate, Dataset, Kind, Spectrum};
 use crate::engine::{
     self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
-use crate::kernels::common::{find_peaks, mean_std, mean_std_naive, pad_reflect};
+use crate::kernels::edges::pad_reflect;
+use crate::kernels::peaks::find_peaks;
+use crate::kernels::stats::{mean_std, mean_std_naive};
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -292,7 +294,7 @@ fn median_sliding(x: &[f64], w: usize, ctx: &Ctx) -> Result<Vec<f64>> {
 fn median_parallel(x: &[f64], w: usize, ctx: &Ctx) -> Result<Vec<f64>> {
     let padded = pad_reflect(x, w);
     let mut out = vec![0.0; x.len()];
-    let len = crate::kernels::common::chunk_len(x.len(), ctx.threads).max(w.min(x.len()));
+    let len = crate::kernels::buffers::chunk_len(x.len(), ctx.threads).max(w.min(x.len()));
     out.par_chunks_mut(len)
         .enumerate()
         .try_for_each(|(b, chunk)| {

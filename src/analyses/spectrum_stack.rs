@@ -9,6 +9,7 @@
 //! vectorized = blocks of columns transposed into a buffer, medians by selection;
 //! parallel = the blocks over rayon.
 
+use crate::data::mapped::{f64_view, release};
 use crate::data::{Dataset, Dtype, Kind, Mapped, SpectrumBatch};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
@@ -176,7 +177,7 @@ impl Analysis for SpectrumStack {
             coadd(&src, &weights, row_block, parallel, ctx)?
         });
         ctx.progress(1.0);
-        let (rss, hwm) = super::streaming_stats::memory_mb();
+        let (rss, hwm) = crate::sys::memory_mb();
 
         let mut row_stats = Array2::zeros((rows, 4));
         for r in 0..rows {
@@ -350,45 +351,6 @@ impl Source<'_> {
                 }
                 release(m, r0 * cols, r1 * cols);
             }
-        }
-    }
-}
-
-/// The mapped values as a slice of f64 without copying: a little-endian float64 map
-/// whose data start is 8-byte aligned (always so for our files and for NPY headers,
-/// which are padded to 64 bytes). `None` for float32 or an odd offset.
-pub(crate) fn f64_view(m: &Mapped) -> Option<&[f64]> {
-    if m.dtype != Dtype::F64 || cfg!(target_endian = "big") {
-        return None;
-    }
-    // SAFETY: every bit pattern is a valid f64; align_to only reinterprets aligned bytes.
-    let (pre, mid, _) = unsafe { m.raw().align_to::<f64>() };
-    (pre.is_empty() && mid.len() == m.len()).then_some(mid)
-}
-
-/// Drop the resident pages of elements `e0..e1` of a read-only file map (they are
-/// re-read from the file if touched again), keeping the RSS of a large stack bounded.
-pub(crate) fn release(m: &Mapped, e0: usize, e1: usize) {
-    let size = m.dtype.size();
-    let start = m.offset + e0 * size;
-    let page = 4096;
-    // A read fault on a file map also maps neighbouring pages (the kernel's 64 KB
-    // fault-around, or a whole large folio of the page cache, up to 2 MB), some of them
-    // just before `start`, in the stretch the previous call already released: reach back
-    // 2 MB so those go too, or a sequential pass leaves pages mapped behind every block
-    // (measured: RSS 316 MB instead of ~100 MB for a 2.4 GB stack). Zapping page-table
-    // entries that are already empty costs little.
-    const FAULT_AROUND: usize = 2 << 20;
-    let a = start.saturating_sub(FAULT_AROUND) / page * page;
-    let end = (m.offset + e1 * size).min(m.map.len());
-    if end > a {
-        // SAFETY: the map is read-only and file-backed; MADV_DONTNEED only drops
-        // pages, which are faulted in again from the file on the next access.
-        #[cfg(unix)]
-        unsafe {
-            let _ = m
-                .map
-                .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, a, end - a);
         }
     }
 }

@@ -8,11 +8,13 @@
 //! counter-based stream, so a billion values cost only one chunk of memory) or a
 //! memory-mapped array read chunk by chunk.
 
+use crate::data::mapped::{f64_view, release};
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Dtype, Kind, Mapped, Table};
 use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
 };
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -120,7 +122,7 @@ impl Analysis for StreamingStats {
             }
         );
         ctx.progress(1.0);
-        let (rss, hwm) = memory_mb();
+        let (rss, hwm) = crate::sys::memory_mb();
         let std = total.std_ddof1();
         let mut stats = Array2::zeros((1, 5));
         for (c, v) in [total.n as f64, total.mean, std, total.min, total.max]
@@ -211,7 +213,7 @@ impl Source<'_> {
         f: impl FnOnce(&[f64]) -> R,
     ) -> R {
         if let Source::Mapped(m) = self {
-            if let Some(d) = super::spectrum_stack::f64_view(m) {
+            if let Some(d) = f64_view(m) {
                 let start = (i * chunk as u64).min(d.len() as u64) as usize;
                 let end = (start + chunk).min(d.len());
                 return f(&d[start..end]);
@@ -227,7 +229,7 @@ impl Source<'_> {
             let n = m.len() as u64;
             let e0 = (c0 * chunk as u64).min(n) as usize;
             let e1 = (c1 * chunk as u64).min(n) as usize;
-            super::spectrum_stack::release(m, e0, e1);
+            release(m, e0, e1);
         }
     }
     /// Fill `buf` with chunk `i` (of `chunk` values; the last may be shorter).
@@ -354,7 +356,7 @@ impl Moments {
     pub fn of_chunk(x: &[f64]) -> Moments {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if has_avx2() {
                 // SAFETY: the CPU reports AVX2.
                 return unsafe { of_chunk_avx2(x) };
             }
@@ -508,21 +510,6 @@ fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Mome
         ctx.progress(g0 as f64 / p.n_groups as f64);
     }
     Ok((total, running))
-}
-
-/// Resident and peak resident memory of this process in MB (Linux /proc/self/status).
-pub fn memory_mb() -> (Option<f64>, Option<f64>) {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return (None, None);
-    };
-    let field = |key: &str| {
-        s.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 #[cfg(test)]

@@ -439,7 +439,7 @@ pub fn stack_file(
     write_rows(&mut w).map_err(io)?;
     w.flush().map_err(io)?;
     drop(w);
-    match super::mapped::load_npy(path)?.data {
+    match super::npy::load_mapped(path)?.data {
         Dataset::Mapped(m) => Ok(m),
         _ => Err(Error::format(path, "the stack file did not map")),
     }

@@ -2,6 +2,7 @@
 //! loader saw. Science is always computed in f64; the on-disk dtype is kept alongside
 //! so the memory views can teach what a dtype costs.
 
+pub mod checks;
 pub mod fits;
 pub mod generate;
 pub mod kind;
@@ -158,55 +159,6 @@ impl Mapped {
     pub fn read_into(&self, start: usize, end: usize, out: &mut Vec<f64>) {
         out.clear();
         out.extend((start..end).map(|i| self.get(i)));
-    }
-}
-
-impl Mapped {
-    /// Write little-endian f64 values (through `fill`) to a private temporary file, map
-    /// it and remove its name at once: the map keeps the data alive until dropped, and
-    /// nothing is left on disk even if the process dies later.
-    pub fn temp_f64(
-        prefix: &str,
-        shape: Vec<usize>,
-        fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-    ) -> crate::Result<Mapped> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "astroperf-{prefix}-{}-{nanos}.f64",
-            std::process::id()
-        ));
-        let io = |e| crate::Error::io(&path, e);
-        let result = (|| {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)
-                .map_err(io)?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            fill(&mut w).map_err(io)?;
-            let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-            // SAFETY: the file is private to this process and never modified while mapped.
-            let map = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
-            let m = Mapped {
-                map: Arc::new(map),
-                offset: 0,
-                dtype: Dtype::F64,
-                shape,
-            };
-            if m.bytes() > m.map.len() {
-                return Err(crate::Error::format(
-                    &path,
-                    "temporary file is shorter than its shape",
-                ));
-            }
-            Ok(m)
-        })();
-        let _ = std::fs::remove_file(&path);
-        result
     }
 }
 

@@ -2,13 +2,15 @@
 //! declared size against the file length) so a corrupt file cannot trigger a huge
 //! allocation; then the array is read in its own dtype and converted to f64.
 
-use super::load::{classify_table, count_nonfinite, is_regular_grid, warn_nonfinite};
-use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
+use super::checks::{classify_table, count_nonfinite, is_regular_grid, warn_nonfinite};
+use super::mapped::{self, map_file};
+use super::{Dataset, Dtype, Frame, Loaded, Mapped, Origin, Spectrum};
 use crate::{Error, Result};
 use ndarray::{Array2, ArrayD, Ix2};
 use ndarray_npy::ReadNpyExt;
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What an NPY header declares.
 #[derive(Clone, Debug)]
@@ -121,7 +123,7 @@ pub fn parse_header(path: &Path, head: &[u8], file_len: u64) -> Result<NpyHeader
         .and_then(|r| {
             let q = r.chars().next()?;
             let r = &r[q.len_utf8()..];
-            Some(super::load::shown(&r[..r.find(q)?]))
+            Some(super::checks::shown(&r[..r.find(q)?]))
         })
         .ok_or_else(|| bad("no 'descr'"))?;
     let fortran = field("fortran_order")
@@ -136,7 +138,7 @@ pub fn parse_header(path: &Path, head: &[u8], file_len: u64) -> Result<NpyHeader
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| bad(&format!("bad shape ({})", super::load::shown(&shape_s))))?;
+        .map_err(|_| bad(&format!("bad shape ({})", super::checks::shown(&shape_s))))?;
     let hdr = NpyHeader {
         descr,
         fortran,
@@ -170,7 +172,7 @@ fn read_as<T: ndarray_npy::ReadableElement + Copy>(
     let a = ArrayD::<T>::read_npy(std::io::Cursor::new(bytes)).map_err(|e| {
         Error::format(
             path,
-            format!("cannot read NPY: {}", super::load::shown(&e.to_string())),
+            format!("cannot read NPY: {}", super::checks::shown(&e.to_string())),
         )
     })?;
     Ok(a.mapv(f))
@@ -180,10 +182,44 @@ fn read_as<T: ndarray_npy::ReadableElement + Copy>(
 pub fn load(path: &Path, len: u64) -> Result<Loaded> {
     // The header first, from a few bytes: a corrupt shape is refused before mapping.
     read_header(path, len)?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: read-only map, dropped before returning (the arrays are copied out).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    // read through a read-only map, dropped before returning (the arrays are copied out)
+    let map = map_file(path)?;
     load_bytes(path, &map)
+}
+
+/// Map a little-endian f64/f32 NPY in C order.
+pub fn load_mapped(path: &Path) -> Result<Loaded> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    let h = read_header(path, len)?;
+    let dtype = match h.dtype() {
+        Some((d @ (Dtype::F64 | Dtype::F32), true)) if !h.fortran => d,
+        _ => {
+            return Err(Error::format(
+                path,
+                format!(
+                    "cannot memory-map NPY with dtype '{}'{}: only little-endian float64/float32 in C order",
+                    h.descr,
+                    if h.fortran { " in Fortran order" } else { "" }
+                ),
+            ))
+        }
+    };
+    let m = Mapped {
+        map: Arc::new(map_file(path)?),
+        offset: h.data_offset,
+        dtype,
+        shape: h.shape.clone(),
+    };
+    if m.offset + m.bytes() > m.map.len() {
+        return Err(Error::format(path, "NPY data run past the end of the file"));
+    }
+    Ok(mapped::finish(
+        path,
+        m,
+        format!("NPY '{}' {:?}, memory-mapped", h.descr, h.shape),
+    ))
 }
 
 /// Load an NPY file whose bytes are in memory (`path` names it in messages).
@@ -202,7 +238,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     let n = h.n_elements().unwrap_or(usize::MAX) as u64;
     let copies = if h.shape.len() == 3 { 16 } else { 8 };
     let need = n.saturating_mul(dtype.size() as u64 + copies);
-    super::load::ensure_memory(
+    super::checks::ensure_memory(
         path,
         &format!("NPY array of shape {:?} ('{}')", h.shape, h.descr),
         need,

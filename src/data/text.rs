@@ -2,7 +2,7 @@
 //! header in the last comment line before the data, as in MACHO `.mjd` files, or
 //! SExtractor's `#   1 NAME` column list), numbers only in the data lines.
 
-use super::load::{
+use super::checks::{
     classify_table, count_nonfinite, is_regular_grid, one_line, shown, warn_nonfinite,
 };
 use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
@@ -43,7 +43,7 @@ pub fn load(path: &Path, len: u64) -> Result<Loaded> {
         return Err(too_large(path, len));
     }
     // The whole file is read: refuse before reading one larger than the free memory.
-    super::load::ensure_memory(path, "text file", len)?;
+    super::checks::ensure_memory(path, "text file", len)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     load_bytes(path, &bytes)
 }
@@ -76,22 +76,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-
-    // Comment lines before the first data line (for a header hidden in comments).
-    let mut comments: Vec<&str> = Vec::new();
-    let mut first_data: Option<&str> = None;
-    for l in text.lines() {
-        let t = l.trim();
-        if t.is_empty() {
-            continue;
-        }
-        if let Some(c) = t.strip_prefix('#') {
-            comments.push(c);
-            continue;
-        }
-        first_data = Some(t);
-        break;
-    }
+    let (comments, first_data) = leading_comments(&text);
     let Some(first) = first_data else {
         return Err(Error::format(
             path,
@@ -99,93 +84,31 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
         ));
     };
     let comma = ext == "csv" || first.contains(',');
-    // At most this many data lines: with the column count it bounds the table's size.
-    let max_lines = body.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-
-    // Rows are parsed straight into one f64 buffer (no per-field strings); the first
-    // row is a header when any of its fields is not a number.
-    let mut header: Option<Vec<String>> = None;
-    let mut seen_row = false;
-    let mut ncol: Option<usize> = None;
-    let mut nrow = 0usize;
-    let mut data: Vec<f64> = Vec::new();
-    let mut on_row = |line: usize, fields: &[&str]| -> Result<()> {
-        if fields.len() > MAX_COLUMNS {
-            return Err(Error::format(
-                path,
-                format!(
-                    "line {line} has {} fields (at most {MAX_COLUMNS} columns are read); not a table",
-                    fields.len()
-                ),
-            ));
-        }
-        if !seen_row {
-            seen_row = true;
-            if fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
-                header = Some(fields.iter().map(|f| one_line(f.trim())).collect());
-                return Ok(());
-            }
-        }
-        let n = match ncol {
-            Some(n) => n,
-            None => {
-                let n = fields.len();
-                // The table (and the per-column copies a dataset makes) must fit in memory.
-                let cells = max_lines.saturating_mul(n as u64);
-                super::load::ensure_memory(
-                    path,
-                    &format!("a table of up to {max_lines} lines x {n} columns"),
-                    cells.saturating_mul(16),
-                )?;
-                ncol = Some(n);
-                n
-            }
-        };
-        if fields.len() != n {
-            return Err(Error::format(
-                path,
-                format!(
-                    "line {line} has {} values, but the first data line has {n}",
-                    fields.len()
-                ),
-            ));
-        }
-        for (j, f) in fields.iter().enumerate() {
-            match parse_num(f) {
-                Some(v) => data.push(v),
-                None => {
-                    let col = header
-                        .as_ref()
-                        .and_then(|h| h.get(j))
-                        .map(|n| format!(" ('{}')", shown(n)))
-                        .unwrap_or_default();
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "line {line}: column {}{col} holds '{}', which is not a number",
-                            j + 1,
-                            shown(f.trim())
-                        ),
-                    ));
-                }
-            }
-        }
-        nrow += 1;
-        Ok(())
+    let mut rows = Rows {
+        path,
+        // At most this many data lines: with the column count it bounds the table's size.
+        max_lines: body.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
+        header: None,
+        seen_row: false,
+        ncol: None,
+        nrow: 0,
+        data: Vec::new(),
     };
+    let mut on_row = |line: usize, fields: &[&str]| rows.push(line, fields);
     if comma {
         visit_csv(path, body, &mut on_row)?;
     } else {
         visit_ws(&text, &mut on_row)?;
     }
-    if !seen_row {
+    if !rows.seen_row {
         return Err(Error::format(path, "no data lines"));
     }
-    let Some(ncol) = ncol else {
+    let Some(ncol) = rows.ncol else {
         return Err(Error::format(path, "a header line but no data lines"));
     };
+    let mut header = rows.header;
     let mut header_src = header.as_ref().map(|_| "first line");
-    let a = Array2::from_shape_vec((nrow, ncol), data)
+    let a = Array2::from_shape_vec((rows.nrow, ncol), rows.data)
         .map_err(|e| Error::format(path, format!("table shape: {e}")))?;
     if header.is_none() {
         if let Some(h) = header_from_comments(&comments, ncol) {
@@ -231,6 +154,111 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     l.info.facts.extend(facts);
     l.info.warnings.extend(warnings);
     Ok(warn_nonfinite(l, nonfinite, "'nan' or empty cells"))
+}
+
+/// The comment lines before the first data line (for a header hidden in comments), and
+/// that line (`None` when there is none).
+fn leading_comments(text: &str) -> (Vec<&str>, Option<&str>) {
+    let mut comments: Vec<&str> = Vec::new();
+    for l in text.lines() {
+        let t = l.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if let Some(c) = t.strip_prefix('#') {
+            comments.push(c);
+            continue;
+        }
+        return (comments, Some(t));
+    }
+    (comments, None)
+}
+
+/// The table as its rows arrive: parsed straight into one f64 buffer (no per-field
+/// strings); the first row is a header when any of its fields is not a number.
+struct Rows<'a> {
+    path: &'a Path,
+    /// Most data lines the file can hold (its line count).
+    max_lines: u64,
+    header: Option<Vec<String>>,
+    seen_row: bool,
+    /// Fields of the first data line, which every line must have.
+    ncol: Option<usize>,
+    nrow: usize,
+    data: Vec<f64>,
+}
+
+impl Rows<'_> {
+    /// Take line `line`'s fields: the header, or a row of numbers as wide as the first.
+    fn push(&mut self, line: usize, fields: &[&str]) -> Result<()> {
+        let path = self.path;
+        if fields.len() > MAX_COLUMNS {
+            return Err(Error::format(
+                path,
+                format!(
+                    "line {line} has {} fields (at most {MAX_COLUMNS} columns are read); not a table",
+                    fields.len()
+                ),
+            ));
+        }
+        if !self.seen_row {
+            self.seen_row = true;
+            if fields.iter().any(|f| !f.trim().is_empty() && !is_num(f)) {
+                self.header = Some(fields.iter().map(|f| one_line(f.trim())).collect());
+                return Ok(());
+            }
+        }
+        let n = match self.ncol {
+            Some(n) => n,
+            None => self.first_width(fields.len())?,
+        };
+        if fields.len() != n {
+            return Err(Error::format(
+                path,
+                format!(
+                    "line {line} has {} values, but the first data line has {n}",
+                    fields.len()
+                ),
+            ));
+        }
+        for (j, f) in fields.iter().enumerate() {
+            match parse_num(f) {
+                Some(v) => self.data.push(v),
+                None => {
+                    let col = self
+                        .header
+                        .as_ref()
+                        .and_then(|h| h.get(j))
+                        .map(|n| format!(" ('{}')", shown(n)))
+                        .unwrap_or_default();
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "line {line}: column {}{col} holds '{}', which is not a number",
+                            j + 1,
+                            shown(f.trim())
+                        ),
+                    ));
+                }
+            }
+        }
+        self.nrow += 1;
+        Ok(())
+    }
+
+    /// The first data line sets the width: the table (and the per-column copies a
+    /// dataset makes) must fit in memory.
+    fn first_width(&mut self, n: usize) -> Result<usize> {
+        let max_lines = self.max_lines;
+        let cells = max_lines.saturating_mul(n as u64);
+        super::checks::ensure_memory(
+            self.path,
+            &format!("a table of up to {max_lines} lines x {n} columns"),
+            cells.saturating_mul(16),
+        )?;
+        self.ncol = Some(n);
+        Ok(n)
+    }
 }
 
 /// A header hidden in the comments: the last comment line before the data whose word

@@ -130,18 +130,10 @@ pub fn estimate(
     })
 }
 
-/// Bytes of memory available to a new allocation (`MemAvailable` in /proc/meminfo);
-/// `None` where that cannot be read.
-pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_meminfo(&text)
-}
-
-fn parse_meminfo(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb.saturating_mul(1024))
-}
+/// Bytes of memory available to a new allocation (the machine fact lives in `sys`).
+pub use crate::sys::available_memory;
+#[cfg(test)]
+use crate::sys::parse_meminfo;
 
 /// What the guard says about an estimate.
 #[derive(Clone, Debug, PartialEq)]

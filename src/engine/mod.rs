@@ -56,6 +56,17 @@ impl std::fmt::Display for Variant {
     }
 }
 
+/// The kernels' own name for the variant (they sit below the engine and do not know it).
+impl From<Variant> for crate::kernels::Method {
+    fn from(v: Variant) -> Self {
+        match v {
+            Variant::Naive => crate::kernels::Method::Naive,
+            Variant::Vectorized => crate::kernels::Method::Vectorized,
+            Variant::Parallel => crate::kernels::Method::Parallel,
+        }
+    }
+}
+
 /// The contract every analysis fulfils (see DESIGN.md, "The analysis contract").
 pub trait Analysis: Send + Sync {
     /// Stable kebab-case id used by the CLI, JSON records and tests.

@@ -3,7 +3,15 @@
 //! min/max network; threshold runs, union-find labelling of runs numbered as
 //! `scipy.ndimage.label` numbers them, and single-pass source moments.
 
-use crate::kernels::common::reflect;
+use crate::ctx::Ctx;
+use crate::kernels::buffers::chunk_len;
+use crate::kernels::edges::reflect;
+use crate::kernels::Method;
+use crate::{Error, Result};
+use rayon::prelude::*;
+
+/// Rows between cancellation checks in the serial loops over a frame.
+pub const ROWS_PER_CHECK: usize = 64;
 
 #[inline(always)]
 fn mn(a: f64, b: f64) -> f64 {
@@ -130,48 +138,37 @@ pub fn median3_rows(src: &[f64], rows: usize, cols: usize, r0: usize, out: &mut 
     }
 }
 
-/// Sum of a slice with 8 independent accumulators (vectorises without fast-math).
-#[inline]
-pub fn lanes_sum(x: &[f64], f: impl Fn(f64) -> f64) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut ch = x.chunks_exact(8);
-    for c in &mut ch {
-        for k in 0..8 {
-            acc[k] += f(c[k]);
+/// The 3x3 median of the whole frame with the method's kernel and scheduling (serial
+/// methods report progress up to one half: the median is the first half of their work).
+pub fn median3_frame(
+    method: Method,
+    src: &[f64],
+    rows: usize,
+    cols: usize,
+    ctx: &Ctx,
+) -> Result<Vec<f64>> {
+    let mut out = vec![0.0; rows * cols];
+    match method {
+        Method::Naive | Method::Vectorized => {
+            let fast = method == Method::Vectorized;
+            for (b, chunk) in out.chunks_mut(ROWS_PER_CHECK * cols).enumerate() {
+                ctx.check()?;
+                median3_rows(src, rows, cols, b * ROWS_PER_CHECK, chunk, fast);
+                ctx.progress(0.5 * ((b + 1) * ROWS_PER_CHECK) as f64 / rows as f64);
+            }
+        }
+        Method::Parallel => {
+            let band = chunk_len(rows, ctx.threads).min(ROWS_PER_CHECK);
+            out.par_chunks_mut(band * cols)
+                .enumerate()
+                .try_for_each(|(b, chunk)| {
+                    ctx.check()?;
+                    median3_rows(src, rows, cols, b * band, chunk, true);
+                    Ok::<(), Error>(())
+                })?;
         }
     }
-    let mut s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for &v in ch.remainder() {
-        s += f(v);
-    }
-    s
-}
-
-/// Population mean and std (two passes) from fixed 4096-element blocks summed with
-/// [`lanes_sum`] and added in block order: the same bits serially and in parallel.
-pub fn mean_std_lanes(x: &[f64], parallel: bool) -> (f64, f64) {
-    use rayon::prelude::*;
-    const B: usize = crate::kernels::common::SUM_BLOCK;
-    if x.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = x.len() as f64;
-    let total = |g: &(dyn Fn(&[f64]) -> f64 + Sync)| -> f64 {
-        let parts: Vec<f64> = if parallel {
-            x.par_chunks(B).map(g).collect()
-        } else {
-            x.chunks(B).map(g).collect()
-        };
-        parts.iter().sum()
-    };
-    let mean = total(&|c| lanes_sum(c, |v| v)) / n;
-    let ss = total(&|c| lanes_sum(c, |v| (v - mean) * (v - mean)));
-    (mean, (ss / n).sqrt())
-}
-
-/// True when every value is finite (one vectorised pass: v·0 is NaN for NaN and ±inf).
-pub fn all_finite(x: &[f64]) -> bool {
-    x.chunks(1 << 16).all(|c| lanes_sum(c, |v| v * 0.0) == 0.0)
+    Ok(out)
 }
 
 /// A horizontal run of mask pixels: row, first column, one past the last column.
@@ -425,21 +422,6 @@ mod tests {
             median3_rows(&x, rows, cols, 0, &mut b, true);
             assert_eq!(a, b, "{rows}x{cols}");
         }
-    }
-
-    #[test]
-    fn lane_sums_and_finiteness() {
-        let x: Vec<f64> = (0..10_001).map(|i| (i as f64 * 0.1).sin() + 3.0).collect();
-        let (m, s) = mean_std_lanes(&x, false);
-        let (m2, s2) = crate::kernels::common::mean_std_naive(&x);
-        assert!((m - m2).abs() < 1e-12 && (s - s2).abs() < 1e-12);
-        assert_eq!(mean_std_lanes(&x, true), (m, s));
-        assert!(all_finite(&x));
-        let mut y = x.clone();
-        y[9_999] = f64::NAN;
-        assert!(!all_finite(&y));
-        y[9_999] = f64::NEG_INFINITY;
-        assert!(!all_finite(&y));
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub(super) fn light_curve_ui(
     if let Some(p) = period.filter(|p| *p > 0.0) {
         let time = l.time.as_slice().unwrap_or(&[]);
         let t0 = time.first().copied().unwrap_or(0.0);
-        let phase = crate::kernels::common::fold_phase(time, p, t0);
+        let phase = crate::kernels::phase::fold_phase(time, p, t0);
         let pts: Vec<[f64; 2]> = stride(
             phase
                 .iter()

@@ -87,74 +87,159 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
     if peak.partial_cmp(&p.thresh) != Some(std::cmp::Ordering::Greater) {
         return single();
     }
-    let lv = levels(p.thresh, peak, p.nthresh);
+    let lv = Levels {
+        thresh: p.thresh,
+        sub: levels(p.thresh, peak, p.nthresh),
+    };
     // level of each pixel: how many sub-thresholds it is above
     let q: Vec<u32> = v
         .iter()
-        .map(|&x| lv.partition_point(|&t| x > t) as u32)
+        .map(|&x| lv.sub.partition_point(|&t| x > t) as u32)
         .collect();
     let top = *q.iter().max().unwrap_or(&0) as usize;
     if top == 0 {
         return single();
     }
-    // bounding box grid: local index of each pixel, u32::MAX where not in the object
-    let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
-    for &g in pix {
-        let (r, c) = (g as usize / cols, g as usize % cols);
-        r0 = r0.min(r);
-        r1 = r1.max(r);
-        c0 = c0.min(c);
-        c1 = c1.max(c);
+    let patch = Patch::new(pix, cols);
+    let fmin = p.mincont * v.iter().sum::<f64>();
+    let (nodes, bottom) = build_tree(&patch, &q, v, top, &lv, minarea, fmin);
+    // level 0 has exactly one part (the object is connected)
+    let seeds = match bottom.first() {
+        Some(&root) if bottom.len() == 1 => nodes[root as usize].objs.clone(),
+        _ => return single(),
+    };
+    if seeds.len() < 2 {
+        return single();
     }
-    let (h, w) = (r1 - r0 + 1, c1 - c0 + 1);
-    let mut grid = vec![u32::MAX; h * w];
-    let lr: Vec<(u32, u32)> = pix
-        .iter()
-        .map(|&g| {
-            (
-                (g as usize / cols - r0) as u32,
-                (g as usize % cols - c0) as u32,
-            )
+    let mut owner = seed_members(&seeds, &nodes, &patch, &q);
+    let prof: Vec<Profile> = (0..seeds.len())
+        .map(|s| {
+            let level = lv.value(nodes[seeds[s] as usize].level as usize);
+            seed_profile(s as u32, &owner, &patch, v, level)
         })
         .collect();
-    for (i, &(r, c)) in lr.iter().enumerate() {
-        grid[r as usize * w + c as usize] = i as u32;
+    assign_to_likeliest(&mut owner, &prof, &patch);
+    let mut out: Children = vec![Vec::new(); seeds.len()];
+    for (i, &g) in pix.iter().enumerate() {
+        out[owner[i] as usize].push(g);
     }
-    let neighbours = |i: usize, f: &mut dyn FnMut(u32)| {
-        let (r, c) = (lr[i].0 as isize, lr[i].1 as isize);
+    out.retain(|c| !c.is_empty());
+    out.sort_by_key(|c| c[0]);
+    out
+}
+
+/// The detection threshold and the sub-thresholds above it.
+struct Levels {
+    thresh: f64,
+    /// t_1 < … < t_{n−1} of [`levels`].
+    sub: Vec<f64>,
+}
+
+impl Levels {
+    /// The cut of level `k` (0 = the detection threshold).
+    fn value(&self, k: usize) -> f64 {
+        if k == 0 {
+            self.thresh
+        } else {
+            self.sub[k - 1]
+        }
+    }
+}
+
+/// An object's pixels on its bounding box: each pixel's local (row, column), and the box
+/// as a grid of local pixel indices (`u32::MAX` outside the object), for 8-neighbours.
+struct Patch {
+    lr: Vec<(u32, u32)>,
+    grid: Vec<u32>,
+    h: usize,
+    w: usize,
+}
+
+impl Patch {
+    fn new(pix: &[u32], cols: usize) -> Patch {
+        let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
+        for &g in pix {
+            let (r, c) = (g as usize / cols, g as usize % cols);
+            r0 = r0.min(r);
+            r1 = r1.max(r);
+            c0 = c0.min(c);
+            c1 = c1.max(c);
+        }
+        let (h, w) = (r1 - r0 + 1, c1 - c0 + 1);
+        let mut grid = vec![u32::MAX; h * w];
+        let lr: Vec<(u32, u32)> = pix
+            .iter()
+            .map(|&g| {
+                (
+                    (g as usize / cols - r0) as u32,
+                    (g as usize % cols - c0) as u32,
+                )
+            })
+            .collect();
+        for (i, &(r, c)) in lr.iter().enumerate() {
+            grid[r as usize * w + c as usize] = i as u32;
+        }
+        Patch { lr, grid, h, w }
+    }
+
+    fn len(&self) -> usize {
+        self.lr.len()
+    }
+
+    /// Call `f` with each 8-neighbour of pixel `i` that belongs to the object.
+    fn neighbours(&self, i: usize, f: &mut dyn FnMut(u32)) {
+        let (r, c) = (self.lr[i].0 as isize, self.lr[i].1 as isize);
         for dr in -1isize..=1 {
             for dc in -1isize..=1 {
                 if dr == 0 && dc == 0 {
                     continue;
                 }
                 let (rr, cc) = (r + dr, c + dc);
-                if rr < 0 || cc < 0 || rr >= h as isize || cc >= w as isize {
+                if rr < 0 || cc < 0 || rr >= self.h as isize || cc >= self.w as isize {
                     continue;
                 }
-                let j = grid[rr as usize * w + cc as usize];
+                let j = self.grid[rr as usize * self.w + cc as usize];
                 if j != u32::MAX {
                     f(j);
                 }
             }
         }
-    };
-    // pixels bucketed by level (stable: raster order inside a level)
+    }
+}
+
+/// Local pixel indices bucketed by level (stable: raster order inside a level): level k
+/// holds `order[start[k]..start[k + 1]]`.
+fn bucket_by_level(q: &[u32], top: usize) -> (Vec<usize>, Vec<u32>) {
     let mut start = vec![0usize; top + 2];
-    for &k in &q {
+    for &k in q {
         start[k as usize + 1] += 1;
     }
     for k in 0..=top {
         start[k + 1] += start[k];
     }
     let mut fill = start.clone();
-    let mut order = vec![0u32; n];
+    let mut order = vec![0u32; q.len()];
     for (i, &k) in q.iter().enumerate() {
         order[fill[k as usize]] = i as u32;
         fill[k as usize] += 1;
     }
-    let total: f64 = v.iter().sum();
-    let level_value = |k: usize| if k == 0 { p.thresh } else { lv[k - 1] };
-    let fmin = p.mincont * total;
+    (start, order)
+}
+
+/// The tree of connected parts, built with one union-find pass from the top level down;
+/// each node's `objs` are the seeds its subtree resolves to under SExtractor's contrast
+/// test. Returns the nodes and those of level 0.
+fn build_tree(
+    patch: &Patch,
+    q: &[u32],
+    v: &[f64],
+    top: usize,
+    lv: &Levels,
+    minarea: usize,
+    fmin: f64,
+) -> (Vec<Node>, Vec<u32>) {
+    let n = patch.len();
+    let (start, order) = bucket_by_level(q, top);
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut flux = vec![0.0f64; n];
     let mut count = vec![0u32; n];
@@ -171,7 +256,7 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
             live.push(i);
             let mut nb = [0u32; 8];
             let mut m = 0;
-            neighbours(i as usize, &mut |j| {
+            patch.neighbours(i as usize, &mut |j| {
                 nb[m] = j;
                 m += 1;
             });
@@ -213,52 +298,63 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
         }
         for (off, ks) in kids.into_iter().enumerate() {
             let id = first as usize + off;
-            // SExtractor's contrast test: the branch's flux above its own level
-            let sig: Vec<u32> = ks
-                .into_iter()
-                .filter(|&c| {
-                    let c = &nodes[c as usize];
-                    c.npix as usize >= minarea
-                        && c.flux - level_value(c.level as usize) * c.npix as f64 > fmin
-                })
-                .collect();
-            let objs = match sig.len() {
-                0 => vec![id as u32],
-                1 => {
-                    let o = &nodes[sig[0] as usize].objs;
-                    if o.len() >= 2 {
-                        o.clone()
-                    } else {
-                        vec![id as u32]
-                    }
-                }
-                _ => sig
-                    .iter()
-                    .flat_map(|&c| nodes[c as usize].objs.iter().copied())
-                    .collect(),
-            };
-            nodes[id].objs = objs;
+            nodes[id].objs = resolve_branches(&nodes, id as u32, ks, lv, minarea, fmin);
         }
         prev_nodes = (first..nodes.len() as u32).collect();
     }
-    // level 0 has exactly one part (the object is connected)
-    let seeds = match prev_nodes.first() {
-        Some(&root) if prev_nodes.len() == 1 => nodes[root as usize].objs.clone(),
-        _ => return single(),
-    };
-    if seeds.len() < 2 {
-        return single();
+    (nodes, prev_nodes)
+}
+
+/// The seeds node `id` resolves to, from its children `ks`: SExtractor's contrast test
+/// keeps the branches with at least `minarea` pixels and more than `fmin` flux above their
+/// own level; two or more such branches split the node, otherwise it is one seed (or
+/// passes on the split found further up its single branch).
+fn resolve_branches(
+    nodes: &[Node],
+    id: u32,
+    ks: Vec<u32>,
+    lv: &Levels,
+    minarea: usize,
+    fmin: f64,
+) -> Vec<u32> {
+    let sig: Vec<u32> = ks
+        .into_iter()
+        .filter(|&c| {
+            let c = &nodes[c as usize];
+            c.npix as usize >= minarea && c.flux - lv.value(c.level as usize) * c.npix as f64 > fmin
+        })
+        .collect();
+    match sig.len() {
+        0 => vec![id],
+        1 => {
+            let o = &nodes[sig[0] as usize].objs;
+            if o.len() >= 2 {
+                o.clone()
+            } else {
+                vec![id]
+            }
+        }
+        _ => sig
+            .iter()
+            .flat_map(|&c| nodes[c as usize].objs.iter().copied())
+            .collect(),
     }
-    // seed membership: the part at the seed's level around its root pixel
-    const NONE: u32 = u32::MAX;
-    let mut owner = vec![NONE; n];
+}
+
+/// Not (yet) owned by a seed.
+const NONE: u32 = u32::MAX;
+
+/// Seed membership: for each seed, the part at the seed's level around its root pixel;
+/// every other pixel is [`NONE`].
+fn seed_members(seeds: &[u32], nodes: &[Node], patch: &Patch, q: &[u32]) -> Vec<u32> {
+    let mut owner = vec![NONE; patch.len()];
     let mut stack = Vec::new();
     for (s, &sid) in seeds.iter().enumerate() {
         let (lev, root) = (nodes[sid as usize].level, nodes[sid as usize].root);
         owner[root as usize] = s as u32;
         stack.push(root);
         while let Some(i) = stack.pop() {
-            neighbours(i as usize, &mut |j| {
+            patch.neighbours(i as usize, &mut |j| {
                 if owner[j as usize] == NONE && q[j as usize] >= lev {
                     owner[j as usize] = s as u32;
                     stack.push(j);
@@ -266,55 +362,64 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
             });
         }
     }
-    // Gaussian profile of each seed: flux-weighted centre, second moments, peak
-    let prof: Vec<(f64, f64, f64, f64, f64, f64)> = (0..seeds.len())
-        .map(|s| {
-            let (mut sw, mut sx, mut sy, mut pk) = (0.0, 0.0, 0.0, f64::NEG_INFINITY);
-            let mut np = 0.0;
-            for i in 0..n {
-                if owner[i] == s as u32 {
-                    let (y, x) = (lr[i].0 as f64, lr[i].1 as f64);
-                    sw += v[i];
-                    sx += v[i] * x;
-                    sy += v[i] * y;
-                    pk = pk.max(v[i]);
-                    np += 1.0;
-                }
-            }
-            let (mx, my) = (sx / sw, sy / sw);
-            let (mut x2, mut y2, mut xy) = (0.0, 0.0, 0.0);
-            for i in 0..n {
-                if owner[i] == s as u32 {
-                    let (dy, dx) = (lr[i].0 as f64 - my, lr[i].1 as f64 - mx);
-                    x2 += v[i] * dx * dx;
-                    y2 += v[i] * dy * dy;
-                    xy += v[i] * dx * dy;
-                }
-            }
-            let (mut x2, mut y2, xy) = (x2 / sw, y2 / sw, xy / sw);
-            // SExtractor's guard against singular (line-like) profiles
-            if x2 * y2 - xy * xy < 1.0 / 144.0 {
-                x2 += 1.0 / 12.0;
-                y2 += 1.0 / 12.0;
-            }
-            let det = x2 * y2 - xy * xy;
-            // SExtractor's amplitude: level · exp(npix / (2π·a·b)), at most 4 × the peak
-            let lev = level_value(nodes[seeds[s] as usize].level as usize);
-            let e = np / (2.0 * std::f64::consts::PI * det.sqrt());
-            let amp = if e < 70.0 {
-                (lev * e.exp()).min(4.0 * pk)
-            } else {
-                4.0 * pk
-            };
-            let lnamp = amp.max(f64::MIN_POSITIVE).ln();
-            (mx, my, y2 / det, x2 / det, -2.0 * xy / det, lnamp)
-        })
-        .collect();
+    owner
+}
+
+/// A seed's Gaussian profile: flux-weighted centre (x, y), the inverse second-moment
+/// coefficients cxx, cyy, cxy, and the log of its amplitude.
+type Profile = (f64, f64, f64, f64, f64, f64);
+
+/// The Gaussian profile of seed `s` (its pixels are those `owner` gives it), with
+/// SExtractor's amplitude: `level` · exp(npix / (2π·a·b)), at most 4 × the peak.
+fn seed_profile(s: u32, owner: &[u32], patch: &Patch, v: &[f64], level: f64) -> Profile {
+    let lr = &patch.lr;
+    let n = patch.len();
+    let (mut sw, mut sx, mut sy, mut pk) = (0.0, 0.0, 0.0, f64::NEG_INFINITY);
+    let mut np = 0.0;
     for i in 0..n {
-        if owner[i] != NONE {
+        if owner[i] == s {
+            let (y, x) = (lr[i].0 as f64, lr[i].1 as f64);
+            sw += v[i];
+            sx += v[i] * x;
+            sy += v[i] * y;
+            pk = pk.max(v[i]);
+            np += 1.0;
+        }
+    }
+    let (mx, my) = (sx / sw, sy / sw);
+    let (mut x2, mut y2, mut xy) = (0.0, 0.0, 0.0);
+    for i in 0..n {
+        if owner[i] == s {
+            let (dy, dx) = (lr[i].0 as f64 - my, lr[i].1 as f64 - mx);
+            x2 += v[i] * dx * dx;
+            y2 += v[i] * dy * dy;
+            xy += v[i] * dx * dy;
+        }
+    }
+    let (mut x2, mut y2, xy) = (x2 / sw, y2 / sw, xy / sw);
+    // SExtractor's guard against singular (line-like) profiles
+    if x2 * y2 - xy * xy < 1.0 / 144.0 {
+        x2 += 1.0 / 12.0;
+        y2 += 1.0 / 12.0;
+    }
+    let det = x2 * y2 - xy * xy;
+    let e = np / (2.0 * std::f64::consts::PI * det.sqrt());
+    let amp = if e < 70.0 {
+        (level * e.exp()).min(4.0 * pk)
+    } else {
+        4.0 * pk
+    };
+    let lnamp = amp.max(f64::MIN_POSITIVE).ln();
+    (mx, my, y2 / det, x2 / det, -2.0 * xy / det, lnamp)
+}
+
+/// Give every pixel outside the seeds to the seed whose profile is most probable there.
+fn assign_to_likeliest(owner: &mut [u32], prof: &[Profile], patch: &Patch) {
+    for (i, o) in owner.iter_mut().enumerate() {
+        if *o != NONE {
             continue;
         }
-        let (y, x) = (lr[i].0 as f64, lr[i].1 as f64);
+        let (y, x) = (patch.lr[i].0 as f64, patch.lr[i].1 as f64);
         let mut best = (f64::NEG_INFINITY, 0u32);
         for (s, &(mx, my, cxx, cyy, cxy, lnpk)) in prof.iter().enumerate() {
             let (dx, dy) = (x - mx, y - my);
@@ -323,15 +428,8 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
                 best = (score, s as u32);
             }
         }
-        owner[i] = best.1;
+        *o = best.1;
     }
-    let mut out: Children = vec![Vec::new(); seeds.len()];
-    for (i, &g) in pix.iter().enumerate() {
-        out[owner[i] as usize].push(g);
-    }
-    out.retain(|c| !c.is_empty());
-    out.sort_by_key(|c| c[0]);
-    out
 }
 
 #[cfg(test)]

@@ -4,4 +4,6 @@
 pub mod background;
 pub mod clean;
 pub mod deblend;
+pub mod detect;
+pub mod mesh;
 pub mod photometry;

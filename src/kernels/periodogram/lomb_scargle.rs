@@ -1,4 +1,4 @@
-//! Lomb-Scargle kernels for `period-search`: the floating-mean (generalised) periodogram
+//! Lomb-Scargle: the floating-mean (generalised) periodogram
 //! with astropy's `standard` normalisation (`fit_mean=True`, `center_data=True`,
 //! uncertainties as weights), computed three ways, plus Press & Rybicki's FFT method
 //! and Baluev's (2008) false-alarm probability.
@@ -18,6 +18,7 @@
 //! `p = (ŜS·ŶC² + ĈC·ŶS² − 2·ĈS·ŶC·ŶS) / (ŶY·D)`, `D = ĈC·ŜS − ĈS²`,
 //! which equals astropy's τ-shifted formula algebraically.
 
+use super::Grid;
 use crate::ctx::Ctx;
 use crate::{Error, Result};
 use rayon::prelude::*;
@@ -35,38 +36,6 @@ const LANES: usize = 4;
 pub const MAX_FFT: usize = 1 << 24;
 /// Relative size below which the cos/sin design matrix counts as singular.
 const DEGENERATE: f64 = 1e-10;
-
-/// An evenly spaced frequency grid, `np.linspace(fmin, fmax, n)` (both ends included).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Grid {
-    pub fmin: f64,
-    pub fmax: f64,
-    pub n: usize,
-}
-
-impl Grid {
-    /// The step between frequencies (0 for a single frequency).
-    pub fn df(&self) -> f64 {
-        if self.n > 1 {
-            (self.fmax - self.fmin) / (self.n - 1) as f64
-        } else {
-            0.0
-        }
-    }
-
-    /// Frequency `k` exactly as numpy's linspace computes it (`k*step + start`, last = stop).
-    pub fn freq(&self, k: usize) -> f64 {
-        if self.n > 1 && k == self.n - 1 {
-            self.fmax
-        } else {
-            k as f64 * self.df() + self.fmin
-        }
-    }
-
-    pub fn frequencies(&self) -> Vec<f64> {
-        (0..self.n).map(|k| self.freq(k)).collect()
-    }
-}
 
 /// A light curve made ready for the periodogram: times relative to the first one,
 /// weights normalised to sum 1, values with the weighted mean removed.
@@ -450,7 +419,7 @@ fn tile_kernel(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        if crate::kernels::simd::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function was compiled for.
             unsafe { tile_avx2(c, s, cd, sd, w, wy, acc) };
             return;

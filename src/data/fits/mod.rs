@@ -8,16 +8,19 @@
 //! the memory-mapped bytes (big-endian), with BSCALE/BZERO/BLANK (TSCALn/TZEROn/TNULLn)
 //! applied: fitsrs returns stored values only.
 
-use super::load::{classify_table, count_nonfinite, warn_nonfinite};
+use super::checks::{classify_table, count_nonfinite, warn_nonfinite};
 use super::{Dataset, Dtype, Frame, Loaded, Origin, Spectrum};
 use crate::{Error, Result};
 use ndarray::{Array1, Array2};
 use std::path::Path;
 
+mod prescan;
+
+use prescan::{prescan, HduLayout};
+
+/// FITS block and card sizes in bytes.
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
-/// Refuse files with more HDUs than this (a corrupt file could declare thousands).
-const MAX_HDUS: usize = 1000;
 
 /// A header value as the loader uses it.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,239 +75,13 @@ impl Header {
     }
 }
 
-/// What the structural pre-scan found for one HDU.
-#[derive(Clone, Debug)]
-struct HduLayout {
-    /// "primary", "IMAGE", "BINTABLE", "TABLE" or another XTENSION value.
-    xtension: String,
-    bitpix: i64,
-    naxis: Vec<u64>,
-    data_start: usize,
-    data_len: usize,
-}
-
-/// Parse the integer value of a raw card (`KEYWORD = value / comment`).
-fn raw_int(card: &[u8]) -> Option<i64> {
-    if card.len() < 10 || &card[8..10] != b"= " {
-        return None;
-    }
-    let v = std::str::from_utf8(&card[10..]).ok()?;
-    let v = v.split('/').next()?.trim();
-    v.parse::<i64>().ok().or_else(|| {
-        // Some writers put integers as "512." or "5.12E2".
-        let f: f64 = v.replace(['D', 'd'], "E").parse().ok()?;
-        (f.fract() == 0.0 && f.abs() < 9.0e18).then_some(f as i64)
-    })
-}
-
-fn raw_str(card: &[u8]) -> Option<String> {
-    if card.len() < 10 || &card[8..10] != b"= " {
-        return None;
-    }
-    let v = std::str::from_utf8(&card[10..]).ok()?.trim();
-    let v = v.strip_prefix('\'')?;
-    let end = v.find('\'')?;
-    Some(super::load::one_line(v[..end].trim()))
-}
-
-/// Walk every HDU's header with checked arithmetic; refuse truncated or absurd files.
-fn prescan(path: &Path, bytes: &[u8], warnings: &mut Vec<String>) -> Result<Vec<HduLayout>> {
-    let len = bytes.len();
-    let mut pos = 0usize;
-    let mut hdus = Vec::new();
-    while pos < len {
-        if hdus.len() >= MAX_HDUS {
-            return Err(Error::format(
-                path,
-                format!("more than {MAX_HDUS} HDUs; refusing to read further"),
-            ));
-        }
-        let idx = hdus.len();
-        // An extension must start with XTENSION; trailing zero/blank padding ends the file.
-        if idx > 0 {
-            let rest = &bytes[pos..];
-            if rest.iter().all(|&b| b == 0 || b == b' ') {
-                break;
-            }
-            if !rest.starts_with(b"XTENSION") {
-                warnings.push(format!(
-                    "{} bytes after HDU {} are not a FITS extension; ignored",
-                    len - pos,
-                    idx - 1
-                ));
-                break;
-            }
-        }
-        let mut xt = if idx == 0 {
-            "primary".to_string()
-        } else {
-            String::new()
-        };
-        let (mut bitpix, mut naxis_n) = (None, None);
-        let mut naxes: Vec<(usize, i64)> = Vec::new();
-        let (mut pcount, mut gcount) = (0i64, 1i64);
-        let mut end_found = false;
-        let mut p = pos;
-        while p + CARD <= len {
-            let card = &bytes[p..p + CARD];
-            p += CARD;
-            let key = std::str::from_utf8(&card[..8]).unwrap_or("").trim_end();
-            // A string value without its closing quote (fitsrs 0.4.1 panics on a lone
-            // quote; found by the fits fuzz target): refuse it here with a clear message.
-            // fitsrs parses a value after "= " (bytes 9-10), in CONTINUE cards after byte 8,
-            // and in HIERARCH cards after the first '='.
-            let value = if &card[8..10] == b"= " {
-                Some(&card[10..])
-            } else if key == "CONTINUE" {
-                Some(&card[8..])
-            } else if key == "HIERARCH" {
-                card.iter().position(|&b| b == b'=').map(|i| &card[i + 1..])
-            } else {
-                None
-            };
-            if let Some(v) = value.map(|v| v.trim_ascii_start()) {
-                if v.first() == Some(&b'\'') && !v[1..].contains(&b'\'') {
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "HDU {idx}: card '{}' has a string value without its closing quote",
-                            super::load::shown(key)
-                        ),
-                    ));
-                }
-            }
-            match key {
-                "END" => {
-                    end_found = true;
-                    break;
-                }
-                "XTENSION" => xt = raw_str(card).unwrap_or_default(),
-                "BITPIX" => bitpix = raw_int(card),
-                "NAXIS" => naxis_n = raw_int(card),
-                "PCOUNT" => pcount = raw_int(card).unwrap_or(0),
-                "GCOUNT" => gcount = raw_int(card).unwrap_or(1),
-                k if k.starts_with("NAXIS") => {
-                    if let (Ok(i), Some(v)) = (k[5..].parse::<usize>(), raw_int(card)) {
-                        naxes.push((i, v));
-                    }
-                }
-                _ => {}
-            }
-        }
-        if !end_found {
-            return Err(Error::format(
-                path,
-                format!("truncated or corrupt FITS: header of HDU {idx} has no END card"),
-            ));
-        }
-        // Data start at the next block boundary after the header.
-        let data_start = p.div_ceil(BLOCK) * BLOCK;
-        let bitpix = bitpix
-            .ok_or_else(|| Error::format(path, format!("HDU {idx} header has no valid BITPIX")))?;
-        if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
-            return Err(Error::format(
-                path,
-                format!("HDU {idx} has BITPIX = {bitpix}, not one of 8, 16, 32, 64, -32, -64"),
-            ));
-        }
-        let n = naxis_n
-            .ok_or_else(|| Error::format(path, format!("HDU {idx} header has no valid NAXIS")))?;
-        if !(0..=999).contains(&n) {
-            return Err(Error::format(
-                path,
-                format!("HDU {idx} declares NAXIS = {n}"),
-            ));
-        }
-        let n = n as usize;
-        let mut naxis = Vec::with_capacity(n);
-        for i in 1..=n {
-            let v = naxes
-                .iter()
-                .rev()
-                .find(|(j, _)| *j == i)
-                .map(|(_, v)| *v)
-                .ok_or_else(|| {
-                    Error::format(
-                        path,
-                        format!("HDU {idx} declares NAXIS = {n} but has no NAXIS{i}"),
-                    )
-                })?;
-            if v < 0 {
-                return Err(Error::format(
-                    path,
-                    format!("HDU {idx} declares NAXIS{i} = {v}"),
-                ));
-            }
-            naxis.push(v as u64);
-        }
-        for (i, v) in &naxes {
-            if *i > n {
-                warnings.push(format!(
-                    "HDU {idx} header has NAXIS{i} = {v} although NAXIS = {n}; ignored (known header quirk)"
-                ));
-            }
-        }
-        if pcount < 0 || gcount < 0 {
-            return Err(Error::format(
-                path,
-                format!("HDU {idx} declares PCOUNT = {pcount}, GCOUNT = {gcount}"),
-            ));
-        }
-        // bits = |BITPIX| * GCOUNT * (PCOUNT + NAXIS1*...*NAXISn), all checked.
-        let overflow = || {
-            Error::format(
-                path,
-                format!("HDU {idx} declares an impossible data size (NAXISn = {naxis:?}); corrupt header"),
-            )
-        };
-        let data_len: u64 = if n == 0 {
-            0
-        } else {
-            let mut prod: u64 = 1;
-            for &a in &naxis {
-                prod = prod.checked_mul(a).ok_or_else(overflow)?;
-            }
-            let elems = prod
-                .checked_add(pcount as u64)
-                .and_then(|v| v.checked_mul(gcount as u64))
-                .ok_or_else(overflow)?;
-            elems
-                .checked_mul(bitpix.unsigned_abs() / 8)
-                .ok_or_else(overflow)?
-        };
-        let remaining = len.saturating_sub(data_start) as u64;
-        if data_len > remaining {
-            return Err(Error::format(
-                path,
-                format!(
-                    "truncated or corrupt FITS: HDU {idx} declares {data_len} bytes of data \
-                     (BITPIX = {bitpix}, NAXISn = {naxis:?}) but only {remaining} bytes follow its header"
-                ),
-            ));
-        }
-        let data_len = data_len as usize;
-        hdus.push(HduLayout {
-            xtension: xt,
-            bitpix,
-            naxis,
-            data_start,
-            data_len,
-        });
-        pos = (data_start + data_len).div_ceil(BLOCK) * BLOCK;
-    }
-    if hdus.is_empty() {
-        return Err(Error::format(path, "no FITS header found"));
-    }
-    Ok(hdus)
-}
-
 fn from_fitsrs(v: &fitsrs::card::Value) -> Option<HVal> {
     use fitsrs::card::Value;
     match v {
         Value::Integer { value, .. } => Some(HVal::Int(*value)),
         Value::Float { value, .. } => Some(HVal::Float(*value)),
         Value::Logical { value, .. } => Some(HVal::Bool(*value)),
-        Value::String { value, .. } => Some(HVal::Str(super::load::one_line(value))),
+        Value::String { value, .. } => Some(HVal::Str(super::checks::one_line(value))),
         Value::Undefined | Value::Invalid(_) => None,
     }
 }
@@ -317,7 +94,11 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
         while out.len() < expect {
             let Some(hdu) = fits.next() else { break };
             let hdu = hdu.map_err(|e| {
-                format!("HDU {}: {}", out.len(), super::load::shown(&e.to_string()))
+                format!(
+                    "HDU {}: {}",
+                    out.len(),
+                    super::checks::shown(&e.to_string())
+                )
             })?;
             let cards: Vec<(String, HVal)> = match &hdu {
                 fitsrs::HDU::Primary(h) | fitsrs::HDU::XImage(h) => h
@@ -356,11 +137,10 @@ fn headers(path: &Path, bytes: &[u8], expect: usize) -> Result<Vec<Header>> {
 
 /// Load a FITS file of `len` bytes.
 pub fn load(path: &Path, _len: u64) -> Result<Loaded> {
-    // Opened read-only and mapped read-only: the user's file is never written.
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: the map is read-only and dropped before returning; a file truncated by
-    // another process while we read it is outside what any loader can guard against.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    // Opened read-only and mapped read-only: the user's file is never written. The map is
+    // dropped before returning; a file truncated by another process while we read it is
+    // outside what any loader can guard against.
+    let map = super::mapped::map_file(path)?;
     load_bytes(path, &map)
 }
 
@@ -403,7 +183,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Loaded> {
     } else {
         8
     };
-    super::load::ensure_memory(
+    super::checks::ensure_memory(
         path,
         &format!(
             "HDU {k} ({}, BITPIX = {}, NAXISn = {:?})",
