@@ -16,9 +16,15 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod kernels;
+pub mod memory;
 pub mod sys;
 
 pub use error::{Error, Result};
+
+/// Every heap allocation is counted, so each run and stage reports its peak bytes and
+/// allocation count (see [`memory`]).
+#[global_allocator]
+static ALLOCATOR: memory::CountingAlloc = memory::CountingAlloc;
 
 /// The public face of the engine and the registry in one path, as tests, fuzz targets and
 /// downstream code have always named them (`astroperf::analysis::find`, `::Params`, ...).

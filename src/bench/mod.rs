@@ -5,6 +5,7 @@
 pub mod bandwidth;
 pub mod export;
 mod harness;
+pub mod profile;
 pub mod report;
 
 pub use crate::engine::run_config::{available_threads, RunConfig};

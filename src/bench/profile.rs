@@ -1,0 +1,192 @@
+//! A run's own profile: every puffin scope that the run's threads (the runner and each
+//! variant's rayon workers) close while a [`Capture`] is open goes into one puffin frame of
+//! its own, instead of into whatever UI frame the global profiler closes next.
+//!
+//! How: puffin lets each thread choose the function its scopes are reported to
+//! (`ThreadProfiler::initialize`). Threads that run analyses call [`init_run_thread`]; the
+//! app's UI thread and the CLI's main thread call [`init_other_thread`]. Both report to
+//! [`report`], which sends a run thread's scopes to the open capture and everything else
+//! (and everything when no capture is open) to puffin's global profiler as before, so the
+//! live UI profile is unchanged. [`report`] also keeps every scope's details (name, file,
+//! line) it has seen, because puffin hands them over only once per scope and a captured
+//! frame must carry them all to be drawn or saved on its own.
+
+use puffin::{FrameData, FrameView, ScopeDetails, StreamInfo, StreamInfoRef, ThreadInfo};
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+thread_local! {
+    /// Whether this thread's scopes belong to the run being captured.
+    static RUN_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The details of every scope reported so far (puffin reports each only once).
+static SCOPES: Mutex<Vec<ScopeDetails>> = Mutex::new(Vec::new());
+/// The open capture's streams, one per thread; `None` when no capture is open.
+static OPEN: Mutex<Option<BTreeMap<ThreadInfo, StreamInfo>>> = Mutex::new(None);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks leaves plain data behind: keep using it.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The reporter every initialised thread uses (see the module docs).
+fn report(info: ThreadInfo, details: &[ScopeDetails], stream: &StreamInfoRef<'_>) {
+    if !details.is_empty() {
+        lock(&SCOPES).extend(details.iter().cloned());
+    }
+    if RUN_THREAD.with(Cell::get) {
+        if let Some(open) = lock(&OPEN).as_mut() {
+            open.entry(info).or_default().extend(stream);
+            return;
+        }
+    }
+    puffin::GlobalProfiler::lock().report(info, details, stream);
+}
+
+/// Make this thread's scopes part of the run being captured (runner and worker threads).
+pub fn init_run_thread() {
+    RUN_THREAD.with(|r| r.set(true));
+    puffin::ThreadProfiler::initialize(puffin::now_ns, report);
+}
+
+/// Route this thread's scopes through [`report`] without joining captures (the UI thread),
+/// so the details of scopes it registers first are known to captured frames too.
+pub fn init_other_thread() {
+    RUN_THREAD.with(|r| r.set(false));
+    puffin::ThreadProfiler::initialize(puffin::now_ns, report);
+}
+
+/// An open capture; [`Capture::finish`] turns what it caught into one frame.
+#[must_use = "finish the capture to get the run's profile"]
+pub struct Capture {
+    _private: (),
+}
+
+impl Capture {
+    /// Start catching run threads' scopes (a capture already open is replaced).
+    pub fn start() -> Capture {
+        *lock(&OPEN) = Some(BTreeMap::new());
+        Capture { _private: () }
+    }
+
+    /// Stop catching; the run's profile, or `None` when no scope was closed (profiling
+    /// off, or nothing ran).
+    pub fn finish(self) -> Option<RunProfile> {
+        let streams = lock(&OPEN).take()?;
+        if streams.is_empty() {
+            return None;
+        }
+        let scopes: Vec<Arc<ScopeDetails>> = lock(&SCOPES).iter().cloned().map(Arc::new).collect();
+        let frame = FrameData::new(0, streams, scopes, true).ok()?;
+        Some(RunProfile {
+            frame: Arc::new(frame),
+        })
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        // A capture dropped without finish (an error path) must not keep catching.
+        lock(&OPEN).take();
+    }
+}
+
+/// One run's profile: a single puffin frame spanning the whole run, every thread a lane.
+#[derive(Clone)]
+pub struct RunProfile {
+    pub frame: Arc<FrameData>,
+}
+
+impl std::fmt::Debug for RunProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RunProfile({} ms)", self.frame.duration_ns() as f64 / 1e6)
+    }
+}
+
+impl RunProfile {
+    /// A view holding just this frame, as puffin's profiler UI draws it.
+    pub fn view(&self) -> FrameView {
+        let mut v = FrameView::default();
+        v.add_frame(self.frame.clone());
+        v
+    }
+
+    /// Write as a `.puffin` file (what puffin_viewer and the app's Load profile read).
+    pub fn write(&self, w: &mut impl std::io::Write) -> crate::Result<()> {
+        self.view()
+            .write(w)
+            .map_err(|e| crate::Error::input(format!("cannot write the profile: {e}")))
+    }
+
+    /// The names of the threads (lanes) in the profile.
+    pub fn thread_names(&self) -> Vec<String> {
+        self.frame
+            .unpacked()
+            .map(|u| u.thread_streams.keys().map(|t| t.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The names of every scope in the profile, in first-seen order, without repeats.
+    pub fn scope_names(&self) -> Vec<String> {
+        let view = self.view();
+        let Ok(unpacked) = self.frame.unpacked() else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = Vec::new();
+        for stream in unpacked.thread_streams.values() {
+            let Ok(top) = puffin::Reader::from_start(&stream.stream).read_top_scopes() else {
+                continue;
+            };
+            let mut todo = top;
+            while let Some(scope) = todo.pop() {
+                if let Some(d) = view.scope_collection().fetch_by_id(&scope.id) {
+                    let name = d.name().to_string();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                if let Ok(children) =
+                    puffin::Reader::with_offset(&stream.stream, scope.child_begin_position)
+                        .and_then(|r| r.read_top_scopes())
+                {
+                    todo.extend(children);
+                }
+            }
+        }
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_capture_holds_its_run_threads_scopes_and_names_them() {
+        puffin::set_scopes_on(true);
+        let cap = Capture::start();
+        let t = std::thread::Builder::new()
+            .name("naive #0".into())
+            .spawn(|| {
+                init_run_thread();
+                puffin::profile_scope!("capture-test-outer");
+                {
+                    puffin::profile_scope!("capture-test-inner");
+                    std::hint::black_box((0..1000).sum::<u64>());
+                }
+            })
+            .expect("spawn");
+        t.join().expect("join");
+        let p = cap.finish().expect("a profile");
+        assert!(p.thread_names().iter().any(|n| n == "naive #0"), "{:?}", p.thread_names());
+        let names = p.scope_names();
+        assert!(names.iter().any(|n| n == "capture-test-outer"), "{names:?}");
+        assert!(names.iter().any(|n| n == "capture-test-inner"), "{names:?}");
+        let mut bytes = Vec::new();
+        p.write(&mut bytes).expect("write");
+        let back = FrameView::read(&mut bytes.as_slice()).expect("read back");
+        assert_eq!(back.latest_frame().map(|f| f.duration_ns()), Some(p.frame.duration_ns()));
+    }
+}

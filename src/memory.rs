@@ -1,0 +1,194 @@
+//! How much memory a run takes: a counting global allocator (live bytes, their high-water
+//! mark and the number of allocations, in relaxed atomics so rayon workers' allocations
+//! count for the run they serve) and the process's resident-set high-water mark.
+//!
+//! A run or a stage is measured between a [`Mark`] and [`Mark::finish`]: its peak is the
+//! highest live-byte count reached in between, less what was live at the mark, so it is
+//! what the run itself held at most. Marks nest (a stage inside a call inside a run): each
+//! mark lowers the global high-water mark to the present and [`Mark::finish`] raises it
+//! back to the larger of the two, so the outer measurement still sees the inner peak.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Bytes live now (requested sizes, not the allocator's rounding).
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The highest `LIVE` since the innermost open [`Mark`].
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations (alloc, alloc_zeroed and realloc calls) since the process started.
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Counting can be switched off to measure what it costs (the bench's overhead check).
+static COUNTING: AtomicBool = AtomicBool::new(true);
+
+/// The system allocator with counters; installed as the global allocator in `lib.rs`.
+pub struct CountingAlloc;
+
+#[inline]
+fn grew(by: usize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(now, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+fn shrank(by: usize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        // Saturating: memory allocated while counting was off may be freed while it is on.
+        let _ = LIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_sub(by))
+        });
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's layout and pointer unchanged;
+// the counters are plain atomics and never affect what is allocated.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as it is.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` (through this allocator) with `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        shrank(layout.size());
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as it is.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                grew(new_size - layout.size());
+            } else {
+                ALLOCS.fetch_add(1, Ordering::Relaxed);
+                shrank(layout.size() - new_size);
+            }
+        }
+        p
+    }
+}
+
+/// Turn counting on or off (on by default). Off, the allocator costs one relaxed load.
+pub fn set_counting(on: bool) {
+    COUNTING.store(on, Ordering::Relaxed);
+}
+
+pub fn is_counting() -> bool {
+    COUNTING.load(Ordering::Relaxed)
+}
+
+/// Bytes live in the heap now.
+pub fn live_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// The start of a measured interval (a run, a call or a stage).
+#[derive(Debug)]
+#[must_use = "finish the mark to read what the interval used"]
+pub struct Mark {
+    live: usize,
+    allocs: u64,
+    /// The high-water mark of the enclosing interval, restored (raised) on finish.
+    outer_peak: usize,
+}
+
+/// What an interval used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// The most heap bytes held at once above what was live at the mark.
+    pub peak_bytes: u64,
+    /// Allocations made in the interval (by every thread).
+    pub allocs: u64,
+}
+
+impl Usage {
+    /// The larger peak and the sum of allocations (the same stage over several calls).
+    pub fn max_peak(self, other: Usage) -> Usage {
+        Usage {
+            peak_bytes: self.peak_bytes.max(other.peak_bytes),
+            allocs: self.allocs + other.allocs,
+        }
+    }
+}
+
+impl Mark {
+    pub fn now() -> Mark {
+        let live = LIVE.load(Ordering::Relaxed);
+        let outer_peak = PEAK.swap(live, Ordering::Relaxed);
+        Mark {
+            live,
+            allocs: ALLOCS.load(Ordering::Relaxed),
+            outer_peak,
+        }
+    }
+
+    pub fn finish(self) -> Usage {
+        let inner_peak = PEAK.fetch_max(self.outer_peak, Ordering::Relaxed);
+        Usage {
+            peak_bytes: inner_peak.saturating_sub(self.live) as u64,
+            allocs: ALLOCS.load(Ordering::Relaxed).saturating_sub(self.allocs),
+        }
+    }
+}
+
+/// The process's resident-set high-water mark (`VmHWM`), in bytes; `None` off Linux.
+pub fn rss_high_water() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Lower the resident-set high-water mark to the present RSS (Linux's `clear_refs` 5), so
+/// the next [`rss_high_water`] is this run's. Returns false where the kernel refuses.
+pub fn reset_rss_high_water() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vector_counts_its_bytes_and_nested_marks_keep_the_outer_peak() {
+        let outer = Mark::now();
+        let inner = Mark::now();
+        let v = vec![1u8; 8 << 20];
+        std::hint::black_box(&v);
+        drop(v);
+        let inner_use = inner.finish();
+        let small = vec![0u64; 1000];
+        std::hint::black_box(&small);
+        let outer_use = outer.finish();
+        // Other test threads allocate too; bounds are generous but would fail without
+        // counting (0) or without the nesting (outer would see only the small vector).
+        assert!(inner_use.peak_bytes >= 8 << 20, "{inner_use:?}");
+        assert!(inner_use.peak_bytes < 64 << 20, "{inner_use:?}");
+        assert!(outer_use.peak_bytes >= 8 << 20, "{outer_use:?}");
+        assert!(inner_use.allocs >= 1 && outer_use.allocs >= 2);
+    }
+
+    #[test]
+    fn rss_high_water_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let hwm = rss_high_water().expect("VmHWM");
+            assert!(hwm > 1 << 20, "{hwm}");
+        }
+    }
+}
