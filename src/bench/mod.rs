@@ -5,6 +5,7 @@
 pub mod bandwidth;
 pub mod export;
 mod harness;
+pub mod machine;
 pub mod profile;
 pub mod report;
 

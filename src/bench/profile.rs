@@ -101,7 +101,11 @@ pub struct RunProfile {
 
 impl std::fmt::Debug for RunProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RunProfile({} ms)", self.frame.duration_ns() as f64 / 1e6)
+        write!(
+            f,
+            "RunProfile({} ms)",
+            self.frame.duration_ns() as f64 / 1e6
+        )
     }
 }
 
@@ -180,13 +184,20 @@ mod tests {
             .expect("spawn");
         t.join().expect("join");
         let p = cap.finish().expect("a profile");
-        assert!(p.thread_names().iter().any(|n| n == "naive #0"), "{:?}", p.thread_names());
+        assert!(
+            p.thread_names().iter().any(|n| n == "naive #0"),
+            "{:?}",
+            p.thread_names()
+        );
         let names = p.scope_names();
         assert!(names.iter().any(|n| n == "capture-test-outer"), "{names:?}");
         assert!(names.iter().any(|n| n == "capture-test-inner"), "{names:?}");
         let mut bytes = Vec::new();
         p.write(&mut bytes).expect("write");
         let back = FrameView::read(&mut bytes.as_slice()).expect("read back");
-        assert_eq!(back.latest_frame().map(|f| f.duration_ns()), Some(p.frame.duration_ns()));
+        assert_eq!(
+            back.latest_frame().map(|f| f.duration_ns()),
+            Some(p.frame.duration_ns())
+        );
     }
 }

@@ -1,0 +1,401 @@
+//! This machine's ceilings, the roof of the roofline: read bandwidth with working sets that
+//! fit L1, L2, L3 and only DRAM, and peak double-precision FLOP/s on one core and on all
+//! cores. Measured once (about two seconds) and kept in the user's cache directory, since
+//! the hardware does not change between runs; `astroperf machine --remeasure` renews it.
+//!
+//! The kernels are what the ceilings promise and no more: a read is a sum with eight
+//! independent 256-bit accumulators (so the adds never wait on each other and only the
+//! loads limit), the FLOP peak is twelve independent fused multiply-add chains (enough to
+//! cover the FMA latency times its throughput on current x86 cores). Without AVX2+FMA the
+//! same loops run in portable Rust and report what they reach.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Bandwidth (GB/s, 10⁹ bytes per second) at each level of the memory hierarchy, read by
+/// every core at once from its own working set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Levels {
+    pub l1: f64,
+    pub l2: f64,
+    pub l3: f64,
+    pub dram: f64,
+}
+
+/// Peak double-precision GFLOP/s (an FMA counts two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    pub one_core: f64,
+    pub all_cores: f64,
+}
+
+/// Cache sizes per level in bytes, as the kernel reports them (`/sys`), or common sizes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Caches {
+    pub l1d: usize,
+    pub l2: usize,
+    pub l3: usize,
+}
+
+/// What `astroperf machine` prints and the roofline draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub caches: Caches,
+    pub bandwidth_gbs: Levels,
+    /// DRAM read bandwidth of one core alone (a serial kernel's roof).
+    pub dram_one_core_gbs: f64,
+    pub peak_gflops: Peak,
+    /// Whether the AVX2+FMA kernels ran (otherwise the portable loops did).
+    pub simd: bool,
+    /// Seconds since the Unix epoch at measurement.
+    pub measured_unix_s: u64,
+}
+
+/// Which ceiling bounds a stage with this arithmetic intensity (flops per byte) and working
+/// set, and that ceiling in GFLOP/s: `min(peak, intensity × bandwidth of the level that
+/// holds the working set)`.
+impl Machine {
+    pub fn bandwidth_for(&self, working_set: usize, threads: usize) -> f64 {
+        let b = &self.bandwidth_gbs;
+        let per_core = |all: f64| all / self.cores.max(1) as f64 * threads.min(self.cores) as f64;
+        if working_set <= self.caches.l1d {
+            per_core(b.l1)
+        } else if working_set <= self.caches.l2 {
+            per_core(b.l2)
+        } else if working_set <= self.caches.l3 {
+            per_core(b.l3)
+        } else if threads <= 1 {
+            self.dram_one_core_gbs
+        } else {
+            b.dram
+        }
+    }
+
+    pub fn peak_for(&self, threads: usize) -> f64 {
+        if threads <= 1 {
+            self.peak_gflops.one_core
+        } else {
+            self.peak_gflops.one_core * threads.min(self.cores) as f64
+        }
+        .min(self.peak_gflops.all_cores.max(self.peak_gflops.one_core))
+    }
+}
+
+fn sys_cache(index: usize) -> Option<usize> {
+    let p = format!("/sys/devices/system/cpu/cpu0/cache/index{index}/size");
+    let s = std::fs::read_to_string(p).ok()?;
+    let s = s.trim();
+    let (num, mul) = match s.strip_suffix('K') {
+        Some(n) => (n, 1024),
+        None => match s.strip_suffix('M') {
+            Some(n) => (n, 1 << 20),
+            None => (s, 1),
+        },
+    };
+    num.parse::<usize>().ok().map(|n| n * mul)
+}
+
+fn caches() -> Caches {
+    // index0 = L1d, index1 = L1i, index2 = L2, index3 = L3 on Linux x86.
+    Caches {
+        l1d: sys_cache(0).unwrap_or(32 << 10),
+        l2: sys_cache(2).unwrap_or(512 << 10),
+        l3: sys_cache(3).unwrap_or(8 << 20),
+    }
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+fn simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Sum of `x` with eight independent accumulators of four lanes.
+fn read_sum(x: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: AVX2 and FMA were detected at run time just above.
+        return unsafe { read_sum_avx2(x) };
+    }
+    let mut acc = [0.0f64; 32];
+    let chunks = x.chunks_exact(32);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for k in 0..32 {
+            acc[k] += c[k];
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
+/// # Safety
+/// The CPU must support AVX2 (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_sum_avx2(x: &[f64]) -> f64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_pd(); 8];
+    let chunks = x.chunks_exact(32);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (k, a) in acc.iter_mut().enumerate() {
+            // SAFETY: `c` has 32 elements, so c[4k..4k+4] is in bounds for k < 8.
+            let v = unsafe { _mm256_loadu_pd(c.as_ptr().add(4 * k)) };
+            *a = _mm256_add_pd(*a, v);
+        }
+    }
+    let mut lanes = [0.0f64; 4];
+    let mut s = _mm256_setzero_pd();
+    for a in acc {
+        s = _mm256_add_pd(s, a);
+    }
+    // SAFETY: `lanes` holds four f64.
+    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), s) };
+    lanes.iter().sum::<f64>() + tail
+}
+
+/// `iters` rounds of twelve independent FMA chains; returns a value so nothing is dropped.
+fn fma_chains(iters: usize) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if simd() {
+        // SAFETY: AVX2 and FMA were detected at run time just above.
+        return unsafe { fma_chains_avx2(iters) };
+    }
+    let mut acc = [1.0f64; 48];
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = a.mul_add(0.999_999_9, 1e-9);
+        }
+    }
+    acc.iter().sum()
+}
+
+/// Flops one round of [`fma_chains`] performs.
+const FLOPS_PER_ROUND: f64 = 12.0 * 4.0 * 2.0;
+
+/// # Safety
+/// The CPU must support AVX2 and FMA (checked by the caller).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn fma_chains_avx2(iters: usize) -> f64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_set1_pd(1.0); 12];
+    let m = _mm256_set1_pd(0.999_999_9);
+    let c = _mm256_set1_pd(1e-9);
+    for _ in 0..iters {
+        for a in acc.iter_mut() {
+            *a = _mm256_fmadd_pd(*a, m, c);
+        }
+    }
+    let mut s = _mm256_setzero_pd();
+    for a in acc {
+        s = _mm256_add_pd(s, a);
+    }
+    let mut lanes = [0.0f64; 4];
+    // SAFETY: `lanes` holds four f64.
+    unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), s) };
+    lanes.iter().sum()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Read bandwidth (GB/s) with `threads` threads each summing its own `set` bytes, passes
+/// repeated until about `target` bytes were read per measurement; median of 5.
+fn read_gbs(set: usize, threads: usize, target: usize) -> f64 {
+    let n = (set / 8).max(64);
+    let arrays: Vec<Vec<f64>> = (0..threads)
+        .map(|t| (0..n).map(|i| (i + t) as f64 * 1e-3).collect())
+        .collect();
+    let passes = (target / (n * 8)).max(1);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+    let mut times = Vec::new();
+    let mut sink = 0.0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let run = || {
+            arrays
+                .par_iter()
+                .map(|a| (0..passes).map(|_| read_sum(a)).sum::<f64>())
+                .sum::<f64>()
+        };
+        sink += match &pool {
+            Ok(p) => p.install(run),
+            Err(_) => run(),
+        };
+        times.push(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(sink);
+    (passes * n * 8 * threads) as f64 / median(times) / 1e9
+}
+
+fn gflops(threads: usize, iters: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let s: f64 = (0..threads)
+            .into_par_iter()
+            .map(|_| fma_chains(iters))
+            .sum();
+        std::hint::black_box(s);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    FLOPS_PER_ROUND * (iters * threads) as f64 / median(times) / 1e9
+}
+
+/// Measure this machine now (about two seconds on two cores).
+pub fn measure() -> Machine {
+    let caches = caches();
+    let cores = crate::engine::run_config::available_threads();
+    // Working sets well inside each level (halves), and 256 MB for DRAM.
+    let target = 1 << 30;
+    let l3_share = (caches.l3 / 2 / cores).max(caches.l2 * 2);
+    let bandwidth_gbs = Levels {
+        l1: read_gbs(caches.l1d / 2, cores, target),
+        l2: read_gbs(caches.l2 / 2, cores, target),
+        l3: read_gbs(l3_share, cores, target / 2),
+        dram: read_gbs((256 << 20) / cores, cores, 512 << 20),
+    };
+    let dram_one_core_gbs = read_gbs(256 << 20, 1, 512 << 20);
+    let iters = 4_000_000;
+    Machine {
+        cpu: cpu_name(),
+        cores,
+        caches,
+        bandwidth_gbs,
+        dram_one_core_gbs,
+        peak_gflops: Peak {
+            one_core: gflops(1, iters),
+            all_cores: gflops(cores, iters),
+        },
+        simd: simd(),
+        measured_unix_s: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    }
+}
+
+/// Where the measurement is kept: `$XDG_CACHE_HOME/astroperf/machine.json`, else
+/// `~/.cache/astroperf/machine.json`.
+pub fn cache_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("astroperf").join("machine.json"))
+}
+
+/// The cached measurement if there is a readable one for this CPU and core count, else a
+/// new one (written to the cache; a cache that cannot be written is only a warning).
+pub fn load_or_measure(remeasure: bool) -> (Machine, Option<String>) {
+    let path = cache_path();
+    if !remeasure {
+        if let Some(m) = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<Machine>(&b).ok())
+            .filter(|m| {
+                m.cpu == cpu_name() && m.cores == crate::engine::run_config::available_threads()
+            })
+        {
+            return (m, None);
+        }
+    }
+    let m = measure();
+    let warning = match &path {
+        Some(p) => {
+            let write = || -> std::io::Result<()> {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let json = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
+                crate::fsutil::write_bytes(p, &json)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            };
+            write()
+                .err()
+                .map(|e| format!("could not cache the measurement in {}: {e}", p.display()))
+        }
+        None => Some("no cache directory (HOME unset): measured, not kept".to_string()),
+    };
+    (m, warning)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_compute_what_they_claim() {
+        let x: Vec<f64> = (0..1000).map(f64::from).collect();
+        assert_eq!(read_sum(&x), 499_500.0);
+        // 12·4 chains of x ← 0.9999999·x + 1e-9 from 1: stays near 48.
+        let s = fma_chains(10);
+        assert!((s - 48.0).abs() < 1e-3, "{s}");
+    }
+
+    #[test]
+    fn ceilings_are_ordered_and_the_level_follows_the_working_set() {
+        let m = Machine {
+            cpu: "test".into(),
+            cores: 2,
+            caches: Caches {
+                l1d: 32 << 10,
+                l2: 1 << 20,
+                l3: 32 << 20,
+            },
+            bandwidth_gbs: Levels {
+                l1: 400.0,
+                l2: 200.0,
+                l3: 100.0,
+                dram: 20.0,
+            },
+            dram_one_core_gbs: 12.0,
+            peak_gflops: Peak {
+                one_core: 50.0,
+                all_cores: 100.0,
+            },
+            simd: true,
+            measured_unix_s: 0,
+        };
+        assert_eq!(m.bandwidth_for(16 << 10, 2), 400.0);
+        assert_eq!(m.bandwidth_for(16 << 10, 1), 200.0);
+        assert_eq!(m.bandwidth_for(512 << 10, 2), 200.0);
+        assert_eq!(m.bandwidth_for(8 << 20, 2), 100.0);
+        assert_eq!(m.bandwidth_for(1 << 30, 2), 20.0);
+        assert_eq!(m.bandwidth_for(1 << 30, 1), 12.0);
+        assert_eq!(m.peak_for(1), 50.0);
+        assert_eq!(m.peak_for(2), 100.0);
+    }
+
+    #[test]
+    fn a_short_measurement_gives_positive_finite_ceilings() {
+        let b = read_gbs(16 << 10, 1, 16 << 20);
+        let f = gflops(1, 10_000);
+        assert!(b.is_finite() && b > 0.0, "{b}");
+        assert!(f.is_finite() && f > 0.0, "{f}");
+    }
+}
