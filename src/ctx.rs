@@ -46,7 +46,16 @@ pub struct Ctx {
     span: f64,
     /// Threads the parallel variant may use (its rayon pool is already installed).
     pub threads: usize,
-    stages: Mutex<Vec<(&'static str, f64)>>,
+    stages: Mutex<Vec<StageRecord>>,
+}
+
+/// One stage's time and memory within one call (summed over repeated entries).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StageRecord {
+    pub name: &'static str,
+    pub secs: f64,
+    /// The stage's heap peak above what was live when it started, and its allocations.
+    pub memory: crate::memory::Usage,
 }
 
 impl Ctx {
@@ -86,28 +95,45 @@ impl Ctx {
 
     /// Add `secs` to stage `name` (stages keep their first-seen order).
     pub fn record(&self, name: &'static str, secs: f64) {
+        self.record_stage(name, secs, crate::memory::Usage::default());
+    }
+
+    /// Add a stage's time and memory (what `stage!` records).
+    pub fn record_stage(&self, name: &'static str, secs: f64, memory: crate::memory::Usage) {
         if let Ok(mut s) = self.stages.lock() {
-            if let Some(e) = s.iter_mut().find(|e| e.0 == name) {
-                e.1 += secs;
+            if let Some(e) = s.iter_mut().find(|e| e.name == name) {
+                e.secs += secs;
+                e.memory = e.memory.max_peak(memory);
             } else {
-                s.push((name, secs));
+                s.push(StageRecord { name, secs, memory });
             }
         }
     }
 
+    /// (name, seconds) of every stage so far, in first-seen order.
     pub fn stages(&self) -> Vec<(&'static str, f64)> {
+        self.stage_records()
+            .into_iter()
+            .map(|r| (r.name, r.secs))
+            .collect()
+    }
+
+    pub fn stage_records(&self) -> Vec<StageRecord> {
         self.stages.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
-/// Time a stage and show it in the flame graph: `stage!(ctx, "median3", { ... })`.
+/// Time a stage, count its memory and show it in the flame graph:
+/// `stage!(ctx, "median3", { ... })`.
 #[macro_export]
 macro_rules! stage {
     ($ctx:expr, $name:literal, $body:expr) => {{
         puffin::profile_scope!($name);
+        let __m = $crate::memory::Mark::now();
         let __t = std::time::Instant::now();
         let __r = $body;
-        $ctx.record($name, __t.elapsed().as_secs_f64());
+        let __secs = __t.elapsed().as_secs_f64();
+        $ctx.record_stage($name, __secs, __m.finish());
         __r
     }};
 }
