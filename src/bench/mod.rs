@@ -3,6 +3,7 @@
 //! the GUI's worker and the bench suite all time through here.
 
 pub mod bandwidth;
+pub mod compare;
 pub mod export;
 mod harness;
 pub mod machine;

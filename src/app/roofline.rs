@@ -1,0 +1,200 @@
+//! The roofline: this machine's ceilings (peak FLOP/s flat on top, each memory level's
+//! bandwidth as a diagonal, log–log) with every variant's stages as points at their
+//! arithmetic intensity and achieved FLOP/s, and arrows naive → vectorized → parallel per
+//! stage, so a lecture sees how far each step moved a stage and how far it still is from
+//! the roof above it.
+
+use super::theme::variant_color;
+use crate::bench::machine::Machine;
+use crate::engine::Variant;
+use egui::{Color32, RichText};
+use egui_plot::{Arrows, Legend, Line, Plot, PlotPoints, Points, Text};
+
+/// One stage of one variant on the roofline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoofPoint {
+    pub variant: Variant,
+    pub stage: String,
+    /// Flops per byte of compulsory traffic.
+    pub intensity: f64,
+    /// Achieved GFLOP/s (flops / median stage time).
+    pub gflops: f64,
+    /// Achieved GB/s (bytes / median stage time).
+    pub gbps: f64,
+    /// Percentage of the ceiling that bounds it.
+    pub pct_of_limit: f64,
+}
+
+fn log_tick(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
+    if (m.value - m.value.round()).abs() > 1e-6 {
+        return String::new();
+    }
+    let v = 10f64.powf(m.value);
+    if (1e-2..1e4).contains(&v) {
+        format!("{v}")
+    } else {
+        format!("{v:.0e}")
+    }
+}
+
+/// The ceilings as (name, GB/s) diagonals, from the fastest level down.
+fn diagonals(m: &Machine) -> [(&'static str, f64, Color32); 4] {
+    let b = m.bandwidth_gbs;
+    [
+        ("L1", b.l1, Color32::from_rgb(150, 150, 150)),
+        ("L2", b.l2, Color32::from_rgb(130, 130, 130)),
+        ("L3", b.l3, Color32::from_rgb(110, 110, 110)),
+        ("DRAM", b.dram, Color32::from_rgb(200, 120, 40)),
+    ]
+}
+
+/// Draw the roofline for `points` under `machine`'s ceilings.
+pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], line_w: f32) {
+    let finite: Vec<&RoofPoint> = points
+        .iter()
+        .filter(|p| p.intensity > 0.0 && p.gflops > 0.0)
+        .filter(|p| p.intensity.is_finite() && p.gflops.is_finite())
+        .collect();
+    ui.label(
+        RichText::new(format!(
+            "{} · {} cores · peak {:.1} GFLOP/s (1 core {:.1}) · DRAM {:.1} GB/s · L1 {:.0} GB/s — x: flops per byte moved, y: GFLOP/s, both log",
+            machine.cpu,
+            machine.cores,
+            machine.peak_gflops.all_cores,
+            machine.peak_gflops.one_core,
+            machine.bandwidth_gbs.dram,
+            machine.bandwidth_gbs.l1,
+        ))
+        .small(),
+    );
+    if finite.is_empty() {
+        ui.label("No stage of this run does floating-point work to place on the roofline (its stages move data only); the Timing bars give their % of the bandwidth limit.");
+    }
+    let x_lo = finite
+        .iter()
+        .map(|p| p.intensity)
+        .fold(0.01f64, f64::min)
+        .log10()
+        .floor()
+        - 0.5;
+    let x_hi = finite
+        .iter()
+        .map(|p| p.intensity)
+        .fold(10.0f64, f64::max)
+        .log10()
+        .ceil()
+        + 0.5;
+    let peak = machine.peak_gflops.all_cores.max(1e-3);
+    let text_color = ui.visuals().strong_text_color();
+    Plot::new("roofline")
+        .legend(Legend::default())
+        .x_axis_label("arithmetic intensity (flop/byte)")
+        .y_axis_label("GFLOP/s")
+        .x_axis_formatter(log_tick)
+        .y_axis_formatter(log_tick)
+        .allow_scroll(false)
+        .show(ui, |pl| {
+            let steps = 64;
+            let xs: Vec<f64> = (0..=steps)
+                .map(|i| x_lo + (x_hi - x_lo) * i as f64 / steps as f64)
+                .collect();
+            for (name, gbs, color) in diagonals(machine) {
+                if gbs <= 0.0 {
+                    continue;
+                }
+                let pts: Vec<[f64; 2]> = xs
+                    .iter()
+                    .map(|&lx| [lx, (10f64.powf(lx) * gbs).min(peak).log10()])
+                    .collect();
+                let label = format!("{name} {gbs:.0} GB/s");
+                pl.line(
+                    Line::new(label.clone(), PlotPoints::from(pts))
+                        .color(color)
+                        .width(line_w),
+                );
+                // Name the diagonal where it is still below the roof.
+                let lx = (peak / gbs).log10().min(x_hi) - 0.6;
+                pl.text(
+                    Text::new(
+                        label.clone(),
+                        [lx, (10f64.powf(lx) * gbs).log10() + 0.15].into(),
+                        label,
+                    )
+                    .color(color),
+                );
+            }
+            for (name, g) in [
+                ("peak, all cores", machine.peak_gflops.all_cores),
+                ("peak, one core", machine.peak_gflops.one_core),
+            ] {
+                let y = g.max(1e-6).log10();
+                pl.line(
+                    Line::new(
+                        format!("{name} {g:.1} GFLOP/s"),
+                        PlotPoints::from(vec![[x_lo, y], [x_hi, y]]),
+                    )
+                    .color(text_color)
+                    .width(line_w)
+                    .style(if name.contains("one") {
+                        egui_plot::LineStyle::dashed_loose()
+                    } else {
+                        egui_plot::LineStyle::Solid
+                    }),
+                );
+            }
+            let xy = |p: &RoofPoint| [p.intensity.log10(), p.gflops.log10()];
+            for v in crate::engine::ALL_VARIANTS {
+                let pts: Vec<[f64; 2]> = finite
+                    .iter()
+                    .filter(|p| p.variant == v)
+                    .map(|p| xy(p))
+                    .collect();
+                if pts.is_empty() {
+                    continue;
+                }
+                pl.points(
+                    Points::new(v.name(), pts)
+                        .radius(4.0 + line_w)
+                        .color(variant_color(v)),
+                );
+            }
+            for p in &finite {
+                if p.variant == Variant::Parallel
+                    || finite.iter().all(|q| q.variant != Variant::Parallel)
+                {
+                    let [x, y] = xy(p);
+                    pl.text(
+                        Text::new(
+                            "stage",
+                            [x, y - 0.12].into(),
+                            format!("{} {:.0}%", p.stage, p.pct_of_limit),
+                        )
+                        .color(text_color),
+                    );
+                }
+            }
+            // naive → vectorized → parallel, per stage.
+            let mut from = Vec::new();
+            let mut to = Vec::new();
+            for pair in [
+                (Variant::Naive, Variant::Vectorized),
+                (Variant::Vectorized, Variant::Parallel),
+            ] {
+                for a in finite.iter().filter(|p| p.variant == pair.0) {
+                    if let Some(b) = finite
+                        .iter()
+                        .find(|q| q.variant == pair.1 && q.stage == a.stage)
+                    {
+                        from.push(xy(a));
+                        to.push(xy(b));
+                    }
+                }
+            }
+            if !from.is_empty() {
+                pl.arrows(
+                    Arrows::new("naive → vectorized → parallel", from, to)
+                        .color(Color32::from_rgb(160, 160, 160)),
+                );
+            }
+        });
+}
