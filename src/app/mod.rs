@@ -4,12 +4,9 @@
 
 mod panels;
 mod reports;
-<<<<<<< HEAD
+pub mod roofline;
 mod samples;
 mod tabs;
-=======
-pub mod roofline;
->>>>>>> a8d316e (app::roofline (ceilings and every variant's stages on log-log axes with naive→vectorized→parallel arrows) and bench::compare (two runs stage by stage: times, ratio, ms of the speed-up each gave))
 mod theme;
 mod timing;
 mod views;
