@@ -5,8 +5,10 @@
 use super::{
     mad, median, CancelledRun, InputDesc, Outputs, RunConfig, RunRecord, StageTiming, VariantRun,
 };
+use super::{profile, OTHER_STAGE};
 use crate::data::{DataInfo, Dataset};
 use crate::engine::{Analysis, Control, Ctx, Output, Params, Variant};
+use crate::memory::{self, Usage};
 use crate::{Error, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -62,10 +64,13 @@ impl Drop for Watchdog {
     }
 }
 
-fn pool(threads: usize) -> Result<rayon::ThreadPool> {
+/// A variant's pool. Its threads are named after the variant (the lanes of the run's
+/// flame graph) and report their scopes to the run's profile capture.
+fn pool(threads: usize, variant: Variant) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
-        .thread_name(|i| format!("astroperf-worker-{i}"))
+        .thread_name(move |i| format!("{variant} · thread {i}"))
+        .start_handler(|_| profile::init_run_thread())
         .build()
         .map_err(|e| Error::input(format!("cannot start {threads} worker threads: {e}")))
 }
@@ -99,6 +104,7 @@ pub fn run_partial(
     control: &Control,
 ) -> Result<(RunRecord, Outputs)> {
     analysis.validate(input, params)?;
+    let capture = profile::Capture::start();
     let harness = Harness::new(analysis, input, params, cfg, control);
     let mut cancelled = None;
     let mut runs = Vec::new();
@@ -138,6 +144,7 @@ pub fn run_partial(
         runs,
         skipped,
         cancelled,
+        profile: capture.finish(),
     };
     Ok((record, outputs))
 }
@@ -172,6 +179,81 @@ enum VariantOutcome {
     Cancelled(CancelledRun),
 }
 
+/// One stage over the timed repeats: one entry per timed call (0 where a call did not
+/// run the stage), so entry i of every stage belongs to call i.
+struct StageSamples {
+    name: String,
+    secs: Vec<f64>,
+    memory: Vec<Usage>,
+}
+
+impl StageSamples {
+    /// The stage's time in the median call (the mean over the two middle calls for an even
+    /// count), so a variant's stages add up to its median exactly; its largest peak and
+    /// median allocation count over the calls.
+    fn timing(self, middle: &[usize]) -> StageTiming {
+        let allocs: Vec<f64> = self.memory.iter().map(|m| m.allocs as f64).collect();
+        let at = |i: &usize| self.secs.get(*i).copied().unwrap_or(0.0);
+        StageTiming {
+            name: self.name,
+            median_s: middle.iter().map(at).sum::<f64>() / middle.len().max(1) as f64,
+            peak_bytes: self.memory.iter().map(|m| m.peak_bytes).max().unwrap_or(0),
+            allocs: median(&allocs).round() as u64,
+        }
+    }
+}
+
+/// The timed calls whose mean is the median time: the middle one, or the middle two.
+fn middle_calls(times: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..times.len()).collect();
+    order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+    let n = order.len();
+    match n {
+        0 => Vec::new(),
+        _ if n % 2 == 1 => vec![order[n / 2]],
+        _ => vec![order[n / 2 - 1], order[n / 2]],
+    }
+}
+
+/// Add one call's stages (and `other`, the call's time outside them) to the samples.
+fn add_stage_samples(samples: &mut Vec<StageSamples>, ctx: &Ctx, call_s: f64) {
+    let records = ctx.stage_records();
+    let staged: f64 = records.iter().map(|r| r.secs).sum();
+    let other = crate::ctx::StageRecord {
+        name: OTHER_STAGE,
+        secs: (call_s - staged).max(0.0),
+        memory: Usage::default(),
+    };
+    let calls_before = samples.first().map_or(0, |s| s.secs.len());
+    for r in records.into_iter().chain(std::iter::once(other)) {
+        let at = match samples.iter().position(|e| e.name == r.name) {
+            Some(i) => i,
+            None => {
+                samples.push(StageSamples {
+                    name: r.name.to_string(),
+                    secs: vec![0.0; calls_before],
+                    memory: vec![Usage::default(); calls_before],
+                });
+                samples.len() - 1
+            }
+        };
+        samples[at].secs.push(r.secs);
+        samples[at].memory.push(r.memory);
+    }
+    // A stage an earlier call ran and this one did not took 0 s in this call.
+    for s in samples.iter_mut() {
+        if s.secs.len() == calls_before {
+            s.secs.push(0.0);
+            s.memory.push(Usage::default());
+        }
+    }
+    // `other` stays last even when a later call ran a stage the first did not.
+    if let Some(i) = samples.iter().position(|e| e.name == OTHER_STAGE) {
+        let o = samples.remove(i);
+        samples.push(o);
+    }
+}
+
 /// The calls of one variant as they ran.
 #[derive(Default)]
 struct Calls {
@@ -179,8 +261,13 @@ struct Calls {
     first_s: Option<f64>,
     /// Times of the timed repeats.
     times: Vec<f64>,
-    /// Each stage's times over the timed repeats, in the order the stages first ran.
-    stage_samples: Vec<(String, Vec<f64>)>,
+    /// Each stage's times and memory over the timed repeats, in the order the stages
+    /// first ran, `other` last.
+    stage_samples: Vec<StageSamples>,
+    /// Each timed call's memory.
+    call_memory: Vec<Usage>,
+    /// The process's RSS high-water mark after the variant's calls.
+    rss_peak_bytes: Option<u64>,
     /// Output of the last timed repeat.
     last: Option<Output>,
 }
@@ -244,7 +331,7 @@ impl<'a> Harness<'a> {
         } else {
             1
         };
-        let pool = pool(threads)?;
+        let pool = pool(threads, variant)?;
         // The naive variant may run under a budget: its own cancel flag, set by a
         // watchdog when the budget is spent or when the user cancels the whole job.
         let budget_s = self
@@ -260,6 +347,8 @@ impl<'a> Harness<'a> {
         };
         let watchdog =
             budget_s.map(|b| Watchdog::start(b, self.control.clone(), variant_control.clone()));
+        // The RSS high-water mark from here on is this variant's (where Linux allows).
+        memory::reset_rss_high_water();
         let calls = match self.run_calls(
             vi,
             variant,
@@ -317,11 +406,21 @@ impl<'a> Harness<'a> {
             if call >= cfg.warmup {
                 calls.last = None;
             }
+            let warmup = call < cfg.warmup;
+            let mark = memory::Mark::now();
             let t0 = Instant::now();
             let result = pool.install(|| {
-                puffin::profile_scope!("run", format!("{} {}", self.analysis.id(), variant));
+                puffin::profile_scope!(
+                    "call",
+                    format!(
+                        "{} {variant} {} {call}",
+                        self.analysis.id(),
+                        if warmup { "warm-up" } else { "repeat" }
+                    )
+                );
                 self.analysis.run(variant, self.input, self.params, &ctx)
             });
+            let call_memory = mark.finish();
             let out = match (result, watchdog) {
                 (Ok(o), _) => o,
                 (Err(Error::Cancelled), Some(w)) if w.expired() && !self.control.is_cancelled() => {
@@ -341,17 +440,14 @@ impl<'a> Harness<'a> {
             };
             let dt = t0.elapsed().as_secs_f64();
             calls.first_s.get_or_insert(dt);
-            if call >= cfg.warmup {
+            if !warmup {
                 calls.times.push(dt);
-                for (name, s) in ctx.stages() {
-                    match calls.stage_samples.iter_mut().find(|e| e.0 == name) {
-                        Some(e) => e.1.push(s),
-                        None => calls.stage_samples.push((name.to_string(), vec![s])),
-                    }
-                }
+                add_stage_samples(&mut calls.stage_samples, &ctx, dt);
+                calls.call_memory.push(call_memory);
                 calls.last = Some(out);
             }
         }
+        calls.rss_peak_bytes = memory::rss_high_water();
         Ok(Ok(calls))
     }
 
@@ -386,6 +482,7 @@ impl<'a> Harness<'a> {
             )
         });
         let med = median(&times);
+        let middle = middle_calls(&times);
         let run = Box::new(VariantRun {
             variant,
             threads,
@@ -409,11 +506,19 @@ impl<'a> Harness<'a> {
             stages: calls
                 .stage_samples
                 .into_iter()
-                .map(|(name, v)| StageTiming {
-                    name,
-                    median_s: median(&v),
-                })
+                .map(|s| s.timing(&middle))
                 .collect(),
+            peak_bytes: calls
+                .call_memory
+                .iter()
+                .map(|m| m.peak_bytes)
+                .max()
+                .unwrap_or(0),
+            allocs: {
+                let a: Vec<f64> = calls.call_memory.iter().map(|m| m.allocs as f64).collect();
+                median(&a).round() as u64
+            },
+            rss_peak_bytes: calls.rss_peak_bytes,
             summary: output.summary.clone(),
             agrees: true,
         });
@@ -425,9 +530,6 @@ impl<'a> Harness<'a> {
 fn stage_timings(ctx: &Ctx) -> Vec<StageTiming> {
     ctx.stages()
         .into_iter()
-        .map(|(name, s)| StageTiming {
-            name: name.to_string(),
-            median_s: s,
-        })
+        .map(|(name, s)| StageTiming::timed(name, s))
         .collect()
 }

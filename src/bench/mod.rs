@@ -17,11 +17,36 @@ pub use harness::{run, run_partial};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// One stage of a variant: its median time over the timed repeats and its memory. The
+/// stage `other` is the time inside the timed call but outside every named stage, so a
+/// variant's stages add up to its median.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StageTiming {
     pub name: String,
     pub median_s: f64,
+    /// The most heap bytes the stage held at once above what was live when it started
+    /// (the largest over the timed repeats; every thread's allocations count).
+    #[serde(default)]
+    pub peak_bytes: u64,
+    /// Allocations the stage made in one call (median over the timed repeats).
+    #[serde(default)]
+    pub allocs: u64,
 }
+
+impl StageTiming {
+    /// A stage known only by its time (a stopped call's finished stages, imported records).
+    pub fn timed(name: impl Into<String>, median_s: f64) -> Self {
+        StageTiming {
+            name: name.into(),
+            median_s,
+            peak_bytes: 0,
+            allocs: 0,
+        }
+    }
+}
+
+/// The name of the time inside a timed call that no named stage covers.
+pub const OTHER_STAGE: &str = "other";
 
 /// One variant's timings and result summary (the `runs[]` entries of `run --json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,6 +67,16 @@ pub struct VariantRun {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gbps: Option<f64>,
     pub stages: Vec<StageTiming>,
+    /// The most heap bytes one timed call held at once above what was live before it
+    /// (the largest over the timed repeats), and its allocations (median over them).
+    #[serde(default)]
+    pub peak_bytes: u64,
+    #[serde(default)]
+    pub allocs: u64,
+    /// The process's resident-set high-water mark while this variant ran (input and app
+    /// included); absent where the OS does not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_peak_bytes: Option<u64>,
     pub summary: Map<String, Value>,
     /// Whether this variant's artifacts agree with the first variant's.
     pub agrees: bool,
@@ -75,6 +110,10 @@ pub struct RunRecord {
     /// and this what the interrupted variant had done. A cancelled record is not a timing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<CancelledRun>,
+    /// The run's own profile (every variant's calls, every thread), when scopes were on.
+    /// Not part of the JSON: `run --profile FILE.puffin` writes it apart.
+    #[serde(skip)]
+    pub profile: Option<profile::RunProfile>,
 }
 
 /// What an interrupted variant had done when Cancel (or Ctrl-C) stopped it.

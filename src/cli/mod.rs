@@ -72,6 +72,10 @@ pub struct RunArgs {
     /// Write the full results (arrays .npy, tables .csv) into DIR.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write the run's own profile (every variant's calls on every thread, stage scopes
+    /// named) as a .puffin file, for the app's Load profile or puffin_viewer.
+    #[arg(long, value_name = "FILE.puffin")]
+    profile: Option<PathBuf>,
     /// Run even when the estimated time (> 60 s) or memory (> half of what is available)
     /// is beyond the guard's limits, and overwrite existing files in --out.
     #[arg(long)]

@@ -17,6 +17,14 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     // Before the analysis' own checks: its size caps would refuse with exit 3 and no
     // estimate.
     engine::guard::check_cli(a, &loaded.data, &params, &cfg, args.force)?;
+    if let Some(p) = &args.profile {
+        if !args.force {
+            crate::fsutil::refuse_existing(std::slice::from_ref(p))?;
+        }
+        // Scopes cost a little, so they are on only when a profile is asked for.
+        puffin::set_scopes_on(true);
+        bench::profile::init_other_thread();
+    }
     let (record, outputs) = bench::run_partial(
         a,
         &loaded.data,
@@ -42,6 +50,9 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     }
     if let Some(dir) = &args.out {
         save_outputs(dir, &outputs, args.force)?;
+    }
+    if let Some(p) = &args.profile {
+        save_profile(p, &record)?;
     }
     print_record(&record, &loaded, args.json);
     if !record.agree {
@@ -138,6 +149,18 @@ fn save_outputs(dir: &Path, outputs: &Outputs, force: bool) -> Result<()> {
         o.write(dir)?;
     }
     Ok(())
+}
+
+fn save_profile(path: &Path, record: &RunRecord) -> Result<()> {
+    let profile = record.profile.as_ref().ok_or_else(|| {
+        Error::input(format!(
+            "{}: the run recorded no profile scopes, nothing to write",
+            path.display()
+        ))
+    })?;
+    let mut bytes = Vec::new();
+    profile.write(&mut bytes)?;
+    crate::fsutil::write_bytes(path, &bytes)
 }
 
 fn print_record(record: &RunRecord, loaded: &Loaded, json: bool) {
