@@ -2,6 +2,7 @@
 //! worker thread, and see the result, the timings and the live flame graph. No kernel
 //! code lives here: everything computed comes from the engine's registry.
 
+mod flame;
 mod panels;
 mod reports;
 pub mod roofline;

@@ -62,3 +62,17 @@ pub fn apply(ctx: &egui::Context, dark: bool, lecture: bool) -> f32 {
         1.5
     }
 }
+
+/// The colour of a stage, the same in every view (stacked bars, flame graph, roofline):
+/// picked from the palette by a hash of the name, so it does not depend on which other
+/// stages a run has or in what order they ran.
+pub fn stage_color(name: &str) -> Color32 {
+    if name == crate::bench::OTHER_STAGE {
+        return Color32::from_rgb(150, 150, 150);
+    }
+    // FNV-1a: stable across runs and platforms (unlike the std hasher's seed).
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    palette((h % 7) as usize)
+}

@@ -132,6 +132,52 @@ impl RunProfile {
             .unwrap_or_default()
     }
 
+    /// Every scope as a span: its lane (thread), nesting depth, start and duration since
+    /// the profile's start, name and dynamic data. Lanes are ordered by variant (as the
+    /// threads are named after them) and thread start, spans by lane then start.
+    pub fn spans(&self) -> (Vec<String>, Vec<Span>) {
+        let view = self.view();
+        let Ok(unpacked) = self.frame.unpacked() else {
+            return (Vec::new(), Vec::new());
+        };
+        let t0 = unpacked.meta.range_ns.0;
+        let mut threads: Vec<(&ThreadInfo, &Arc<StreamInfo>)> =
+            unpacked.thread_streams.iter().collect();
+        threads.sort_by_key(|(t, _)| (lane_rank(&t.name), t.start_time_ns, t.name.clone()));
+        let mut lanes = Vec::new();
+        let mut spans = Vec::new();
+        for (lane, (info, stream)) in threads.into_iter().enumerate() {
+            lanes.push(info.name.clone());
+            let Ok(top) = puffin::Reader::from_start(&stream.stream).read_top_scopes() else {
+                continue;
+            };
+            let mut todo: Vec<(puffin::Scope<'_>, usize)> =
+                top.into_iter().map(|s| (s, 0)).collect();
+            while let Some((scope, depth)) = todo.pop() {
+                let name = view
+                    .scope_collection()
+                    .fetch_by_id(&scope.id)
+                    .map_or_else(|| format!("scope {}", scope.id.0), |d| d.name().to_string());
+                spans.push(Span {
+                    lane,
+                    depth,
+                    start_ns: scope.record.start_ns - t0,
+                    duration_ns: scope.record.duration_ns,
+                    name,
+                    data: scope.record.data.to_string(),
+                });
+                if let Ok(children) =
+                    puffin::Reader::with_offset(&stream.stream, scope.child_begin_position)
+                        .and_then(|r| r.read_top_scopes())
+                {
+                    todo.extend(children.into_iter().map(|c| (c, depth + 1)));
+                }
+            }
+        }
+        spans.sort_by_key(|s| (s.lane, s.depth, s.start_ns));
+        (lanes, spans)
+    }
+
     /// The names of every scope in the profile, in first-seen order, without repeats.
     pub fn scope_names(&self) -> Vec<String> {
         let view = self.view();
@@ -163,6 +209,29 @@ impl RunProfile {
     }
 }
 
+/// One scope of a run's profile, placed in time (see [`RunProfile::spans`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    /// Index into the lane names.
+    pub lane: usize,
+    /// 0 for a top-level scope (a call), 1 for its children (stages), ...
+    pub depth: usize,
+    /// Nanoseconds since the start of the profile.
+    pub start_ns: i64,
+    pub duration_ns: i64,
+    pub name: String,
+    /// The scope's dynamic data (e.g. "spectrum-pipeline naive repeat 2" for a call).
+    pub data: String,
+}
+
+/// Lanes of the naive variant first, then vectorized, parallel, then any other thread.
+fn lane_rank(name: &str) -> usize {
+    crate::engine::ALL_VARIANTS
+        .iter()
+        .position(|v| name.starts_with(v.name()))
+        .unwrap_or(usize::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +261,18 @@ mod tests {
         let names = p.scope_names();
         assert!(names.iter().any(|n| n == "capture-test-outer"), "{names:?}");
         assert!(names.iter().any(|n| n == "capture-test-inner"), "{names:?}");
+        let (lanes, spans) = p.spans();
+        let lane = lanes.iter().position(|l| l == "naive #0").expect("lane");
+        let outer = spans
+            .iter()
+            .find(|s| s.name == "capture-test-outer")
+            .expect("outer");
+        let inner = spans
+            .iter()
+            .find(|s| s.name == "capture-test-inner")
+            .expect("inner");
+        assert_eq!((outer.lane, outer.depth, inner.depth), (lane, 0, 1));
+        assert!(inner.start_ns >= outer.start_ns && inner.duration_ns <= outer.duration_ns);
         let mut bytes = Vec::new();
         p.write(&mut bytes).expect("write");
         let back = FrameView::read(&mut bytes.as_slice()).expect("read back");

@@ -1,0 +1,206 @@
+//! The run's flame graph: every scope of the run's own profile as a box on a time axis,
+//! one lane per thread, lanes grouped by variant (naive, vectorized, parallel) so the three
+//! variants sit one under the other, calls on top and their stages beneath, zoomed to
+//! fit the whole run. Drawn with egui_plot (scroll to zoom, drag to pan, double-click to fit)
+//! and only when something changes: unlike a live profiler it asks for no repaint, so an
+//! idle app showing it costs no CPU.
+
+use super::theme::{stage_color, variant_color};
+use crate::bench::profile::{RunProfile, Span};
+use crate::engine::{Variant, ALL_VARIANTS};
+use egui::{Align2, Color32, RichText};
+use egui_plot::{Plot, PlotPoint, Polygon, Text};
+
+/// Height of one depth row in plot units, and the gap between lanes and variant groups.
+const ROW: f64 = 1.0;
+const LANE_GAP: f64 = 0.35;
+const HEADER: f64 = 0.9;
+
+/// Where a lane's rows start (plot y of its top) and how deep it goes.
+struct Lane {
+    name: String,
+    variant: Option<Variant>,
+    top: f64,
+    depth: usize,
+}
+
+fn variant_of(lane: &str) -> Option<Variant> {
+    ALL_VARIANTS
+        .into_iter()
+        .find(|v| lane.starts_with(v.name()))
+}
+
+/// Lay the lanes out top-down (y decreasing), with a header row above each variant group.
+fn layout(lane_names: &[String], spans: &[Span]) -> (Vec<Lane>, Vec<(Variant, f64)>) {
+    let mut lanes = Vec::new();
+    let mut headers = Vec::new();
+    let mut y = 0.0;
+    let mut group: Option<Variant> = None;
+    for (i, name) in lane_names.iter().enumerate() {
+        let variant = variant_of(name);
+        if variant != group {
+            if let Some(v) = variant {
+                y -= HEADER;
+                headers.push((v, y + HEADER));
+            }
+            group = variant;
+        }
+        let depth = spans
+            .iter()
+            .filter(|s| s.lane == i)
+            .map(|s| s.depth + 1)
+            .max()
+            .unwrap_or(1);
+        lanes.push(Lane {
+            name: name.clone(),
+            variant,
+            top: y,
+            depth,
+        });
+        y -= depth as f64 * ROW + LANE_GAP;
+    }
+    (lanes, headers)
+}
+
+/// The label a box shows: a call is named by what it was ("repeat 2", "warm-up 0").
+fn label(span: &Span) -> String {
+    if span.name == "call" {
+        let words: Vec<&str> = span.data.split_whitespace().collect();
+        words[words.len().saturating_sub(2)..].join(" ")
+    } else {
+        span.name.clone()
+    }
+}
+
+fn fmt_ms(ns: i64) -> String {
+    let ms = ns as f64 / 1e6;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.0} µs", ms * 1e3)
+    }
+}
+
+/// Draw `profile`; `id` keeps the zoom of one run's graph apart from another's.
+pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfile) {
+    let (lane_names, spans) = profile.spans();
+    if spans.is_empty() {
+        ui.label("This run's profile holds no scopes.");
+        return;
+    }
+    let (lanes, headers) = layout(&lane_names, &spans);
+    let end_ns = spans
+        .iter()
+        .map(|s| s.start_ns + s.duration_ns)
+        .max()
+        .unwrap_or(1);
+    ui.label(
+        RichText::new(format!(
+            "the whole run, {} — one lane per thread, grouped by variant; calls on top, stages beneath. Scroll to zoom, drag to pan, double-click to fit; hover a box for its time.",
+            fmt_ms(end_ns)
+        ))
+        .small(),
+    );
+    let text = ui.visuals().strong_text_color();
+    let bg = ui.visuals().extreme_bg_color;
+    let response = Plot::new(("run_flame", id))
+        .show_grid([true, false])
+        .show_y(false)
+        .y_axis_formatter(|_, _| String::new())
+        .x_axis_label("ms since the run started")
+        .allow_scroll(true)
+        .show(ui, |pl| {
+            let px_per_ms = pl.transform().dpos_dvalue_x() as f32;
+            for (v, y) in &headers {
+                pl.text(
+                    Text::new(
+                        "variant",
+                        PlotPoint::new(0.0, *y - 0.1),
+                        RichText::new(v.name()).strong().color(variant_color(*v)),
+                    )
+                    .anchor(Align2::LEFT_TOP),
+                );
+            }
+            for s in &spans {
+                let lane = &lanes[s.lane];
+                let x0 = s.start_ns as f64 / 1e6;
+                let x1 = (s.start_ns + s.duration_ns) as f64 / 1e6;
+                let y1 = lane.top - s.depth as f64 * ROW;
+                let y0 = y1 - ROW * 0.92;
+                let fill = if s.depth == 0 {
+                    lane.variant.map_or(Color32::GRAY, variant_color)
+                } else {
+                    stage_color(&s.name)
+                };
+                pl.polygon(
+                    Polygon::new(s.name.clone(), vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+                        .fill_color(fill.gamma_multiply(0.85))
+                        .stroke(egui::Stroke::new(1.0, bg))
+                        .allow_hover(false),
+                );
+                let name = label(s);
+                let width_px = (x1 - x0) as f32 * px_per_ms;
+                // Text only where it fits: about 7 px a character at the body size.
+                if width_px > 7.5 * (name.len() as f32 + 1.0) {
+                    pl.text(
+                        Text::new(
+                            "label",
+                            PlotPoint::new(0.5 * (x0 + x1), 0.5 * (y0 + y1)),
+                            RichText::new(name).color(Color32::BLACK),
+                        )
+                        .anchor(Align2::CENTER_CENTER),
+                    );
+                }
+            }
+            for l in &lanes {
+                pl.text(
+                    Text::new(
+                        "lane",
+                        PlotPoint::new(end_ns as f64 / 1e6, l.top),
+                        RichText::new(&l.name).small().color(text),
+                    )
+                    .anchor(Align2::RIGHT_BOTTOM),
+                );
+            }
+            pl.pointer_coordinate().and_then(|p| {
+                spans.iter().rev().find(|s| {
+                    let lane = &lanes[s.lane];
+                    let y1 = lane.top - s.depth as f64 * ROW;
+                    let x0 = s.start_ns as f64 / 1e6;
+                    let x1 = (s.start_ns + s.duration_ns) as f64 / 1e6;
+                    (x0..=x1).contains(&p.x) && (y1 - ROW..=y1).contains(&p.y)
+                })
+            })
+        });
+    if let Some(s) = response.inner {
+        let parent = spans
+            .iter()
+            .filter(|p| {
+                p.lane == s.lane
+                    && p.depth + 1 == s.depth
+                    && p.start_ns <= s.start_ns
+                    && p.start_ns + p.duration_ns >= s.start_ns + s.duration_ns
+            })
+            .map(|p| p.duration_ns)
+            .next();
+        response.response.on_hover_ui_at_pointer(|ui| {
+            ui.label(RichText::new(&s.name).strong());
+            if !s.data.is_empty() {
+                ui.label(&s.data);
+            }
+            ui.label(format!(
+                "{} on {}",
+                fmt_ms(s.duration_ns),
+                lanes[s.lane].name
+            ));
+            if let Some(p) = parent.filter(|p| *p > 0) {
+                ui.label(format!(
+                    "{:.0}% of its parent",
+                    100.0 * s.duration_ns as f64 / p as f64
+                ));
+            }
+        });
+    }
+}
