@@ -121,9 +121,11 @@ fn pick_unit(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
     }
 }
 
-/// Stacked stage times per variant: where each variant spends its time.
+/// Where each variant spends its time: one bar per variant as wide as the panel, split
+/// into its stages in proportion (so a 3 ms variant is as readable as a 200 ms one), each
+/// segment labelled with its name, share and time where the text fits; the table below
+/// gives every stage in absolute time, share and memory, slivers included.
 pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
-    let unit = pick_unit(r.runs.iter().map(|v| v.median_s));
     let mut names: Vec<String> = Vec::new();
     for v in &r.runs {
         for s in &v.stages {
@@ -133,54 +135,129 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
         }
     }
     ui.label(
-        RichText::new("median time per stage (each stage is a puffin scope; see the flame graph)")
-            .small(),
+        RichText::new(
+            "each bar is one variant's median call, 100% wide; segments are its stages (puffin scopes of the same names in the flame graph); 'other' is time in the call outside every stage",
+        )
+        .small(),
     );
-    Plot::new("stage_bars")
-        .legend(Legend::default())
-        .allow_scroll(false)
-        .y_axis_label(format!("time ({})", unit.1))
-        .show_x(false)
-        .show_axes([false, true])
-        .show(ui, |p| {
-            let mut charts: Vec<BarChart> = Vec::new();
-            for (si, name) in names.iter().enumerate() {
-                let bars: Vec<Bar> = r
-                    .runs
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let t = v
-                            .stages
-                            .iter()
-                            .find(|s| &s.name == name)
-                            .map_or(0.0, |s| s.median_s);
-                        Bar::new(i as f64, t * unit.0).width(0.6).name(format!(
-                            "{} · {name}: {}",
-                            v.variant,
-                            fmt_secs(t)
-                        ))
-                    })
-                    .collect();
-                let others: Vec<&BarChart> = charts.iter().collect();
-                let chart = BarChart::new(name.clone(), bars)
-                    .color(super::theme::palette(si))
-                    .stack_on(&others);
-                charts.push(chart);
-            }
-            for c in charts {
-                p.bar_chart(c);
-            }
-            for (i, v) in r.runs.iter().enumerate() {
-                p.text(
-                    Text::new(
-                        "",
-                        PlotPoint::new(i as f64, v.median_s * unit.0),
-                        format!("{}\n{}", v.variant, fmt_secs(v.median_s)),
-                    )
-                    .anchor(egui::Align2::CENTER_BOTTOM),
+    let body = egui::TextStyle::Body.resolve(ui.style());
+    let row_h = (body.size * 2.6).max(34.0);
+    let label_w = (body.size * 9.0).min(ui.available_width() * 0.3);
+    let text = ui.visuals().strong_text_color();
+    for v in &r.runs {
+        let (rect, _) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), row_h),
+            egui::Sense::hover(),
+        );
+        let painter = ui.painter_at(rect);
+        painter.text(
+            rect.left_center(),
+            egui::Align2::LEFT_CENTER,
+            format!("{}\n{}", v.variant, fmt_secs(v.median_s)),
+            body.clone(),
+            variant_color(v.variant),
+        );
+        let bar = egui::Rect::from_min_max(
+            egui::pos2(rect.left() + label_w, rect.top() + 2.0),
+            egui::pos2(rect.right() - 4.0, rect.bottom() - 2.0),
+        );
+        let total: f64 = v.stages.iter().map(|s| s.median_s).sum::<f64>().max(1e-12);
+        let mut x = bar.left();
+        for s in &v.stages {
+            let share = s.median_s / total;
+            let w = (share as f32 * bar.width()).max(0.0);
+            let seg =
+                egui::Rect::from_min_max(egui::pos2(x, bar.top()), egui::pos2(x + w, bar.bottom()));
+            painter.rect_filled(seg, 0.0, super::theme::stage_color(&s.name));
+            let label = format!("{} {:.0}%\n{}", s.name, 100.0 * share, fmt_secs(s.median_s));
+            let galley = painter.layout_no_wrap(label, body.clone(), Color32::BLACK);
+            if galley.size().x + 6.0 < w && galley.size().y < seg.height() {
+                painter.galley(seg.center() - galley.size() / 2.0, galley, Color32::BLACK);
+            } else if w > body.size * 1.2 {
+                // Too narrow for the label: at least the share.
+                painter.text(
+                    seg.center(),
+                    egui::Align2::CENTER_CENTER,
+                    format!("{:.0}", 100.0 * share),
+                    egui::FontId::proportional(body.size * 0.8),
+                    Color32::BLACK,
                 );
             }
+            x += w;
+        }
+        painter.rect_stroke(
+            bar,
+            0.0,
+            egui::Stroke::new(1.0, text),
+            egui::StrokeKind::Outside,
+        );
+    }
+    ui.add_space(6.0);
+    stage_table_ui(ui, r, &names);
+}
+
+/// Every stage of every variant: time, share of the variant's median, heap peak and
+/// allocations per call.
+fn stage_table_ui(ui: &mut egui::Ui, r: &RunRecord, names: &[String]) {
+    egui::ScrollArea::both()
+        .id_salt("stage_table")
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            egui::Grid::new("stage_table_grid")
+                .striped(true)
+                .show(ui, |ui| {
+                    ui.label(RichText::new("stage").strong());
+                    for v in &r.runs {
+                        ui.label(
+                            RichText::new(v.variant.name())
+                                .strong()
+                                .color(variant_color(v.variant)),
+                        );
+                        ui.label(RichText::new("%").strong());
+                        ui.label(RichText::new("peak heap").strong());
+                        ui.label(RichText::new("allocs").strong());
+                    }
+                    ui.end_row();
+                    for name in names {
+                        ui.horizontal(|ui| {
+                            let (dot, _) = ui
+                                .allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+                            ui.painter()
+                                .rect_filled(dot, 2.0, super::theme::stage_color(name));
+                            ui.label(name);
+                        });
+                        for v in &r.runs {
+                            match v.stages.iter().find(|s| &s.name == name) {
+                                Some(s) => {
+                                    ui.label(fmt_secs(s.median_s));
+                                    ui.label(format!(
+                                        "{:.1}",
+                                        100.0 * s.median_s / v.median_s.max(1e-12)
+                                    ));
+                                    ui.label(super::widgets::human_bytes(s.peak_bytes as usize));
+                                    ui.label(s.allocs.to_string());
+                                }
+                                None => {
+                                    for _ in 0..4 {
+                                        ui.label("–");
+                                    }
+                                }
+                            }
+                        }
+                        ui.end_row();
+                    }
+                    ui.label(RichText::new("whole call").strong());
+                    for v in &r.runs {
+                        ui.label(RichText::new(fmt_secs(v.median_s)).strong());
+                        ui.label("100");
+                        ui.label(
+                            RichText::new(super::widgets::human_bytes(v.peak_bytes as usize))
+                                .strong(),
+                        );
+                        ui.label(v.allocs.to_string());
+                    }
+                    ui.end_row();
+                });
         });
 }
 
