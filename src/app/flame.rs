@@ -16,12 +16,11 @@ const ROW: f64 = 1.0;
 const LANE_GAP: f64 = 0.35;
 const HEADER: f64 = 0.9;
 
-/// Where a lane's rows start (plot y of its top) and how deep it goes.
+/// A lane: its thread name, variant and where its rows start (plot y of its top).
 struct Lane {
     name: String,
     variant: Option<Variant>,
     top: f64,
-    depth: usize,
 }
 
 fn variant_of(lane: &str) -> Option<Variant> {
@@ -55,7 +54,6 @@ fn layout(lane_names: &[String], spans: &[Span]) -> (Vec<Lane>, Vec<(Variant, f6
             name: name.clone(),
             variant,
             top: y,
-            depth,
         });
         y -= depth as f64 * ROW + LANE_GAP;
     }
@@ -202,5 +200,76 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                 ));
             }
         });
+    }
+}
+
+/// What the Flame graph tab shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlameSource {
+    /// The latest run of the selected analysis.
+    #[default]
+    LatestRun,
+    /// The run of this History entry.
+    History(usize),
+    /// puffin's live profile of the UI thread (repaints continuously while shown).
+    Live,
+    /// A .puffin file loaded from disk.
+    Loaded,
+}
+
+/// The Flame graph tab: the chosen run's own profile, or the live UI profile, or a file.
+pub(super) fn flame_tab_ui(app: &mut super::AstroApp, ui: &mut egui::Ui) {
+    let latest = app
+        .last
+        .as_ref()
+        .filter(|l| l.record.analysis == app.settings.analysis)
+        .map(|l| &l.record);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("show:");
+        ui.selectable_value(&mut app.flame, FlameSource::LatestRun, "latest run");
+        if let FlameSource::History(id) = app.flame {
+            ui.selectable_value(
+                &mut app.flame,
+                FlameSource::History(id),
+                format!("history #{id}"),
+            );
+        }
+        ui.selectable_value(&mut app.flame, FlameSource::Live, "live UI profile")
+            .on_hover_text("puffin's own view of the app's frames (it repaints continuously)");
+        if let Some((name, _)) = &app.loaded_profile {
+            ui.selectable_value(&mut app.flame, FlameSource::Loaded, format!("file {name}"));
+        }
+    });
+    match app.flame {
+        FlameSource::Live => app.profiler.ui(ui),
+        FlameSource::Loaded => match &mut app.loaded_profile {
+            Some((_, view)) => app
+                .profiler
+                .profiler_ui
+                .ui(ui, &mut puffin_egui::MaybeMutRef::MutRef(view)),
+            None => app.flame = FlameSource::LatestRun,
+        },
+        FlameSource::LatestRun => match latest {
+            Some(r) => record_flame_ui(ui, "latest", r),
+            None => {
+                ui.label("No run of this analysis yet: press Run all variants, and this tab shows where that run spent its time.");
+            }
+        },
+        FlameSource::History(id) => match app.history.iter().find(|h| h.id == id) {
+            Some(h) => record_flame_ui(ui, ("history", id), &h.record),
+            None => app.flame = FlameSource::LatestRun,
+        },
+    }
+}
+
+fn record_flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, r: &crate::bench::RunRecord) {
+    ui.label(RichText::new(format!("{} on {} {}", r.analysis, r.size, r.size_unit)).strong());
+    match &r.profile {
+        Some(p) => flame_ui(ui, (id, r.analysis.as_str(), r.size), p),
+        None => {
+            ui.label(
+                "This run has no profile (it was loaded from a file or ran with profiling off).",
+            );
+        }
     }
 }

@@ -2,7 +2,10 @@
 //! worker thread, and see the result, the timings and the live flame graph. No kernel
 //! code lives here: everything computed comes from the engine's registry.
 
+mod compare_view;
 mod flame;
+mod machine_view;
+mod memory_view;
 mod panels;
 mod reports;
 pub mod roofline;
@@ -67,32 +70,50 @@ pub enum Tab {
     Result,
     Timing,
     Stages,
+    FlameGraph,
+    Memory,
+    Roofline,
+    Compare,
     SizeSweep,
     ThreadSweep,
     History,
-    FlameGraph,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 10] = [
         Tab::Result,
         Tab::Timing,
         Tab::Stages,
+        Tab::FlameGraph,
+        Tab::Memory,
+        Tab::Roofline,
+        Tab::Compare,
         Tab::SizeSweep,
         Tab::ThreadSweep,
         Tab::History,
-        Tab::FlameGraph,
     ];
     pub fn name(self) -> &'static str {
         match self {
             Tab::Result => "Result",
             Tab::Timing => "Timing",
             Tab::Stages => "Stages",
+            Tab::FlameGraph => "Flame graph",
+            Tab::Memory => "Memory",
+            Tab::Roofline => "Roofline",
+            Tab::Compare => "Compare",
             Tab::SizeSweep => "Size sweep",
             Tab::ThreadSweep => "Thread sweep",
             Tab::History => "History",
-            Tab::FlameGraph => "Flame graph",
         }
+    }
+
+    /// The name the scriptable app's `--tab` takes: "flame-graph", "size-sweep", ...
+    pub fn flag(self) -> String {
+        self.name().to_lowercase().replace(' ', "-")
+    }
+
+    pub fn from_flag(s: &str) -> Option<Tab> {
+        Tab::ALL.into_iter().find(|t| t.flag() == s)
     }
 }
 
@@ -192,6 +213,13 @@ pub struct AstroApp {
     show_about: bool,
     profiler: puffin_egui::GlobalProfilerUi,
     loaded_profile: Option<(String, puffin::FrameView)>,
+    /// What the Flame graph tab shows (the latest run's profile unless chosen otherwise).
+    flame: flame::FlameSource,
+    /// The two runs the Compare tab puts side by side.
+    compare_pick: compare_view::Pick,
+    /// This machine's ceilings for the roofline: measured (or read from the cache) on a
+    /// thread the first time the Roofline tab is shown.
+    machine: machine_view::MachineState,
     frame_times: VecDeque<f32>,
     screenshot_to: Option<PathBuf>,
     line_w: f32,
@@ -215,6 +243,8 @@ impl AstroApp {
     /// Start with given settings (tests use this to be independent of saved state).
     pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
         puffin::set_scopes_on(true);
+        // The UI thread's scopes go to the live profile, never into a run's capture.
+        crate::bench::profile::init_other_thread();
         let repaint_ctx = ctx.clone();
         let worker = Worker::start(move || repaint_ctx.request_repaint());
         let mut app = AstroApp {
@@ -232,6 +262,9 @@ impl AstroApp {
             show_about: false,
             profiler: Default::default(),
             loaded_profile: None,
+            flame: Default::default(),
+            compare_pick: Default::default(),
+            machine: Default::default(),
             frame_times: VecDeque::new(),
             screenshot_to: None,
             line_w: 1.5,
@@ -699,8 +732,9 @@ impl eframe::App for AstroApp {
         self.handle_input_events(ctx);
         self.ui(ctx);
         if self.worker.busy {
-            // Keep the progress bar moving between result messages.
-            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+            // Keep the progress bar moving, four times a second: a repaint under a software
+            // renderer takes a core for milliseconds, and the run being timed needs it.
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
         }
         self.frame_times.push_back(t0.elapsed().as_secs_f32());
         if self.frame_times.len() > 600 {

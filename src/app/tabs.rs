@@ -75,23 +75,47 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
             timing::cancelled_runs_ui(ui, &app.history);
             timing::history_ui(ui, &app.history, &mut app.settings.history_sort)
         }
-        Tab::FlameGraph => {
-            if let Some((name, view)) = &mut app.loaded_profile {
-                let mut close = false;
-                ui.horizontal(|ui| {
-                    ui.label(format!("showing the capture {name}"));
-                    close = ui.button("back to live profile").clicked();
-                });
-                if close {
-                    app.loaded_profile = None;
-                } else {
-                    app.profiler
-                        .profiler_ui
-                        .ui(ui, &mut puffin_egui::MaybeMutRef::MutRef(view));
-                }
-            } else {
-                app.profiler.ui(ui);
+        Tab::FlameGraph => super::flame::flame_tab_ui(app, ui),
+        Tab::Memory => match current {
+            Some(l) => super::memory_view::memory_ui(ui, &l.record),
+            None => {
+                ui.label("No run of this analysis yet: run it, and this tab shows the heap each variant held and how often it allocated.");
             }
+        },
+        Tab::Roofline => roofline_tab_ui(app, ui),
+        Tab::Compare => {
+            let latest = app
+                .last
+                .as_ref()
+                .filter(|l| l.record.analysis == app.settings.analysis)
+                .map(|l| &l.record);
+            super::compare_view::compare_ui(ui, &mut app.compare_pick, latest, &app.history);
         }
     }
+}
+
+/// The roofline of the latest run under this machine's ceilings.
+fn roofline_tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    let line_w = app.line_w;
+    let Some(machine) = app.machine.get(ui.ctx()).cloned() else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("measuring this machine's bandwidth and peak FLOP/s (about two seconds, once; kept in the cache directory)…");
+        });
+        return;
+    };
+    if let Some(w) = app.machine.warning() {
+        ui.label(egui::RichText::new(w).small());
+    }
+    let Some(l) = app
+        .last
+        .as_ref()
+        .filter(|l| l.record.analysis == app.settings.analysis)
+    else {
+        ui.label("No run of this analysis yet: run all variants, and each variant's stages appear here against the machine's ceilings.");
+        super::roofline::roofline_ui(ui, &machine, &[], line_w);
+        return;
+    };
+    let points = super::roofline::points(&l.record);
+    super::roofline::roofline_ui(ui, &machine, &points, line_w);
 }

@@ -126,14 +126,6 @@ fn pick_unit(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
 /// segment labelled with its name, share and time where the text fits; the table below
 /// gives every stage in absolute time, share and memory, slivers included.
 pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
-    let mut names: Vec<String> = Vec::new();
-    for v in &r.runs {
-        for s in &v.stages {
-            if !names.contains(&s.name) {
-                names.push(s.name.clone());
-            }
-        }
-    }
     ui.label(
         RichText::new(
             "each bar is one variant's median call, 100% wide; segments are its stages (puffin scopes of the same names in the flame graph); 'other' is time in the call outside every stage",
@@ -193,12 +185,26 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
         );
     }
     ui.add_space(6.0);
-    stage_table_ui(ui, r, &names);
+    stage_table_ui(ui, r);
+}
+
+/// Every stage name of the run's variants, in the order they first ran.
+fn stage_names(r: &RunRecord) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for v in &r.runs {
+        for s in &v.stages {
+            if !names.contains(&s.name) {
+                names.push(s.name.clone());
+            }
+        }
+    }
+    names
 }
 
 /// Every stage of every variant: time, share of the variant's median, heap peak and
 /// allocations per call.
-fn stage_table_ui(ui: &mut egui::Ui, r: &RunRecord, names: &[String]) {
+pub(super) fn stage_table_ui(ui: &mut egui::Ui, r: &RunRecord) {
+    let names = stage_names(r);
     egui::ScrollArea::both()
         .id_salt("stage_table")
         .auto_shrink([false, true])
@@ -218,7 +224,7 @@ fn stage_table_ui(ui: &mut egui::Ui, r: &RunRecord, names: &[String]) {
                         ui.label(RichText::new("allocs").strong());
                     }
                     ui.end_row();
-                    for name in names {
+                    for name in &names {
                         ui.horizontal(|ui| {
                             let (dot, _) = ui
                                 .allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
