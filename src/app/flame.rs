@@ -103,7 +103,9 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
     );
     let text = ui.visuals().strong_text_color();
     let bg = ui.visuals().extreme_bg_color;
+    let plot_h = (ui.available_height() * 0.62).max(180.0);
     let response = Plot::new(("run_flame", id))
+        .height(plot_h)
         .show_grid([true, false])
         .show_y(false)
         .y_axis_formatter(|_, _| String::new())
@@ -172,7 +174,10 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                 })
             })
         });
-    if let Some(s) = response.inner {
+    let hovered = response.inner;
+    let plot_response = response.response;
+    stage_totals_ui(ui, &lanes, &spans);
+    if let Some(s) = hovered {
         let parent = spans
             .iter()
             .filter(|p| {
@@ -183,7 +188,7 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
             })
             .map(|p| p.duration_ns)
             .next();
-        response.response.on_hover_ui_at_pointer(|ui| {
+        plot_response.on_hover_ui_at_pointer(|ui| {
             ui.label(RichText::new(&s.name).strong());
             if !s.data.is_empty() {
                 ui.label(&s.data);
@@ -201,6 +206,54 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
             }
         });
     }
+}
+
+/// Beneath the graph: each stage's total time over the whole run per variant (every
+/// call, warm-up included), so the names and sums can be read even where boxes are thin.
+fn stage_totals_ui(ui: &mut egui::Ui, lanes: &[Lane], spans: &[Span]) {
+    let variants: Vec<Variant> = ALL_VARIANTS
+        .into_iter()
+        .filter(|v| lanes.iter().any(|l| l.variant == Some(*v)))
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for s in spans.iter().filter(|s| s.depth == 1) {
+        if !names.contains(&s.name.as_str()) {
+            names.push(&s.name);
+        }
+    }
+    let total = |v: Variant, name: &str, depth: usize| -> i64 {
+        spans
+            .iter()
+            .filter(|s| s.depth == depth && s.name == name && lanes[s.lane].variant == Some(v))
+            .map(|s| s.duration_ns)
+            .sum()
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("flame_totals")
+        .max_height(ui.available_height())
+        .show(ui, |ui| {
+            egui::Grid::new("flame_totals_grid")
+                .striped(true)
+                .show(ui, |ui| {
+                    ui.label(RichText::new("stage (whole run)").strong());
+                    for v in &variants {
+                        ui.label(RichText::new(v.name()).strong().color(variant_color(*v)));
+                    }
+                    ui.end_row();
+                    ui.label("calls");
+                    for v in &variants {
+                        ui.label(fmt_ms(total(*v, "call", 0)));
+                    }
+                    ui.end_row();
+                    for name in &names {
+                        ui.label(RichText::new(*name).color(stage_color(name)));
+                        for v in &variants {
+                            ui.label(fmt_ms(total(*v, name, 1)));
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
 }
 
 /// What the Flame graph tab shows.

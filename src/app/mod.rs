@@ -568,6 +568,8 @@ impl AstroApp {
                     data,
                 } => {
                     self.push_history(record.clone());
+                    // A new run is what the Flame graph tab shows first.
+                    self.flame = flame::FlameSource::LatestRun;
                     self.last = Some(LastRun {
                         record,
                         outputs,

@@ -93,12 +93,18 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
                         .color(Color32::from_gray(200))
                         .width(line_w + 1.0),
                 );
-                let label = match r.speedup_vs_naive(v) {
+                let mut label = match r.speedup_vs_naive(v) {
                     Some(x) if v.median_s > 0.0 => {
                         format!("{name}\n{}\n{x:.1}× naive", fmt_secs(v.median_s))
                     }
                     _ => format!("{name}\n{}", fmt_secs(v.median_s)),
                 };
+                if v.peak_bytes > 0 {
+                    label.push_str(&format!(
+                        "\npeak {}",
+                        super::widgets::human_bytes(v.peak_bytes as usize)
+                    ));
+                }
                 let top = (v.max_s * unit.0).max(med);
                 p.text(
                     Text::new("", PlotPoint::new(x, top), label)
@@ -378,7 +384,13 @@ pub enum HistorySort {
 }
 
 /// Every run of the session, one row per variant; a ✓ when the variants agreed.
-pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut HistorySort) {
+/// The History table; returns the entry whose "flame graph" button was pressed.
+pub fn history_ui(
+    ui: &mut egui::Ui,
+    history: &[super::HistoryEntry],
+    sort: &mut HistorySort,
+) -> Option<usize> {
+    let mut show_profile = None;
     ui.horizontal(|ui| {
         ui.label("sort by:");
         ui.selectable_value(sort, HistorySort::Newest, "newest");
@@ -404,11 +416,22 @@ pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut
         .show(ui, |ui| {
             egui::Grid::new("history")
                 .striped(true)
-                .num_columns(10)
+                .num_columns(13)
                 .show(ui, |ui| {
                     for h in [
-                        "#", "time", "analysis", "input", "variant", "threads", "median", "min",
-                        "MAD", "agree",
+                        "#",
+                        "time",
+                        "analysis",
+                        "input",
+                        "variant",
+                        "threads",
+                        "median",
+                        "min",
+                        "MAD",
+                        "peak heap",
+                        "allocs",
+                        "agree",
+                        "profile",
                     ] {
                         ui.label(RichText::new(h).strong());
                     }
@@ -423,6 +446,8 @@ pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut
                         ui.label(fmt_secs(v.median_s));
                         ui.label(fmt_secs(v.min_s));
                         ui.label(fmt_secs(v.mad_s));
+                        ui.label(super::widgets::human_bytes(v.peak_bytes as usize));
+                        ui.label(v.allocs.to_string());
                         if v.agrees {
                             ui.label(RichText::new("✓").color(Color32::from_rgb(80, 200, 120)));
                         } else {
@@ -431,10 +456,22 @@ pub fn history_ui(ui: &mut egui::Ui, history: &[super::HistoryEntry], sort: &mut
                             )
                             .on_hover_text(h.record.disagreement.as_deref().unwrap_or(""));
                         }
+                        if h.record.profile.is_some() {
+                            if ui
+                                .small_button("flame graph")
+                                .on_hover_text("this run's own profile in the Flame graph tab")
+                                .clicked()
+                            {
+                                show_profile = Some(h.id);
+                            }
+                        } else {
+                            ui.label("–");
+                        }
                         ui.end_row();
                     }
                 });
         });
+    show_profile
 }
 
 /// Runs stopped by Cancel: where they stopped and what had finished (their finished
