@@ -2,10 +2,10 @@
 //! `bench` drive the same engine headless ([`astroperf::cli`]). This file only parses the
 //! arguments, dispatches and maps the outcome to an exit code.
 
+use astroperf::cli::gui::GuiRequest;
 use astroperf::cli::{self, Cli};
 use astroperf::Result;
 use clap::Parser;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,13 +27,13 @@ fn main() -> ExitCode {
 }
 
 #[cfg(feature = "gui")]
-fn gui(file: Option<PathBuf>) -> Result<u8> {
-    astroperf::app::run_gui(file)
+fn gui(request: GuiRequest) -> Result<u8> {
+    astroperf::app::run_gui(request)
 }
 
 /// A headless build (`--no-default-features`) has no desktop app.
 #[cfg(not(feature = "gui"))]
-fn gui(_file: Option<PathBuf>) -> Result<u8> {
+fn gui(_request: GuiRequest) -> Result<u8> {
     eprintln!("astroperf: this build has no GUI (built without the `gui` feature); use list, info, run or bench");
     Ok(2)
 }

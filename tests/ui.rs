@@ -89,6 +89,8 @@ fn opens_ready_and_runs_all_variants_on_the_default_spectrum() {
     for (tab, name) in [
         ("Timing", "timing"),
         ("Stages", "stages"),
+        ("Memory", "memory"),
+        ("Compare", "compare"),
         ("History", "history"),
         ("Flame graph", "flame_graph"),
     ] {
@@ -97,6 +99,69 @@ fn opens_ready_and_runs_all_variants_on_the_default_spectrum() {
         render(&mut h, name);
     }
     assert_eq!(h.state().settings.tab, Tab::FlameGraph);
+    // The Flame graph tab shows this run, not the UI's frame: its stages and all three
+    // variants (the table beneath the graph; the variant names also label the ticks in
+    // the side panel, hence at least two of each).
+    for stage in [
+        "continuum",
+        "residual",
+        "sigma",
+        "lines",
+        "redshift",
+        "calls",
+    ] {
+        assert!(
+            h.query_by_label(stage).is_some(),
+            "no stage '{stage}' in the Flame graph tab"
+        );
+    }
+    for v in ["naive", "vectorized", "parallel"] {
+        assert!(h.query_all_by_label(v).count() >= 2, "no {v} column");
+    }
+    assert!(h.query_by_label("latest run").is_some());
+}
+
+#[test]
+fn the_scripted_app_runs_shows_a_tab_and_writes_its_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let history = dir.path().join("history.json");
+    let request = astroperf::cli::gui::GuiRequest {
+        analysis: Some("pairwise-distances".into()),
+        params: Vec::new(),
+        run: Some(astroperf::cli::gui::RunRequest::All),
+        tab: Some("memory".into()),
+        history_json: Some(history.clone()),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size([1400.0, 880.0])
+        .build_eframe(|cc| {
+            let settings = Settings {
+                repeat: 2,
+                ..Default::default()
+            };
+            AstroApp::with_request(&cc.egui_ctx, settings, request)
+        });
+    for _ in 0..6000 {
+        h.step();
+        if h.state().script_done() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(h.state().script_done(), "the script did not finish");
+    assert_eq!(h.state().settings.tab, Tab::Memory);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&history).expect("history written")).expect("json");
+    let runs = json[0]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 3);
+    assert!(runs
+        .iter()
+        .all(|r| r["peak_bytes"].as_u64().is_some_and(|b| b > 0)));
+    assert!(
+        h.query_all_by_label("peak heap").count() >= 1,
+        "the Memory tab's table"
+    );
 }
 
 #[test]

@@ -82,13 +82,54 @@ fn fmt_ms(ns: i64) -> String {
 }
 
 /// Draw `profile`; `id` keeps the zoom of one run's graph apart from another's.
-pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfile) {
+/// Maps a span's time to the x axis: the run's own clock, or each variant stretched over
+/// the same width (0–100% of that variant's time) so a 3 ms variant reads as well as a
+/// 200 ms one.
+struct XAxis {
+    /// Per lane: (start ns, scale to x units).
+    lanes: Vec<(i64, f64)>,
+}
+
+impl XAxis {
+    fn new(lanes: &[Lane], spans: &[Span], stretch: bool) -> Self {
+        let per_variant = |v: Option<Variant>| -> (i64, i64) {
+            let mut lo = i64::MAX;
+            let mut hi = i64::MIN;
+            for s in spans.iter().filter(|s| lanes[s.lane].variant == v) {
+                lo = lo.min(s.start_ns);
+                hi = hi.max(s.start_ns + s.duration_ns);
+            }
+            (lo, hi)
+        };
+        XAxis {
+            lanes: lanes
+                .iter()
+                .map(|l| {
+                    if stretch {
+                        let (lo, hi) = per_variant(l.variant);
+                        (lo, 100.0 / (hi - lo).max(1) as f64)
+                    } else {
+                        (0, 1e-6)
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn x(&self, lane: usize, t_ns: i64) -> f64 {
+        let (t0, k) = self.lanes[lane];
+        (t_ns - t0) as f64 * k
+    }
+}
+
+pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfile, stretch: bool) {
     let (lane_names, spans) = profile.spans();
     if spans.is_empty() {
         ui.label("This run's profile holds no scopes.");
         return;
     }
     let (lanes, headers) = layout(&lane_names, &spans);
+    let axis = XAxis::new(&lanes, &spans, stretch);
     let end_ns = spans
         .iter()
         .map(|s| s.start_ns + s.duration_ns)
@@ -109,7 +150,11 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
         .show_grid([true, false])
         .show_y(false)
         .y_axis_formatter(|_, _| String::new())
-        .x_axis_label("ms since the run started")
+        .x_axis_label(if stretch {
+            "% of each variant's time (every variant stretched to the full width)"
+        } else {
+            "ms since the run started"
+        })
         .allow_scroll(true)
         .show(ui, |pl| {
             let px_per_ms = pl.transform().dpos_dvalue_x() as f32;
@@ -125,8 +170,8 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
             }
             for s in &spans {
                 let lane = &lanes[s.lane];
-                let x0 = s.start_ns as f64 / 1e6;
-                let x1 = (s.start_ns + s.duration_ns) as f64 / 1e6;
+                let x0 = axis.x(s.lane, s.start_ns);
+                let x1 = axis.x(s.lane, s.start_ns + s.duration_ns);
                 let y1 = lane.top - s.depth as f64 * ROW;
                 let y0 = y1 - ROW * 0.92;
                 let fill = if s.depth == 0 {
@@ -158,7 +203,7 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                 pl.text(
                     Text::new(
                         "lane",
-                        PlotPoint::new(end_ns as f64 / 1e6, l.top),
+                        PlotPoint::new(if stretch { 100.0 } else { end_ns as f64 / 1e6 }, l.top),
                         RichText::new(&l.name).small().color(text),
                     )
                     .anchor(Align2::RIGHT_BOTTOM),
@@ -168,8 +213,8 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                 spans.iter().rev().find(|s| {
                     let lane = &lanes[s.lane];
                     let y1 = lane.top - s.depth as f64 * ROW;
-                    let x0 = s.start_ns as f64 / 1e6;
-                    let x1 = (s.start_ns + s.duration_ns) as f64 / 1e6;
+                    let x0 = axis.x(s.lane, s.start_ns);
+                    let x1 = axis.x(s.lane, s.start_ns + s.duration_ns);
                     (x0..=x1).contains(&p.x) && (y1 - ROW..=y1).contains(&p.y)
                 })
             })
@@ -292,6 +337,11 @@ pub(super) fn flame_tab_ui(app: &mut super::AstroApp, ui: &mut egui::Ui) {
         if let Some((name, _)) = &app.loaded_profile {
             ui.selectable_value(&mut app.flame, FlameSource::Loaded, format!("file {name}"));
         }
+        if matches!(app.flame, FlameSource::LatestRun | FlameSource::History(_)) {
+            ui.separator();
+            ui.checkbox(&mut app.flame_stretch, "each variant full width")
+                .on_hover_text("stretch every variant over the same width, so the fast ones can be read beside naive");
+        }
     });
     match app.flame {
         FlameSource::Live => app.profiler.ui(ui),
@@ -303,22 +353,27 @@ pub(super) fn flame_tab_ui(app: &mut super::AstroApp, ui: &mut egui::Ui) {
             None => app.flame = FlameSource::LatestRun,
         },
         FlameSource::LatestRun => match latest {
-            Some(r) => record_flame_ui(ui, "latest", r),
+            Some(r) => record_flame_ui(ui, "latest", r, app.flame_stretch),
             None => {
                 ui.label("No run of this analysis yet: press Run all variants, and this tab shows where that run spent its time.");
             }
         },
         FlameSource::History(id) => match app.history.iter().find(|h| h.id == id) {
-            Some(h) => record_flame_ui(ui, ("history", id), &h.record),
+            Some(h) => record_flame_ui(ui, ("history", id), &h.record, app.flame_stretch),
             None => app.flame = FlameSource::LatestRun,
         },
     }
 }
 
-fn record_flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, r: &crate::bench::RunRecord) {
+fn record_flame_ui(
+    ui: &mut egui::Ui,
+    id: impl std::hash::Hash,
+    r: &crate::bench::RunRecord,
+    stretch: bool,
+) {
     ui.label(RichText::new(format!("{} on {} {}", r.analysis, r.size, r.size_unit)).strong());
     match &r.profile {
-        Some(p) => flame_ui(ui, (id, r.analysis.as_str(), r.size), p),
+        Some(p) => flame_ui(ui, (id, r.analysis.as_str(), r.size, stretch), p, stretch),
         None => {
             ui.label(
                 "This run has no profile (it was loaded from a file or ran with profiling off).",

@@ -10,6 +10,7 @@ mod panels;
 mod reports;
 pub mod roofline;
 mod samples;
+mod script;
 mod tabs;
 mod theme;
 mod timing;
@@ -23,6 +24,7 @@ pub use views::frame::{limits, zscale, Colormap, Limits, Stretch};
 
 use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
+use crate::cli::gui::GuiRequest;
 use crate::data::{self, Loaded};
 use crate::engine::{self, Analysis, ParamValue, Variant};
 use serde::{Deserialize, Serialize};
@@ -35,12 +37,15 @@ use worker::{Msg, SweepKind, Worker};
 /// spectrum chapter's, on the spectrum [`default_dataset`] generates.
 const DEFAULT_ANALYSIS: &dyn Analysis = &analyses::spectrum_pipeline::SpectrumPipeline;
 
-/// Open the GUI, optionally with a file loaded.
-pub fn run_gui(file: Option<PathBuf>) -> crate::Result<u8> {
+/// Open the GUI with what the command line asked for (a file, an analysis, a scripted
+/// run, tab, screenshot and exit: see [`crate::cli::gui`]). Returns 1 when a scripted step
+/// failed, else 0.
+pub fn run_gui(request: GuiRequest) -> crate::Result<u8> {
+    let size = request.size.unwrap_or([1400.0, 880.0]);
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("astroperf — performance explorer for astronomical data")
-        .with_inner_size([1400.0, 880.0])
-        .with_min_inner_size([800.0, 500.0])
+        .with_inner_size(size)
+        .with_min_inner_size([640.0, 400.0])
         .with_drag_and_drop(true);
     if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")) {
         viewport = viewport.with_icon(icon);
@@ -50,19 +55,21 @@ pub fn run_gui(file: Option<PathBuf>) -> crate::Result<u8> {
         renderer: eframe::Renderer::Glow,
         ..Default::default()
     };
+    let scripted = request.is_scripted();
+    let script = script::Script::new(request.clone());
+    let failure = script.failure.clone();
     eframe::run_native(
         "astroperf",
         options,
         Box::new(move |cc| {
             let mut app = AstroApp::new(cc);
-            if let Some(f) = &file {
-                app.open_file(f);
-            }
+            app.apply_request(&request, scripted.then_some(script));
             Ok(Box::new(app))
         }),
     )
     .map_err(|e| crate::Error::input(format!("cannot open the window: {e}")))?;
-    Ok(0)
+    let failed = failure.lock().map(|f| f.is_some()).unwrap_or(true);
+    Ok(u8::from(failed))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,8 +222,12 @@ pub struct AstroApp {
     loaded_profile: Option<(String, puffin::FrameView)>,
     /// What the Flame graph tab shows (the latest run's profile unless chosen otherwise).
     flame: flame::FlameSource,
+    /// Whether the run's flame graph stretches each variant to the full width.
+    flame_stretch: bool,
     /// The two runs the Compare tab puts side by side.
     compare_pick: compare_view::Pick,
+    /// The scripted steps of `astroperf gui --run … --screenshot … --exit`, if any.
+    script: Option<script::Script>,
     /// This machine's ceilings for the roofline: measured (or read from the cache) on a
     /// thread the first time the Roofline tab is shown.
     machine: machine_view::MachineState,
@@ -263,8 +274,10 @@ impl AstroApp {
             profiler: Default::default(),
             loaded_profile: None,
             flame: Default::default(),
+            flame_stretch: false,
             compare_pick: Default::default(),
             machine: Default::default(),
+            script: None,
             frame_times: VecDeque::new(),
             screenshot_to: None,
             line_w: 1.5,
@@ -279,6 +292,32 @@ impl AstroApp {
             .threads
             .clamp(1, crate::bench::available_threads());
         app
+    }
+
+    /// Start as `astroperf gui …` asks (tests use this to script the app as the CLI does).
+    pub fn with_request(ctx: &egui::Context, settings: Settings, request: GuiRequest) -> Self {
+        let mut app = Self::with_settings(ctx, settings);
+        let script = request
+            .is_scripted()
+            .then(|| script::Script::new(request.clone()));
+        app.apply_request(&request, script);
+        app
+    }
+
+    fn apply_request(&mut self, request: &GuiRequest, script: Option<script::Script>) {
+        if let Some(f) = &request.file {
+            self.open_file(f);
+            if let Some((msg, true)) = &self.status {
+                eprintln!("astroperf gui: {msg}");
+            }
+        }
+        script::apply_settings(self, request);
+        self.script = script;
+    }
+
+    /// Whether the scripted steps (if any) are all done.
+    pub fn script_done(&self) -> bool {
+        self.script.as_ref().is_none_or(script::Script::is_done)
     }
 
     pub fn analysis(&self) -> &'static dyn Analysis {
@@ -733,6 +772,7 @@ impl eframe::App for AstroApp {
         self.poll_worker();
         self.handle_input_events(ctx);
         self.ui(ctx);
+        script::step(self, ctx);
         if self.worker.busy {
             // Keep the progress bar moving, four times a second: a repaint under a software
             // renderer takes a core for milliseconds, and the run being timed needs it.

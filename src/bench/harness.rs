@@ -66,11 +66,12 @@ impl Drop for Watchdog {
 
 /// A variant's pool. Its threads are named after the variant (the lanes of the run's
 /// flame graph) and report their scopes to the run's profile capture.
-fn pool(threads: usize, variant: Variant) -> Result<rayon::ThreadPool> {
+fn pool(threads: usize, variant: Variant, capture: &profile::Capture) -> Result<rayon::ThreadPool> {
+    let join = capture.join();
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(move |i| format!("{variant} · thread {i}"))
-        .start_handler(|_| profile::init_run_thread())
+        .start_handler(move |_| join())
         .build()
         .map_err(|e| Error::input(format!("cannot start {threads} worker threads: {e}")))
 }
@@ -104,7 +105,6 @@ pub fn run_partial(
     control: &Control,
 ) -> Result<(RunRecord, Outputs)> {
     analysis.validate(input, params)?;
-    let capture = profile::Capture::start();
     let harness = Harness::new(analysis, input, params, cfg, control);
     let mut cancelled = None;
     let mut runs = Vec::new();
@@ -144,7 +144,7 @@ pub fn run_partial(
         runs,
         skipped,
         cancelled,
-        profile: capture.finish(),
+        profile: harness.capture.finish(),
     };
     Ok((record, outputs))
 }
@@ -284,6 +284,8 @@ struct Harness<'a> {
     total_calls: f64,
     /// The input's size in the analysis' unit.
     size: usize,
+    /// The run's own profile, which every variant's pool threads join.
+    capture: profile::Capture,
 }
 
 impl<'a> Harness<'a> {
@@ -306,6 +308,7 @@ impl<'a> Harness<'a> {
             calls_per_variant,
             total_calls: calls_per_variant * cfg.variants.len() as f64,
             size: analysis.size_of(input),
+            capture: profile::Capture::start(),
         }
     }
 
@@ -331,7 +334,7 @@ impl<'a> Harness<'a> {
         } else {
             1
         };
-        let pool = pool(threads, variant)?;
+        let pool = pool(threads, variant, &self.capture)?;
         // The naive variant may run under a budget: its own cancel flag, set by a
         // watchdog when the budget is spent or when the user cancels the whole job.
         let budget_s = self

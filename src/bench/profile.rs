@@ -3,28 +3,30 @@
 //! its own, instead of into whatever UI frame the global profiler closes next.
 //!
 //! How: puffin lets each thread choose the function its scopes are reported to
-//! (`ThreadProfiler::initialize`). Threads that run analyses call [`init_run_thread`]; the
-//! app's UI thread and the CLI's main thread call [`init_other_thread`]. Both report to
-//! [`report`], which sends a run thread's scopes to the open capture and everything else
-//! (and everything when no capture is open) to puffin's global profiler as before, so the
+//! (`ThreadProfiler::initialize`). A run's worker threads are started with
+//! [`Capture::join`], which points them at that run's capture (so two runs at once, as in
+//! parallel tests, never mix); the app's UI thread and the CLI's main thread call
+//! [`init_other_thread`]. All of them report to [`report`], which sends a run thread's
+//! scopes to its capture and everything else to puffin's global profiler as before, so the
 //! live UI profile is unchanged. [`report`] also keeps every scope's details (name, file,
 //! line) it has seen, because puffin hands them over only once per scope and a captured
 //! frame must carry them all to be drawn or saved on its own.
 
 use puffin::{FrameData, FrameView, ScopeDetails, StreamInfo, StreamInfoRef, ThreadInfo};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// One capture's streams, one per thread.
+type Streams = Arc<Mutex<BTreeMap<ThreadInfo, StreamInfo>>>;
+
 thread_local! {
-    /// Whether this thread's scopes belong to the run being captured.
-    static RUN_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The capture this thread's scopes belong to (a run's worker thread), if any.
+    static SINK: RefCell<Option<Streams>> = const { RefCell::new(None) };
 }
 
 /// The details of every scope reported so far (puffin reports each only once).
 static SCOPES: Mutex<Vec<ScopeDetails>> = Mutex::new(Vec::new());
-/// The open capture's streams, one per thread; `None` when no capture is open.
-static OPEN: Mutex<Option<BTreeMap<ThreadInfo, StreamInfo>>> = Mutex::new(None);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks leaves plain data behind: keep using it.
@@ -36,45 +38,52 @@ fn report(info: ThreadInfo, details: &[ScopeDetails], stream: &StreamInfoRef<'_>
     if !details.is_empty() {
         lock(&SCOPES).extend(details.iter().cloned());
     }
-    if RUN_THREAD.with(Cell::get) {
-        if let Some(open) = lock(&OPEN).as_mut() {
-            open.entry(info).or_default().extend(stream);
-            return;
-        }
+    let caught = SINK.with(|s| {
+        s.borrow().as_ref().map(|sink| {
+            lock(sink).entry(info.clone()).or_default().extend(stream);
+        })
+    });
+    if caught.is_none() {
+        puffin::GlobalProfiler::lock().report(info, details, stream);
     }
-    puffin::GlobalProfiler::lock().report(info, details, stream);
 }
 
-/// Make this thread's scopes part of the run being captured (runner and worker threads).
-pub fn init_run_thread() {
-    RUN_THREAD.with(|r| r.set(true));
-    puffin::ThreadProfiler::initialize(puffin::now_ns, report);
-}
-
-/// Route this thread's scopes through [`report`] without joining captures (the UI thread),
-/// so the details of scopes it registers first are known to captured frames too.
+/// Route this thread's scopes through [`report`] without joining a capture (the UI
+/// thread, the CLI's main thread), so the details of scopes it registers first are known
+/// to captured frames too.
 pub fn init_other_thread() {
-    RUN_THREAD.with(|r| r.set(false));
+    SINK.with(|s| *s.borrow_mut() = None);
     puffin::ThreadProfiler::initialize(puffin::now_ns, report);
 }
 
-/// An open capture; [`Capture::finish`] turns what it caught into one frame.
+/// A run's capture; its worker threads [`Capture::join`] it, and [`Capture::finish`]
+/// turns what they reported into one frame.
 #[must_use = "finish the capture to get the run's profile"]
 pub struct Capture {
-    _private: (),
+    streams: Streams,
 }
 
 impl Capture {
-    /// Start catching run threads' scopes (a capture already open is replaced).
     pub fn start() -> Capture {
-        *lock(&OPEN) = Some(BTreeMap::new());
-        Capture { _private: () }
+        Capture {
+            streams: Arc::new(Mutex::new(BTreeMap::new())),
+        }
     }
 
-    /// Stop catching; the run's profile, or `None` when no scope was closed (profiling
-    /// off, or nothing ran).
+    /// Make the calling thread's scopes part of this capture (call it first thing on a
+    /// run's worker thread, e.g. from the rayon pool's start handler).
+    pub fn join(&self) -> impl Fn() + Send + Sync + 'static {
+        let streams = self.streams.clone();
+        move || {
+            SINK.with(|s| *s.borrow_mut() = Some(streams.clone()));
+            puffin::ThreadProfiler::initialize(puffin::now_ns, report);
+        }
+    }
+
+    /// The run's profile, or `None` when no scope was closed (profiling off, or nothing
+    /// ran). Threads that joined and still run report nothing more that counts.
     pub fn finish(self) -> Option<RunProfile> {
-        let streams = lock(&OPEN).take()?;
+        let streams = std::mem::take(&mut *lock(&self.streams));
         if streams.is_empty() {
             return None;
         }
@@ -83,13 +92,6 @@ impl Capture {
         Some(RunProfile {
             frame: Arc::new(frame),
         })
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        // A capture dropped without finish (an error path) must not keep catching.
-        lock(&OPEN).take();
     }
 }
 
@@ -240,10 +242,11 @@ mod tests {
     fn a_capture_holds_its_run_threads_scopes_and_names_them() {
         puffin::set_scopes_on(true);
         let cap = Capture::start();
+        let join = cap.join();
         let t = std::thread::Builder::new()
             .name("naive #0".into())
-            .spawn(|| {
-                init_run_thread();
+            .spawn(move || {
+                join();
                 puffin::profile_scope!("capture-test-outer");
                 {
                     puffin::profile_scope!("capture-test-inner");

@@ -4,6 +4,7 @@
 //! layer the command line does not import.
 
 mod bench;
+pub mod gui;
 mod info;
 mod list;
 mod run;
@@ -22,8 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Open the GUI, optionally with FILE loaded.
-    Gui { file: Option<PathBuf> },
+    /// Open the GUI, optionally with FILE loaded; scriptable (run, tab, screenshot, exit).
+    Gui(gui::GuiArgs),
     /// List the analyses, their input kinds, parameters and variants.
     List {
         #[arg(long)]
@@ -126,11 +127,11 @@ pub struct BenchArgs {
 /// run that did not fail; errors carry their own ([`crate::Error::exit_code`]).
 pub fn execute(
     command: Option<Command>,
-    gui: impl FnOnce(Option<PathBuf>) -> Result<u8>,
+    gui: impl FnOnce(gui::GuiRequest) -> Result<u8>,
 ) -> Result<u8> {
     match command {
-        None => gui(None),
-        Some(Command::Gui { file }) => gui(file),
+        None => gui(gui::GuiRequest::default()),
+        Some(Command::Gui(args)) => gui(gui::request(args)?),
         Some(Command::List { json }) => list::list(json),
         Some(Command::Info { file, json }) => info::info(&file, json),
         Some(Command::Run(args)) => run::run(args),

@@ -76,7 +76,7 @@ fn find_analysis(id: &str) -> Result<&'static dyn Analysis> {
 }
 
 /// Every `--param k=v[,k=v]` as (key, value) pairs, in the order given.
-fn given_params(params: &[String]) -> Result<Vec<(String, String)>> {
+pub(super) fn given_params(params: &[String]) -> Result<Vec<(String, String)>> {
     Ok(params
         .iter()
         .map(|p| parse_pairs(p))
