@@ -119,7 +119,7 @@ pub(super) fn compare_ui(
     let c = compare(ra, rb);
     ui.label(
         RichText::new(format!(
-            "A {} → B {}: {:.1}× faster, {} saved",
+            "A {} vs B {}: {:.1}× faster, {} saved",
             fmt_secs(c.a_total_s),
             fmt_secs(c.b_total_s),
             c.a_total_s / c.b_total_s.max(1e-12),
@@ -182,7 +182,11 @@ fn table_ui(ui: &mut egui::Ui, c: &Comparison) {
                     "only in A".to_string()
                 });
                 ui.label(format!("{:+.3} ms", d.gain_s * 1e3));
-                ui.label(format!("{:.0}%", 100.0 * c.share_of_gain(d)));
+                let share = 100.0 * c.share_of_gain(d);
+                ui.label(format!(
+                    "{:.1}%",
+                    if share.abs() < 0.05 { 0.0 } else { share }
+                ));
                 ui.end_row();
             }
         });

@@ -63,16 +63,37 @@ pub fn apply(ctx: &egui::Context, dark: bool, lecture: bool) -> f32 {
     }
 }
 
-/// The colour of a stage, the same in every view (stacked bars, flame graph, roofline):
-/// picked from the palette by a hash of the name, so it does not depend on which other
-/// stages a run has or in what order they ran.
+/// The colour of a stage, the same in every view (stacked bars, flame graph, compare):
+/// each stage name gets the next free colour of a 12-colour palette the first time it is
+/// drawn, so the few stages of one analysis never share a colour and keep it all session.
 pub fn stage_color(name: &str) -> Color32 {
+    const P: [Color32; 12] = [
+        Color32::from_rgb(78, 121, 167),
+        Color32::from_rgb(242, 142, 43),
+        Color32::from_rgb(89, 161, 79),
+        Color32::from_rgb(225, 87, 89),
+        Color32::from_rgb(118, 183, 178),
+        Color32::from_rgb(237, 201, 72),
+        Color32::from_rgb(176, 122, 161),
+        Color32::from_rgb(255, 157, 167),
+        Color32::from_rgb(156, 117, 95),
+        Color32::from_rgb(140, 200, 240),
+        Color32::from_rgb(190, 220, 120),
+        Color32::from_rgb(220, 170, 240),
+    ];
+    static SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     if name == crate::bench::OTHER_STAGE {
         return Color32::from_rgb(150, 150, 150);
     }
-    // FNV-1a: stable across runs and platforms (unlike the std hasher's seed).
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    palette((h % 7) as usize)
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = match seen.iter().position(|s| s == name) {
+        Some(i) => i,
+        None => {
+            seen.push(name.to_string());
+            seen.len() - 1
+        }
+    };
+    P[i % P.len()]
 }

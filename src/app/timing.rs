@@ -139,7 +139,7 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
         .small(),
     );
     let body = egui::TextStyle::Body.resolve(ui.style());
-    let row_h = (body.size * 2.6).max(34.0);
+    let row_h = (body.size * 3.0).max(40.0);
     let label_w = (body.size * 9.0).min(ui.available_width() * 0.3);
     let text = ui.visuals().strong_text_color();
     for v in &r.runs {
@@ -167,7 +167,12 @@ pub fn stages_ui(ui: &mut egui::Ui, r: &RunRecord) {
             let seg =
                 egui::Rect::from_min_max(egui::pos2(x, bar.top()), egui::pos2(x + w, bar.bottom()));
             painter.rect_filled(seg, 0.0, super::theme::stage_color(&s.name));
-            let label = format!("{} {:.0}%\n{}", s.name, 100.0 * share, fmt_secs(s.median_s));
+            let label = format!(
+                "{} {:.0}% · {}",
+                s.name,
+                100.0 * share,
+                fmt_secs(s.median_s)
+            );
             let galley = painter.layout_no_wrap(label, body.clone(), Color32::BLACK);
             if galley.size().x + 6.0 < w && galley.size().y < seg.height() {
                 painter.galley(seg.center() - galley.size() / 2.0, galley, Color32::BLACK);
