@@ -51,6 +51,9 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
             .unwrap_or(if chapter { 30.0 } else { 10.0 }),
         force: args.force,
     };
+    if args.overhead {
+        return overhead_table(&selected, &opts);
+    }
     let bandwidth = (!args.no_bandwidth).then(measure_bandwidth);
     let header = report::suite_header(
         &args.suite,
@@ -73,6 +76,30 @@ pub(super) fn bench(args: BenchArgs) -> Result<u8> {
         return Err(Error::Cancelled);
     }
     Ok(if outcome.failed { 4 } else { 0 })
+}
+
+/// `--overhead`: the instruments' cost per analysis and variant, as a Markdown table.
+fn overhead_table(selected: &[&'static dyn Analysis], opts: &SuiteOptions) -> Result<u8> {
+    let mut rows = Vec::new();
+    for a in selected {
+        eprint!("overhead {:<22} ... ", a.id());
+        let _ = std::io::stderr().flush();
+        let cfg = RunConfig {
+            threads: opts.threads,
+            repeat: opts.repeat,
+            naive_budget_s: Some(opts.naive_budget_s),
+            ..Default::default()
+        };
+        let params = bench_params(*a, opts.chapter)?;
+        let size = suite_size(*a, opts.chapter);
+        let loaded = bench::generated_input(*a, size, 1)?;
+        engine::guard::check_cli(*a, &loaded.data, &params, &cfg, opts.force)?;
+        let r = super::overhead::measure(*a, size, &params, &cfg)?;
+        eprintln!("done");
+        rows.extend(r);
+    }
+    print!("{}", super::overhead::markdown(&rows));
+    Ok(0)
 }
 
 /// `--suite`: true for chapter, false for quick.

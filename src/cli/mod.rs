@@ -7,6 +7,7 @@ mod bench;
 pub mod gui;
 mod info;
 mod list;
+mod overhead;
 mod run;
 
 use crate::engine::Control;
@@ -117,6 +118,10 @@ pub struct BenchArgs {
     /// Skip the memory-bandwidth measurement.
     #[arg(long)]
     no_bandwidth: bool,
+    /// Measure what profiling and allocation counting cost: each analysis with both off
+    /// and on, in alternating rounds, and print the difference per variant.
+    #[arg(long)]
+    overhead: bool,
     /// Overwrite existing --json/--markdown/--export-inputs files, and run an analysis
     /// even when its estimated time or memory is beyond the guard's limits.
     #[arg(long)]
