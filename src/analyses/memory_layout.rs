@@ -40,7 +40,7 @@ impl Analysis for MemoryLayout {
         "Memory layout (dtypes, views, memory maps)"
     }
     fn section(&self) -> Section {
-        Section::MemoryOptimization
+        Section::Memory
     }
     fn help(&self) -> &'static str {
         "One frame as f64, f32, scaled i16, a view vs a copy, and memory-mapped from disk: bytes, load time, one full pass and the precision lost — choose the right dtype."

@@ -12,9 +12,7 @@ pub enum Section {
     Numba,
     /// "7.4 Parallel processing"
     ParallelProcessing,
-    /// "7.5 Memory optimization", the heading memory-layout has always shown.
-    MemoryOptimization,
-    /// "7.5 Memory", the short heading of the other 7.5 analyses.
+    /// "7.5 Memory"
     Memory,
     /// "Exercise 7.1"
     Exercise1,
@@ -32,7 +30,6 @@ impl Section {
             Section::Vectorization => "7.2 Vectorization",
             Section::Numba => "7.3 Numba",
             Section::ParallelProcessing => "7.4 Parallel processing",
-            Section::MemoryOptimization => "7.5 Memory optimization",
             Section::Memory => "7.5 Memory",
             Section::Exercise1 => "Exercise 7.1",
             Section::Exercise2 => "Exercise 7.2",
