@@ -43,7 +43,6 @@ registry! {
     period_search::PeriodSearch,
     spectrum_stack::SpectrumStack,
     population_synthesis::PopulationSynthesis,
-    sigma_clip::SigmaClip,
 }
 
 /// Every analysis, in chapter order.
