@@ -664,14 +664,36 @@ impl AstroApp {
                 });
             }
             SaveTarget::Profile(p) => {
-                let view = self.profiler.global_frame_view().lock();
-                let r = reports::save_profile(&p, &view);
-                drop(view);
+                let r = match self.shown_run_profile() {
+                    Some(run) => run.write_file(&p).map_err(|e| e.to_string()),
+                    None => {
+                        let view = self.profiler.global_frame_view().lock();
+                        reports::save_profile(&p, &view)
+                    }
+                };
                 self.status = Some(match r {
                     Ok(()) => (format!("profile written to {}", p.display()), false),
                     Err(e) => (e, true),
                 });
             }
+        }
+    }
+
+    /// The run profile the Flame graph tab shows (the latest run's or a History entry's),
+    /// if it shows one.
+    fn shown_run_profile(&self) -> Option<&crate::bench::profile::RunProfile> {
+        match self.flame {
+            flame::FlameSource::LatestRun => self
+                .last
+                .as_ref()
+                .filter(|l| l.record.analysis == self.settings.analysis)
+                .and_then(|l| l.record.profile.as_ref()),
+            flame::FlameSource::History(id) => self
+                .history
+                .iter()
+                .find(|h| h.id == id)
+                .and_then(|h| h.record.profile.as_ref()),
+            flame::FlameSource::Live | flame::FlameSource::Loaded => None,
         }
     }
 

@@ -90,7 +90,13 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                 }
             }
             ui.separator();
-            if ui.button("Save profile (.puffin)…").clicked() {
+            if ui
+                .button("Save profile (.puffin)…")
+                .on_hover_text(
+                    "the run shown in the Flame graph tab (the live UI profile when that is shown)",
+                )
+                .clicked()
+            {
                 ui.close();
                 if let Some(p) = file_dialog().set_file_name("astroperf.puffin").save_file() {
                     app.save_to(ui.ctx(), SaveTarget::Profile(p));
@@ -102,6 +108,7 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                     match reports::load_profile(&p) {
                         Ok(v) => {
                             app.loaded_profile = Some((p.display().to_string(), v));
+                            app.flame = super::flame::FlameSource::Loaded;
                             app.settings.tab = Tab::FlameGraph;
                         }
                         Err(e) => app.status = Some((e, true)),

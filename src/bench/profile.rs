@@ -126,6 +126,13 @@ impl RunProfile {
             .map_err(|e| crate::Error::input(format!("cannot write the profile: {e}")))
     }
 
+    /// Write as a `.puffin` file, atomically.
+    pub fn write_file(&self, path: &std::path::Path) -> crate::Result<()> {
+        let mut bytes = Vec::new();
+        self.write(&mut bytes)?;
+        crate::fsutil::write_bytes(path, &bytes)
+    }
+
     /// The names of the threads (lanes) in the profile.
     pub fn thread_names(&self) -> Vec<String> {
         self.frame

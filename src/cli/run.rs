@@ -158,9 +158,7 @@ fn save_profile(path: &Path, record: &RunRecord) -> Result<()> {
             path.display()
         ))
     })?;
-    let mut bytes = Vec::new();
-    profile.write(&mut bytes)?;
-    crate::fsutil::write_bytes(path, &bytes)
+    profile.write_file(path)
 }
 
 fn print_record(record: &RunRecord, loaded: &Loaded, json: bool) {
