@@ -11,6 +11,7 @@ mod reports;
 pub mod roofline;
 mod samples;
 mod script;
+mod settings;
 mod tabs;
 mod theme;
 mod timing;
@@ -26,11 +27,11 @@ use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
 use crate::cli::gui::GuiRequest;
 use crate::data::{self, Loaded};
-use crate::engine::{self, Analysis, ParamValue, Variant};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use crate::engine::{self, Analysis, Variant};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+pub use settings::{Settings, Tab};
 use worker::{Msg, SweepKind, Worker};
 
 /// The analysis the app starts with (and falls back to when the saved one is gone): the
@@ -70,99 +71,6 @@ pub fn run_gui(request: GuiRequest) -> crate::Result<u8> {
     .map_err(|e| crate::Error::input(format!("cannot open the window: {e}")))?;
     let failed = failure.lock().map(|f| f.is_some()).unwrap_or(true);
     Ok(u8::from(failed))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tab {
-    Result,
-    Timing,
-    Stages,
-    FlameGraph,
-    Memory,
-    Roofline,
-    Compare,
-    SizeSweep,
-    ThreadSweep,
-    History,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 10] = [
-        Tab::Result,
-        Tab::Timing,
-        Tab::Stages,
-        Tab::FlameGraph,
-        Tab::Memory,
-        Tab::Roofline,
-        Tab::Compare,
-        Tab::SizeSweep,
-        Tab::ThreadSweep,
-        Tab::History,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Tab::Result => "Result",
-            Tab::Timing => "Timing",
-            Tab::Stages => "Stages",
-            Tab::FlameGraph => "Flame graph",
-            Tab::Memory => "Memory",
-            Tab::Roofline => "Roofline",
-            Tab::Compare => "Compare",
-            Tab::SizeSweep => "Size sweep",
-            Tab::ThreadSweep => "Thread sweep",
-            Tab::History => "History",
-        }
-    }
-
-    /// The name the scriptable app's `--tab` takes: "flame-graph", "size-sweep", ...
-    pub fn flag(self) -> String {
-        self.name().to_lowercase().replace(' ', "-")
-    }
-
-    pub fn from_flag(s: &str) -> Option<Tab> {
-        Tab::ALL.into_iter().find(|t| t.flag() == s)
-    }
-}
-
-/// What persists across restarts.
-#[derive(Serialize, Deserialize)]
-#[serde(default)]
-pub struct Settings {
-    pub analysis: String,
-    pub variants: [bool; 3],
-    pub threads: usize,
-    pub repeat: usize,
-    pub warmup: usize,
-    pub lecture: bool,
-    pub dark: bool,
-    pub tab: Tab,
-    /// Parameter values per analysis id (absent = default / automatic).
-    pub params: BTreeMap<String, BTreeMap<String, ParamValue>>,
-    /// Sweep: number of sizes and the largest size as a multiple of the chapter size.
-    pub sweep_points: usize,
-    pub sweep_max_factor: f64,
-    pub viewer: views::ViewerState,
-    pub history_sort: timing::HistorySort,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            analysis: DEFAULT_ANALYSIS.id().into(),
-            variants: [true; 3],
-            threads: crate::bench::available_threads(),
-            repeat: 5,
-            warmup: 1,
-            lecture: false,
-            dark: true,
-            tab: Tab::Result,
-            params: BTreeMap::new(),
-            sweep_points: 5,
-            sweep_max_factor: 1.0,
-            viewer: Default::default(),
-            history_sort: Default::default(),
-        }
-    }
 }
 
 /// One finished run in the session history.
