@@ -228,3 +228,25 @@ fn lecture_mode_enlarges_the_ui() {
     assert!((h.ctx.zoom_factor() - 1.6).abs() < 1e-3);
     snapshot(&mut h, "lecture_mode");
 }
+
+#[test]
+fn keyboard_shortcuts_run_cancel_and_pick_tabs() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::Num3);
+    h.run_steps(2);
+    assert_eq!(h.state().settings.tab, Tab::Stages);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::L);
+    h.run_steps(2);
+    assert!(h.state().settings.lecture);
+    h.key_press(egui::Key::F5);
+    h.step();
+    assert!(h.state().is_busy(), "F5 runs all variants");
+    h.key_press(egui::Key::Escape);
+    wait_idle(&mut h);
+    let recs = h.state().history_records();
+    assert!(
+        recs.is_empty() || recs.iter().any(|r| r.is_cancelled()),
+        "Esc cancels the run"
+    );
+}

@@ -28,10 +28,10 @@ use crate::bench::{Outputs, RunRecord};
 use crate::cli::gui::GuiRequest;
 use crate::data::{self, Loaded};
 use crate::engine::{self, Analysis, Variant};
+pub use settings::{Settings, Tab};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-pub use settings::{Settings, Tab};
 use worker::{Msg, SweepKind, Worker};
 
 /// The analysis the app starts with (and falls back to when the saved one is gone): the
@@ -637,7 +637,43 @@ impl AstroApp {
         Some(v[(v.len() as f32 * 0.95) as usize - 1] * 1e3)
     }
 
+    /// Keyboard shortcuts (listed in Help › Keyboard shortcuts): F5 runs all variants, Esc
+    /// cancels, Alt+1…9/0 pick a tab, Ctrl+L toggles lecture mode.
+    fn handle_shortcuts(&mut self, ctx: &egui::Context) {
+        use egui::{Key, KeyboardShortcut, Modifiers};
+        let pressed = |m: Modifiers, k: Key| {
+            ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
+        };
+        if pressed(Modifiers::NONE, Key::F5) && !self.worker.busy {
+            self.start_run(true);
+        }
+        if self.worker.busy && pressed(Modifiers::NONE, Key::Escape) {
+            self.worker.cancel();
+        }
+        if pressed(Modifiers::COMMAND, Key::L) {
+            self.settings.lecture = !self.settings.lecture;
+        }
+        let digits = [
+            Key::Num1,
+            Key::Num2,
+            Key::Num3,
+            Key::Num4,
+            Key::Num5,
+            Key::Num6,
+            Key::Num7,
+            Key::Num8,
+            Key::Num9,
+            Key::Num0,
+        ];
+        for (t, k) in Tab::ALL.into_iter().zip(digits) {
+            if pressed(Modifiers::ALT, k) {
+                self.settings.tab = t;
+            }
+        }
+    }
+
     fn handle_input_events(&mut self, ctx: &egui::Context) {
+        self.handle_shortcuts(ctx);
         let (dropped, shots) = ctx.input(|i| {
             let shots: Vec<Arc<egui::ColorImage>> = i
                 .raw
@@ -679,11 +715,19 @@ impl AstroApp {
                 });
             });
         egui::CentralPanel::default().show(ctx, |ui| {
-            ui.horizontal_wrapped(|ui| {
-                for t in Tab::ALL {
-                    ui.selectable_value(&mut self.settings.tab, t, t.name());
-                }
-            });
+            // One line of tabs: scrolled sideways where the window is narrow (lecture mode
+            // at 1280×720) rather than wrapped onto a second line.
+            egui::ScrollArea::horizontal()
+                .id_salt("tab_bar")
+                .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::VisibleWhenNeeded)
+                .show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        for (i, t) in Tab::ALL.into_iter().enumerate() {
+                            ui.selectable_value(&mut self.settings.tab, t, t.name())
+                                .on_hover_text(format!("Alt+{}", (i + 1) % 10));
+                        }
+                    });
+                });
             ui.separator();
             tabs::tab_ui(self, ui);
         });

@@ -142,6 +142,20 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                 ui.close();
                 app.show_about = true;
             }
+            ui.menu_button("Keyboard shortcuts", |ui| {
+                egui::Grid::new("shortcuts").show(ui, |ui| {
+                    for (k, what) in [
+                        ("F5", "run all variants"),
+                        ("Esc", "cancel the run"),
+                        ("Alt+1 … Alt+0", "Result … History tab"),
+                        ("Ctrl+L", "lecture mode on/off"),
+                    ] {
+                        ui.label(egui::RichText::new(k).strong());
+                        ui.label(what);
+                        ui.end_row();
+                    }
+                });
+            });
         });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.toggle_value(&mut app.settings.lecture, "🎓 Lecture mode");
