@@ -75,6 +75,34 @@ impl Machine {
         }
     }
 
+    /// A fixed, made-up two-core machine (L1 32 KiB at 400 GB/s, L2 1 MiB at 200, L3
+    /// 32 MiB at 100, DRAM 20 or 12 on one core; 50 GFLOP/s per core) for tests and
+    /// examples that must not measure.
+    pub fn example() -> Machine {
+        Machine {
+            cpu: "example".into(),
+            cores: 2,
+            caches: Caches {
+                l1d: 32 << 10,
+                l2: 1 << 20,
+                l3: 32 << 20,
+            },
+            bandwidth_gbs: Levels {
+                l1: 400.0,
+                l2: 200.0,
+                l3: 100.0,
+                dram: 20.0,
+            },
+            dram_one_core_gbs: 12.0,
+            peak_gflops: Peak {
+                one_core: 50.0,
+                all_cores: 100.0,
+            },
+            simd: true,
+            measured_unix_s: 0,
+        }
+    }
+
     pub fn peak_for(&self, threads: usize) -> f64 {
         if threads <= 1 {
             self.peak_gflops.one_core
@@ -108,7 +136,9 @@ fn caches() -> Caches {
     }
 }
 
-fn cpu_name() -> String {
+/// The CPU's model name (`/proc/cpuinfo`), else the architecture; a cached measurement is
+/// only used on the CPU it was taken on.
+pub fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -311,7 +341,16 @@ pub fn cache_path() -> Option<PathBuf> {
 /// The cached measurement if there is a readable one for this CPU and core count, else a
 /// new one (written to the cache; a cache that cannot be written is only a warning).
 pub fn load_or_measure(remeasure: bool) -> (Machine, Option<String>) {
-    let path = cache_path();
+    load_or(cache_path(), remeasure, measure)
+}
+
+/// [`load_or_measure`] with the cache at `path` and `measure` to call when it is missing,
+/// unreadable, corrupt or from another machine.
+fn load_or(
+    path: Option<PathBuf>,
+    remeasure: bool,
+    measure: impl FnOnce() -> Machine,
+) -> (Machine, Option<String>) {
     if !remeasure {
         if let Some(m) = path
             .as_ref()
@@ -359,28 +398,7 @@ mod tests {
 
     #[test]
     fn ceilings_are_ordered_and_the_level_follows_the_working_set() {
-        let m = Machine {
-            cpu: "test".into(),
-            cores: 2,
-            caches: Caches {
-                l1d: 32 << 10,
-                l2: 1 << 20,
-                l3: 32 << 20,
-            },
-            bandwidth_gbs: Levels {
-                l1: 400.0,
-                l2: 200.0,
-                l3: 100.0,
-                dram: 20.0,
-            },
-            dram_one_core_gbs: 12.0,
-            peak_gflops: Peak {
-                one_core: 50.0,
-                all_cores: 100.0,
-            },
-            simd: true,
-            measured_unix_s: 0,
-        };
+        let m = Machine::example();
         assert_eq!(m.bandwidth_for(16 << 10, 2), 400.0);
         assert_eq!(m.bandwidth_for(16 << 10, 1), 200.0);
         assert_eq!(m.bandwidth_for(512 << 10, 2), 200.0);
@@ -389,6 +407,42 @@ mod tests {
         assert_eq!(m.bandwidth_for(1 << 30, 1), 12.0);
         assert_eq!(m.peak_for(1), 50.0);
         assert_eq!(m.peak_for(2), 100.0);
+    }
+
+    #[test]
+    fn the_cache_is_read_when_valid_and_renewed_when_corrupt() {
+        let dir = std::env::temp_dir().join(format!("astroperf-machine-{}", std::process::id()));
+        let path = dir.join("astroperf").join("machine.json");
+        let here = Machine {
+            cpu: cpu_name(),
+            cores: crate::engine::run_config::available_threads(),
+            ..Machine::example()
+        };
+        let fresh = Machine {
+            measured_unix_s: 42,
+            ..here.clone()
+        };
+        // Nothing cached: measured and written.
+        let (m, warning) = load_or(Some(path.clone()), false, || here.clone());
+        assert_eq!((m, warning), (here.clone(), None));
+        // A valid cache is read, not measured.
+        let (m, _) = load_or(Some(path.clone()), false, || panic!("measured"));
+        assert_eq!(m, here);
+        // --remeasure renews it.
+        let (m, _) = load_or(Some(path.clone()), true, || fresh.clone());
+        assert_eq!(m, fresh);
+        // A corrupt cache is measured again and replaced.
+        std::fs::write(&path, b"{ not json").ok();
+        let (m, _) = load_or(Some(path.clone()), false, || here.clone());
+        assert_eq!(m, here);
+        let (m, _) = load_or(Some(path.clone()), false, || panic!("measured"));
+        assert_eq!(m, here);
+        // Another CPU's cache is not used.
+        let other = serde_json::to_vec(&Machine::example()).unwrap_or_default();
+        std::fs::write(&path, other).ok();
+        let (m, _) = load_or(Some(path), false, || fresh.clone());
+        assert_eq!(m, fresh);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
