@@ -68,3 +68,10 @@ impl StageWork {
 
 /// Bytes of an f64.
 pub const F64: f64 = 8.0;
+
+/// The mean and (population) standard deviation of `n` f64 in two passes: the data read
+/// once (8n bytes), n adds for the sum, a subtract, multiply and add per value for the
+/// squared deviations, then two divides and a square root.
+pub fn mean_std(stage: &'static str, n: f64) -> StageWork {
+    StageWork::streaming(stage, F64 * n, 4.0 * n + 3.0)
+}
