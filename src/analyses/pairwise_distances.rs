@@ -72,9 +72,9 @@ impl Analysis for PairwiseDistances {
         vec![
             // The x and y columns copied out of the row-major table: read and written once.
             StageWork::moving("columns", 2.0 * 16.0 * n),
-            // Per pair dx, dy, dx²+dy² (a multiply and an FMA) and the square root: 5 flops,
-            // one f64 written; the 2N inputs are read once and stay in cache.
-            StageWork::streaming("distances", 16.0 * n + F64 * pairs, 5.0 * pairs),
+            // Per pair dx, dy, dx² + dy² (two multiplies and an add) and the square root:
+            // 6 flops, one f64 written; the 2N inputs are read once and stay in cache.
+            StageWork::streaming("distances", 16.0 * n + F64 * pairs, 6.0 * pairs),
             // One add per distance for the mean (min/max are comparisons).
             StageWork::streaming("summary", F64 * pairs, pairs),
         ]

@@ -9,12 +9,14 @@
 //!   once, at the element size the data has (8 bytes per f64 or i64, 4 per f32 or u32,
 //!   2 per i16). Re-reads a better algorithm could avoid are not counted: this is the
 //!   floor, so the same number holds for all three variants.
-//! - `flops`: the naive algorithm's floating-point operations. An add, subtract, multiply
-//!   or fused multiply-add counts one each (an FMA is one operation here, one flop per
-//!   arithmetic result the chapter's formula writes); a divide, square root, exp, log,
-//!   pow, sin, cos or atan counts one as well (they cost more cycles, but a roofline counts
-//!   results, not cycles). Comparisons, integer arithmetic and data movement count zero.
-//!   A stage that only moves or reorders data declares 0 flops.
+//! - `flops`: the naive algorithm's floating-point operations as its formula writes them:
+//!   every add, subtract and multiply counts one, so a multiply-add counts two whether or
+//!   not the compiler fuses it (the machine's peak also counts an FMA as two); a divide,
+//!   square root, exp, log, pow, sin, cos or asin counts one as well (they cost more
+//!   cycles, but a roofline counts results, not cycles). Comparisons, min/max, abs,
+//!   rounding, integer arithmetic and data movement count zero. A stage that only moves or
+//!   reorders data declares 0 flops. Data-dependent work (how many sources, matches or
+//!   peaks there are) is not counted: a stage whose work is mostly that is left undeclared.
 //! - `working_set`: the bytes the stage touches repeatedly while it runs, which picks the
 //!   cache level whose bandwidth bounds it (for a single pass over data, the data itself).
 
