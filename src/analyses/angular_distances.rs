@@ -329,6 +329,16 @@ pub fn vincenty(ra1: f64, dec1: f64, ra2: f64, dec2: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn declared_work_is_the_hand_count() {
+        // 3 sources: 9 pairs of 21 flops into a 72-byte matrix from 48 bytes of
+        // coordinates; the summary adds the 3 upper-triangle values.
+        let input = AngularDistances.generate(3, 1).expect("generate");
+        let work = AngularDistances.stage_work(&input, &Params::default());
+        let got: Vec<(&str, f64, f64)> = work.iter().map(|w| (w.stage, w.bytes, w.flops)).collect();
+        assert_eq!(got, [("distances", 120.0, 189.0), ("summary", 24.0, 3.0)]);
+    }
     use super::*;
 
     #[test]

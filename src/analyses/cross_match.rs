@@ -248,6 +248,20 @@ fn match_table(hits: &[Hit]) -> Array2<f64> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn declared_work_is_the_hand_count() {
+        let c = |n: usize| generate::catalog(n, 1);
+        let input = Dataset::CatalogPair(c(4), c(5));
+        let work = CrossMatch.stage_work(&input, &Params::default());
+        // 9 sources of 40 bytes and 8 flops; 20 pairs of 8 flops from 9 vectors (216
+        // bytes) and 4 hits (96 bytes).
+        let got: Vec<(&str, f64, f64)> = work.iter().map(|w| (w.stage, w.bytes, w.flops)).collect();
+        assert_eq!(
+            got,
+            [("unit vectors", 360.0, 72.0), ("brute force", 312.0, 160.0)]
+        );
+    }
     use super::*;
     use ndarray::Array1;
 

@@ -550,6 +550,27 @@ pub fn kepler_period(s: State) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn declared_work_counts_the_stored_track() {
+        // 5003 steps of 45 flops; the track keeps every 3rd step plus the last one, and
+        // its length is what the naive loop stores.
+        let input = OrbitLeapfrog.generate(5003, 0).expect("generate");
+        let params = Params::defaults(&OrbitLeapfrog.params());
+        let work = OrbitLeapfrog.stage_work(&input, &params);
+        let ctx = Ctx::detached(1);
+        let track = naive(initial(0), 3600.0, 5003, 3, &ctx).expect("naive");
+        assert_eq!(track.xy.len(), 1669);
+        assert_eq!(work[0].stage, "integrate");
+        assert_eq!(
+            (work[0].bytes, work[0].flops),
+            (32.0 * 1669.0, 45.0 * 5003.0)
+        );
+        assert_eq!(
+            (work[1].bytes, work[1].flops),
+            (72.0 * 1669.0, 6.0 * 1669.0)
+        );
+    }
     use super::*;
 
     /// The register loop (one 1/|r| per step, countdown sampling) reproduces the chapter's
