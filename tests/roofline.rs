@@ -134,7 +134,8 @@ fn cached_machine() -> (PathBuf, Machine) {
     };
     std::fs::create_dir_all(dir.join("astroperf")).expect("cache dir");
     let json = serde_json::to_vec_pretty(&m).expect("serialise");
-    std::fs::write(dir.join("astroperf").join("machine.json"), json).expect("write cache");
+    let path = machine::cache_path_under(&dir);
+    std::fs::write(path, json).expect("write cache");
     (dir, m)
 }
 

@@ -301,16 +301,19 @@ pub fn measure() -> Machine {
     let caches = caches();
     let cores = crate::engine::run_config::available_threads();
     // Working sets well inside each level (halves), and 256 MB for DRAM.
-    let target = 1 << 30;
+    // An unoptimised (debug) build's ceilings are meaningless, only its tests need some:
+    // a sixteenth of the traffic there, kept in a cache file of its own.
+    let scale = if cfg!(debug_assertions) { 16 } else { 1 };
+    let target = (1 << 30) / scale;
     let l3_share = (caches.l3 / 2 / cores).max(caches.l2 * 2);
     let bandwidth_gbs = Levels {
         l1: read_gbs(caches.l1d / 2, cores, target),
         l2: read_gbs(caches.l2 / 2, cores, target),
         l3: read_gbs(l3_share, cores, target / 2),
-        dram: read_gbs((256 << 20) / cores, cores, 512 << 20),
+        dram: read_gbs((256 << 20) / scale / cores, cores, (512 << 20) / scale),
     };
-    let dram_one_core_gbs = read_gbs(256 << 20, 1, 512 << 20);
-    let iters = 4_000_000;
+    let dram_one_core_gbs = read_gbs((256 << 20) / scale, 1, (512 << 20) / scale);
+    let iters = 4_000_000 / scale;
     Machine {
         cpu: cpu_name(),
         cores,
@@ -329,13 +332,24 @@ pub fn measure() -> Machine {
 }
 
 /// Where the measurement is kept: `$XDG_CACHE_HOME/astroperf/machine.json`, else
-/// `~/.cache/astroperf/machine.json`.
+/// `~/.cache/astroperf/machine.json` (`machine-debug.json` for a debug build, whose
+/// figures must not stand for a release build's).
 pub fn cache_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("astroperf").join("machine.json"))
+    Some(cache_path_under(&base))
+}
+
+/// The measurement's file under the cache directory `base`.
+pub fn cache_path_under(base: &std::path::Path) -> PathBuf {
+    let file = if cfg!(debug_assertions) {
+        "machine-debug.json"
+    } else {
+        "machine.json"
+    };
+    base.join("astroperf").join(file)
 }
 
 /// The cached measurement if there is a readable one for this CPU and core count, else a

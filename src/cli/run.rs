@@ -48,7 +48,10 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         }
         return Err(Error::Cancelled);
     }
-    annotate_roofline(&mut record, a, &loaded.data, &params);
+    if args.json {
+        // Only the JSON shows the roofline fields: a table-only run measures nothing.
+        annotate_roofline(&mut record, a, &loaded.data, &params);
+    }
     if let Some(dir) = &args.out {
         save_outputs(dir, &outputs, args.force)?;
     }
