@@ -11,8 +11,10 @@
 
 use super::ccd_pipeline::{check_frame, generate_frame, side_of, to_dyn, MAX_PIXELS};
 use crate::data::{Dataset, Frame, Kind};
+use crate::engine::work::F64;
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::buffers::{chunk_len, copy_checked};
 use crate::kernels::edges::reflect;
@@ -74,6 +76,28 @@ impl Analysis for BandedMedian {
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
         self.parse(input).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Dataset::Frame(f) = input else {
+            return Vec::new();
+        };
+        let (rows, cols) = f.data.dim();
+        // The serial variants' band height (the parallel one's depends on the threads).
+        let band = params
+            .opt_i64("band_rows")
+            .map_or(64.min(rows), |b| (b.max(1) as usize).min(rows));
+        let pixels = (rows * cols) as f64;
+        let halo_rows = 2.0 * rows.div_ceil(band.max(1)) as f64;
+        vec![
+            // The frame copied into the shared buffer: read and written once.
+            StageWork::moving("share", 2.0 * F64 * pixels),
+            // Two original rows per band saved: read and written.
+            StageWork::moving("halos", 2.0 * F64 * halo_rows * cols as f64),
+            // The 3×3 median in place compares only: every pixel read and written once;
+            // a band's rows are what it keeps touching.
+            StageWork::moving("median3", 2.0 * F64 * pixels)
+                .reusing(F64 * ((band + 2) * cols) as f64),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let f = self.parse(input)?;

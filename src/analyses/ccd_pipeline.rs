@@ -20,8 +20,10 @@
 //! columns after the seven above.
 
 use crate::data::{generate, Dataset, Frame, Kind};
+use crate::engine::work::{self, F64};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::extract::background::{self as bg, Extraction};
 use crate::kernels::extract::clean::CleanParams;
@@ -205,6 +207,26 @@ impl Analysis for CcdPipeline {
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         check_frame(engine::input(self, input)?)?;
         check_connectivity(params)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Dataset::Frame(f) = input else {
+            return Vec::new();
+        };
+        // The background mode's work (clipping iterations, deblending thresholds) and
+        // every mode's measurements depend on the data, not only on its size: undeclared.
+        if params.str("detect").ok() != Some("threshold") {
+            return Vec::new();
+        }
+        let pixels = f.data.len() as f64;
+        vec![
+            // The 3×3 median compares only: the frame read, the cleaned frame written.
+            StageWork::moving("median3", 2.0 * F64 * pixels),
+            work::mean_std("mean_std", pixels),
+            // The cleaned frame read, one byte of mask a pixel written (comparisons only).
+            StageWork::moving("threshold", (F64 + 1.0) * pixels),
+            // The mask read, an i32 label a pixel written.
+            StageWork::moving("label", 5.0 * pixels),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let f: &Frame = engine::input(self, input)?;

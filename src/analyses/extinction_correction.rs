@@ -10,7 +10,8 @@
 
 use crate::data::{generate, Catalog, Dataset, Kind};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
@@ -89,6 +90,20 @@ impl Analysis for ExtinctionCorrection {
     /// Streaming kernel: magnitude and colour read, corrected magnitude written: 24 bytes a star.
     fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
         Some(24.0 * self.size_of(input) as f64)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        vec![
+            // Finiteness of magnitude and colour: 16 bytes a star read, comparisons only.
+            StageWork::moving("check", 16.0 * n),
+            // mag − R_V·(0.574·colour): two loads, a store, two multiplies and a subtract
+            // (counted for every star, as the branch-free select computes it).
+            StageWork::streaming("correct", 24.0 * n, 3.0 * n),
+            // Σ(mag − corrected) over both columns: a subtract and an add per star.
+            StageWork::streaming("summary", 16.0 * n, 2.0 * n),
+            // The fused pass: the correction's traffic, both stages' arithmetic.
+            StageWork::streaming("correct + summary", 24.0 * n, 5.0 * n),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let r_v = params.f64("r_v")?;

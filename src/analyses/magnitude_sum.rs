@@ -11,7 +11,8 @@
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
+    Tolerance, Variant,
 };
 use crate::kernels::series::INV_FACTORIAL;
 use crate::kernels::simd::has_avx2;
@@ -87,6 +88,19 @@ impl Analysis for MagnitudeSum {
     /// Streaming kernel: two magnitudes read, their sum written: 24 bytes a pair.
     fn bytes_moved(&self, input: &Dataset, _params: &Params) -> Option<f64> {
         Some(24.0 * self.size_of(input) as f64)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        vec![
+            // The two magnitude columns copied out of the table: read and written.
+            StageWork::moving("columns", 32.0 * n),
+            // −2.5·log10(10^(−0.4·m1) + 10^(−0.4·m2)): two scalings, two powers, an add,
+            // a log and a scaling, 7 flops; two magnitudes read, one written.
+            StageWork::streaming("combine", 24.0 * n, 7.0 * n),
+            // The gain min(m1, m2) − m summed: a subtract and an add (min/max compare).
+            StageWork::streaming("summary", 24.0 * n, 2.0 * n),
+            StageWork::streaming("combine + summary", 24.0 * n, 9.0 * n),
+        ]
     }
     fn run(
         &self,

@@ -18,7 +18,8 @@ use super::ccd_pipeline::{check_frame, generate_frame, side_of};
 use crate::data::mapped::map_file;
 use crate::data::{Dataset, Frame, Kind};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::buffers::copy_checked;
 use crate::kernels::stats::SUM_BLOCK;
@@ -79,6 +80,35 @@ impl Analysis for MemoryLayout {
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
         self.parse(input).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let Dataset::Frame(f) = input else {
+            return Vec::new();
+        };
+        let n = f.data.len() as f64;
+        // Each full pass reads the layout once and adds every pixel (as f64): n flops.
+        let pass = |stage, bytes_per_pixel: f64, flops_per_pixel: f64| {
+            StageWork::streaming(stage, bytes_per_pixel * n, flops_per_pixel * n)
+        };
+        vec![
+            // Copies and conversions read the f64 frame and write the new layout.
+            StageWork::moving("load_f64", 16.0 * n),
+            pass("pass_f64", 8.0, 1.0),
+            StageWork::moving("load_f32", 12.0 * n),
+            pass("pass_f32", 4.0, 1.0),
+            // (v − BZERO) / BSCALE per pixel (the rounding and clamp are not arithmetic).
+            StageWork::streaming("load_i16", 10.0 * n, 2.0 * n),
+            // BZERO + BSCALE·q added up: a multiply and two adds per pixel.
+            pass("pass_i16", 2.0, 3.0),
+            // The view moves nothing (undeclared); passing over it reads the f64 frame.
+            pass("pass_view", 8.0, 1.0),
+            StageWork::moving("load_copy", 16.0 * n),
+            pass("pass_copy", 8.0, 1.0),
+            // The frame read and written to the file.
+            StageWork::moving("write_file", 16.0 * n),
+            // Mapping moves nothing until the pass decodes the mapped bytes.
+            pass("pass_mmap", 8.0, 1.0),
+        ]
     }
     fn run(
         &self,

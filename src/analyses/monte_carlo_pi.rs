@@ -11,7 +11,7 @@
 use crate::data::rng::{mix64, Rng};
 use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -84,6 +84,17 @@ impl Analysis for MonteCarloPi {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        // Per sample two uniforms (a scaling multiply each) and x² + y² (two multiplies and
+        // an add): 5 flops; the samples never touch memory, only one count per block is
+        // written, so the stage is compute-bound.
+        vec![StageWork::streaming(
+            "sample",
+            8.0 * (n / BLOCK as f64).ceil(),
+            5.0 * n,
+        )]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (n, seed) = self.parse(input, params)?;

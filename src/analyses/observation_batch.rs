@@ -11,8 +11,10 @@
 use super::ccd_pipeline::MAX_PIXELS;
 use crate::data::rng::Rng;
 use crate::data::{generate, Dataset, Dtype, Frame, Kind};
+use crate::engine::work::{self, F64};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::extract::detect::detect_opts;
 use crate::kernels::image::{Moments, SOURCE_COLUMNS};
@@ -92,6 +94,51 @@ impl Analysis for ObservationBatch {
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
         self.parse(input).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Dataset::FrameBatch(frames) = input else {
+            return Vec::new();
+        };
+        let Some(first) = frames.first() else {
+            return Vec::new();
+        };
+        let p = first.data.len() as f64;
+        let n = frames.len() as f64;
+        let calibrate = params.bool("calibrate").unwrap_or(true);
+        // The synthetic dark and flat written once: per pixel two normal draws (the polar
+        // method, about 8 flops each), 2 flops for the dark, 11 for the flat's vignetting.
+        let masters = if calibrate {
+            StageWork::streaming("masters", 16.0 * p, 29.0 * p)
+        } else {
+            StageWork::moving("masters", 0.0)
+        };
+        // (raw − dark) / flat per pixel: three frames read, one written, 2 flops; without
+        // calibration a copy.
+        let calibrate_work = if calibrate {
+            StageWork::streaming("calibrate", 32.0 * p * n, 2.0 * p * n).reusing(32.0 * p)
+        } else {
+            StageWork::moving("calibrate", 16.0 * p * n).reusing(16.0 * p)
+        };
+        let mean_std = work::mean_std("mean_std", p * n).reusing(F64 * p);
+        // The frame read, a byte of mask written; the mask read, an i32 label written.
+        let threshold = StageWork::moving("threshold", 9.0 * p * n).reusing(9.0 * p);
+        let label = StageWork::moving("label", 5.0 * p * n).reusing(5.0 * p);
+        // The parallel variant times whole frames: the four stages above together (the
+        // measurements depend on the sources found and are not counted).
+        let frames_work = StageWork {
+            stage: "frames",
+            bytes: calibrate_work.bytes + mean_std.bytes + threshold.bytes + label.bytes,
+            flops: calibrate_work.flops + mean_std.flops,
+            working_set: calibrate_work.working_set,
+        };
+        vec![
+            masters,
+            calibrate_work,
+            mean_std,
+            threshold,
+            label,
+            frames_work,
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let frames = self.parse(input)?;

@@ -15,7 +15,7 @@
 
 use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -108,6 +108,31 @@ impl Analysis for OrbitLeapfrog {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Ok((_, steps)) = setup(input) else {
+            return Vec::new();
+        };
+        let orbits = params.opt_i64("orbits").map_or(1.0, |n| n.max(1) as f64);
+        let stride = steps.div_ceil(TRACK_POINTS).max(1);
+        // Samples kept: every stride-th step, plus the last one.
+        let samples = steps.div_ceil(stride) + usize::from((steps.max(1) - 1) % stride != 0);
+        let samples = samples as f64;
+        vec![
+            // Per step: the drift (3 adds), |r|² (3 multiplies, 2 adds), its square root,
+            // product and the division for q (3), the kick t = q·r (3), the synchronised
+            // velocity (9), the new half-step velocity (3): 26; the energy from the
+            // position and velocity (17) and its relative error (2): 45 flops. Only the
+            // track of 32-byte samples (step, x, y, energy) must reach memory.
+            StageWork::streaming(
+                "integrate",
+                32.0 * samples * orbits,
+                45.0 * steps as f64 * orbits,
+            ),
+            // The first orbit's samples read, the trajectory (3 columns) and energy
+            // (2 columns) tables written; 6 flops a row (days, x/AU, y/AU, e/e0 − 1).
+            StageWork::streaming("tables", (32.0 + 40.0) * samples, 6.0 * samples),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (s0, steps) = self.parse(input, params)?;
@@ -525,6 +550,27 @@ pub fn kepler_period(s: State) -> f64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn declared_work_counts_the_stored_track() {
+        // 5003 steps of 45 flops; the track keeps every 3rd step plus the last one, and
+        // its length is what the naive loop stores.
+        let input = OrbitLeapfrog.generate(5003, 0).expect("generate");
+        let params = Params::defaults(&OrbitLeapfrog.params());
+        let work = OrbitLeapfrog.stage_work(&input, &params);
+        let ctx = Ctx::detached(1);
+        let track = naive(initial(0), 3600.0, 5003, 3, &ctx).expect("naive");
+        assert_eq!(track.xy.len(), 1669);
+        assert_eq!(work[0].stage, "integrate");
+        assert_eq!(
+            (work[0].bytes, work[0].flops),
+            (32.0 * 1669.0, 45.0 * 5003.0)
+        );
+        assert_eq!(
+            (work[1].bytes, work[1].flops),
+            (72.0 * 1669.0, 6.0 * 1669.0)
+        );
+    }
     use super::*;
 
     /// The register loop (one 1/|r| per step, countdown sampling) reproduces the chapter's

@@ -3,8 +3,10 @@
 //! memory-write-bound kernel: N(N-1)/2 results from only 2N inputs.
 
 use crate::data::{generate, Dataset, Kind, Points};
+use crate::engine::work::F64;
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
@@ -63,6 +65,19 @@ impl Analysis for PairwiseDistances {
     }
     fn validate(&self, input: &Dataset, _params: &Params) -> Result<()> {
         self.parse(input).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        let pairs = n * (n - 1.0) / 2.0;
+        vec![
+            // The x and y columns copied out of the row-major table: read and written once.
+            StageWork::moving("columns", 2.0 * 16.0 * n),
+            // Per pair dx, dy, dx² + dy² (two multiplies and an add) and the square root:
+            // 6 flops, one f64 written; the 2N inputs are read once and stay in cache.
+            StageWork::streaming("distances", 16.0 * n + F64 * pairs, 6.0 * pairs),
+            // One add per distance for the mean (min/max are comparisons).
+            StageWork::streaming("summary", F64 * pairs, pairs),
+        ]
     }
     fn run(
         &self,

@@ -9,8 +9,10 @@
 //! fallback when a spectrum has plateaus); parallel = spectra over rayon.
 
 use crate::data::{generate, Dataset, Kind, SpectrumBatch};
+use crate::engine::work::F64;
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::peaks::find_peaks;
 use crate::kernels::stats::{mean_std, mean_std_naive};
@@ -84,6 +86,20 @@ impl Analysis for PeakCount {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let Dataset::SpectrumBatch(b) = input else {
+            return Vec::new();
+        };
+        let (n, len) = (b.flux.nrows() as f64, b.flux.ncols() as f64);
+        // Per spectrum: the flux read once, mean and σ (4·len + 3 flops, see
+        // `work::mean_std`), the threshold mean + k·σ (2), peak tests that only compare,
+        // and one count written.
+        vec![StageWork::streaming(
+            "count peaks",
+            (F64 * len + F64) * n,
+            (4.0 * len + 5.0) * n,
+        )]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (b, k) = self.parse(input, params)?;

@@ -15,8 +15,10 @@
 //! `autofrequency` (5 samples per peak, Nyquist factor 5).
 
 use crate::data::{generate, Dataset, Kind, LightCurve};
+use crate::engine::work::F64;
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
+    Tolerance, Variant,
 };
 use crate::kernels::periodogram::chi2_fold::chi2_fold;
 use crate::kernels::periodogram::lomb_scargle::{self as ls, FastImpl, FastOptions, Prepared};
@@ -423,6 +425,30 @@ impl Analysis for PeriodSearch {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         setup(self, input, params).map(|_| ())
+    }
+    /// Declared for the exact Lomb-Scargle only; the other methods' work (sorts, bins,
+    /// the FFT's grid) is not counted.
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let curves: &[LightCurve] = match input {
+            Dataset::LightCurve(c) => std::slice::from_ref(c),
+            Dataset::LightCurveBatch(v) => v,
+            _ => return Vec::new(),
+        };
+        if params.str("method").ok() != Some("lomb-scargle") || curves.is_empty() {
+            return Vec::new();
+        }
+        let npts = curves.iter().map(|c| c.time.len()).sum::<usize>() as f64;
+        let m = trial_frequencies(input, params, npts / curves.len() as f64);
+        // Per (point, frequency): ω·t, its sine and cosine, and the seven weighted sums
+        // (two flops each, three for the squares and the product): 20 flops. t, w and
+        // w·y read once (they stay in cache over the frequencies), one power written.
+        let per_curve = 24.0 * npts / curves.len() as f64;
+        vec![StageWork::streaming(
+            "periodogram",
+            24.0 * npts + F64 * m * curves.len() as f64,
+            20.0 * npts * m,
+        )
+        .reusing(per_curve)]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let s = stage!(ctx, "prepare", setup(self, input, params)?);

@@ -7,7 +7,8 @@
 
 use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -137,6 +138,35 @@ impl Analysis for PhaseFold {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Dataset::LightCurve(lc) = input else {
+            return Vec::new();
+        };
+        // Counted on every point (the few non-finite ones the clean step drops aside).
+        let n = lc.time.len() as f64;
+        let bins = params.opt_i64("bins").unwrap_or(0).max(0) as f64;
+        let mut work = vec![
+            // The finite (t, y) points copied out: read and written.
+            StageWork::moving("clean", 32.0 * n),
+            // (t − epoch) mod P / P and the sign fix: 4 flops; t read, phase written.
+            StageWork::streaming("phase", 16.0 * n, 4.0 * n),
+            // The sort compares only: the phases read, a u32 permutation written.
+            StageWork::moving("sort", 12.0 * n),
+            // The permutation and three columns read, the three-column table written.
+            StageWork::moving("gather", 52.0 * n),
+        ];
+        if bins > 0.0 {
+            // Per point its bin (a multiply), the mean's add and the squared deviation's
+            // subtract, multiply and add (5); per bin two divides, a square root and the
+            // centre (add, divide): 5. Phase and value read, 4 columns a bin written.
+            work.push(StageWork::streaming(
+                "bin",
+                16.0 * n + 32.0 * bins,
+                5.0 * n + 5.0 * bins,
+            ));
+        }
+        work
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (c, period) = stage!(ctx, "clean", self.parse(input, params)?);

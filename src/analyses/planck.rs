@@ -11,7 +11,8 @@
 
 use crate::data::{Dataset, Kind, Table};
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
+    Tolerance, Variant,
 };
 use crate::kernels::series::INV_FACTORIAL;
 use crate::kernels::simd::has_avx2_fma;
@@ -117,6 +118,23 @@ impl Analysis for Planck {
             Dataset::Spectrum(s) => check(&mut s.wavelength.iter().copied()),
             other => Err(wrong_input(self, other)),
         }
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        // Per wavelength: λ in metres (1), 2hc² (3), λ⁵ by squaring (3) and the divide
+        // (1), x = hc/(λ·k·T) (4), expm1, the scale and the final divide (3): 15 flops;
+        // λ read and B written.
+        let planck = 15.0 * n;
+        // The trapezoid per interval: (b[i] + b[i−1])·0.5·(λ[i] − λ[i−1])·1e-9 and the
+        // add (6 flops), B and λ read; the argmax only compares.
+        let peak = 6.0 * (n - 1.0).max(0.0);
+        vec![
+            // The wavelength column is borrowed from a table (nothing moves) or, from a
+            // spectrum, converted from Å (read, divide, write): undeclared.
+            StageWork::streaming("planck", 16.0 * n, planck),
+            StageWork::streaming("peak", 16.0 * n, peak),
+            StageWork::streaming("planck + peak", 16.0 * n, planck + peak),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let t = params.f64("temperature")?;

@@ -3,8 +3,10 @@
 //! The running median dominates; the variants differ in how it is computed.
 
 use crate::data::{generate, Dataset, Kind, Spectrum};
+use crate::engine::work::{self, F64};
 use crate::engine::{
-    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    self, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork, Tolerance,
+    Variant,
 };
 use crate::kernels::edges::pad_reflect;
 use crate::kernels::peaks::find_peaks;
@@ -105,6 +107,18 @@ impl Analysis for SpectrumPipeline {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        let n = self.size_of(input) as f64;
+        vec![
+            // The running median only compares: flux read, continuum written.
+            StageWork::moving("continuum", 16.0 * n),
+            // flux − continuum: two reads, a write and a subtract per pixel.
+            StageWork::streaming("residual", 24.0 * n, n),
+            work::mean_std("sigma", n),
+            // Local maxima above the threshold: the residual read, comparisons only.
+            StageWork::moving("lines", F64 * n),
+        ]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (s, w) = self.parse(input, params)?;

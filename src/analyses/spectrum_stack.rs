@@ -11,8 +11,10 @@
 
 use crate::data::mapped::{f64_view, release};
 use crate::data::{Dataset, Dtype, Kind, Mapped, SpectrumBatch};
+use crate::engine::work::F64;
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
+    Tolerance, Variant,
 };
 use crate::{stage, Error, Result};
 use ndarray::{Array1, Array2};
@@ -111,6 +113,40 @@ impl Analysis for SpectrumStack {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let (rows, cols) = match input {
+            Dataset::SpectrumBatch(b) => b.flux.dim(),
+            Dataset::Mapped(m) if m.shape.len() == 2 => (m.shape[0], m.shape[1]),
+            _ => return Vec::new(),
+        };
+        let (r, l) = (rows as f64, cols as f64);
+        let flux = F64 * r * l;
+        let mut work = vec![
+            // Medians by sorting compare only; an even count averages the middle two
+            // (an add and a multiply). The stack read, the median spectrum written.
+            StageWork::streaming(
+                "median",
+                flux + F64 * l,
+                if rows % 2 == 0 { 2.0 * l } else { 0.0 },
+            ),
+            // Per value the residual (1), its mean (1) and squared deviation (3); per
+            // spectrum two divides and the middle of the sorted |residuals| (2). The
+            // stack and the median read, deviation and variance written.
+            StageWork::streaming(
+                "deviations",
+                flux + F64 * l + 16.0 * r,
+                5.0 * r * l + 4.0 * r,
+            ),
+            // The weighted sum: a multiply and an add per value; stack and weights read,
+            // the coadd written; the accumulator (one spectrum) is reused.
+            StageWork::streaming("coadd", flux + F64 * r + F64 * l, 2.0 * r * l).reusing(F64 * l),
+        ];
+        if matches!(input, Dataset::SpectrumBatch(_)) && params.str("mode").ok() == Some("mmap") {
+            // The stack read and written to the temporary file.
+            work.push(StageWork::moving("write", 2.0 * flux));
+        }
+        work
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let stack = self.parse(input, params)?;

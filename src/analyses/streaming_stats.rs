@@ -11,8 +11,10 @@
 use crate::data::mapped::{f64_view, release};
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Dtype, Kind, Mapped, Table};
+use crate::engine::work::F64;
 use crate::engine::{
-    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, Tolerance, Variant,
+    wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
+    Tolerance, Variant,
 };
 use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
@@ -97,6 +99,27 @@ impl Analysis for StreamingStats {
     }
     fn validate(&self, input: &Dataset, params: &Params) -> Result<()> {
         self.parse(input, params).map(drop)
+    }
+    fn stage_work(&self, input: &Dataset, params: &Params) -> Vec<StageWork> {
+        let Ok(src) = source(self, input) else {
+            return Vec::new();
+        };
+        let n = src.len() as f64;
+        // Welford's update per value: two subtracts, a divide, two adds and a multiply
+        // (min/max compare): 6 flops.
+        let welford = 6.0 * n;
+        vec![match src {
+            // The mapped file read once.
+            Source::Mapped(m) => StageWork::streaming("stream", m.bytes() as f64, welford),
+            // Generated chunk by chunk: each value drawn (a normal, about 8 flops, scaled
+            // to mean 50, std 10: 2 more), written to the chunk buffer and read back; the
+            // buffer (one chunk) is what the stage keeps touching.
+            Source::Generated { .. } => {
+                let chunk = params.opt_i64("chunk").map_or(1000.0, |c| c.max(1) as f64);
+                StageWork::streaming("stream", 2.0 * F64 * n, welford + 10.0 * n)
+                    .reusing(F64 * chunk.min(n))
+            }
+        }]
     }
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output> {
         let (src, chunk) = self.parse(input, params)?;

@@ -199,6 +199,7 @@ impl StageSamples {
             median_s: middle.iter().map(at).sum::<f64>() / middle.len().max(1) as f64,
             peak_bytes: self.memory.iter().map(|m| m.peak_bytes).max().unwrap_or(0),
             allocs: median(&allocs).round() as u64,
+            ..StageTiming::default()
         }
     }
 }

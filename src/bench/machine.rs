@@ -75,6 +75,34 @@ impl Machine {
         }
     }
 
+    /// A fixed, made-up two-core machine (L1 32 KiB at 400 GB/s, L2 1 MiB at 200, L3
+    /// 32 MiB at 100, DRAM 20 or 12 on one core; 50 GFLOP/s per core) for tests and
+    /// examples that must not measure.
+    pub fn example() -> Machine {
+        Machine {
+            cpu: "example".into(),
+            cores: 2,
+            caches: Caches {
+                l1d: 32 << 10,
+                l2: 1 << 20,
+                l3: 32 << 20,
+            },
+            bandwidth_gbs: Levels {
+                l1: 400.0,
+                l2: 200.0,
+                l3: 100.0,
+                dram: 20.0,
+            },
+            dram_one_core_gbs: 12.0,
+            peak_gflops: Peak {
+                one_core: 50.0,
+                all_cores: 100.0,
+            },
+            simd: true,
+            measured_unix_s: 0,
+        }
+    }
+
     pub fn peak_for(&self, threads: usize) -> f64 {
         if threads <= 1 {
             self.peak_gflops.one_core
@@ -108,7 +136,9 @@ fn caches() -> Caches {
     }
 }
 
-fn cpu_name() -> String {
+/// The CPU's model name (`/proc/cpuinfo`), else the architecture; a cached measurement is
+/// only used on the CPU it was taken on.
+pub fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -271,16 +301,19 @@ pub fn measure() -> Machine {
     let caches = caches();
     let cores = crate::engine::run_config::available_threads();
     // Working sets well inside each level (halves), and 256 MB for DRAM.
-    let target = 1 << 30;
+    // An unoptimised (debug) build's ceilings are meaningless, only its tests need some:
+    // a sixteenth of the traffic there, kept in a cache file of its own.
+    let scale = if cfg!(debug_assertions) { 16 } else { 1 };
+    let target = (1 << 30) / scale;
     let l3_share = (caches.l3 / 2 / cores).max(caches.l2 * 2);
     let bandwidth_gbs = Levels {
         l1: read_gbs(caches.l1d / 2, cores, target),
         l2: read_gbs(caches.l2 / 2, cores, target),
         l3: read_gbs(l3_share, cores, target / 2),
-        dram: read_gbs((256 << 20) / cores, cores, 512 << 20),
+        dram: read_gbs((256 << 20) / scale / cores, cores, (512 << 20) / scale),
     };
-    let dram_one_core_gbs = read_gbs(256 << 20, 1, 512 << 20);
-    let iters = 4_000_000;
+    let dram_one_core_gbs = read_gbs((256 << 20) / scale, 1, (512 << 20) / scale);
+    let iters = 4_000_000 / scale;
     Machine {
         cpu: cpu_name(),
         cores,
@@ -299,19 +332,39 @@ pub fn measure() -> Machine {
 }
 
 /// Where the measurement is kept: `$XDG_CACHE_HOME/astroperf/machine.json`, else
-/// `~/.cache/astroperf/machine.json`.
+/// `~/.cache/astroperf/machine.json` (`machine-debug.json` for a debug build, whose
+/// figures must not stand for a release build's).
 pub fn cache_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("astroperf").join("machine.json"))
+    Some(cache_path_under(&base))
+}
+
+/// The measurement's file under the cache directory `base`.
+pub fn cache_path_under(base: &std::path::Path) -> PathBuf {
+    let file = if cfg!(debug_assertions) {
+        "machine-debug.json"
+    } else {
+        "machine.json"
+    };
+    base.join("astroperf").join(file)
 }
 
 /// The cached measurement if there is a readable one for this CPU and core count, else a
 /// new one (written to the cache; a cache that cannot be written is only a warning).
 pub fn load_or_measure(remeasure: bool) -> (Machine, Option<String>) {
-    let path = cache_path();
+    load_or(cache_path(), remeasure, measure)
+}
+
+/// [`load_or_measure`] with the cache at `path` and `measure` to call when it is missing,
+/// unreadable, corrupt or from another machine.
+fn load_or(
+    path: Option<PathBuf>,
+    remeasure: bool,
+    measure: impl FnOnce() -> Machine,
+) -> (Machine, Option<String>) {
     if !remeasure {
         if let Some(m) = path
             .as_ref()
@@ -359,28 +412,7 @@ mod tests {
 
     #[test]
     fn ceilings_are_ordered_and_the_level_follows_the_working_set() {
-        let m = Machine {
-            cpu: "test".into(),
-            cores: 2,
-            caches: Caches {
-                l1d: 32 << 10,
-                l2: 1 << 20,
-                l3: 32 << 20,
-            },
-            bandwidth_gbs: Levels {
-                l1: 400.0,
-                l2: 200.0,
-                l3: 100.0,
-                dram: 20.0,
-            },
-            dram_one_core_gbs: 12.0,
-            peak_gflops: Peak {
-                one_core: 50.0,
-                all_cores: 100.0,
-            },
-            simd: true,
-            measured_unix_s: 0,
-        };
+        let m = Machine::example();
         assert_eq!(m.bandwidth_for(16 << 10, 2), 400.0);
         assert_eq!(m.bandwidth_for(16 << 10, 1), 200.0);
         assert_eq!(m.bandwidth_for(512 << 10, 2), 200.0);
@@ -389,6 +421,42 @@ mod tests {
         assert_eq!(m.bandwidth_for(1 << 30, 1), 12.0);
         assert_eq!(m.peak_for(1), 50.0);
         assert_eq!(m.peak_for(2), 100.0);
+    }
+
+    #[test]
+    fn the_cache_is_read_when_valid_and_renewed_when_corrupt() {
+        let dir = std::env::temp_dir().join(format!("astroperf-machine-{}", std::process::id()));
+        let path = dir.join("astroperf").join("machine.json");
+        let here = Machine {
+            cpu: cpu_name(),
+            cores: crate::engine::run_config::available_threads(),
+            ..Machine::example()
+        };
+        let fresh = Machine {
+            measured_unix_s: 42,
+            ..here.clone()
+        };
+        // Nothing cached: measured and written.
+        let (m, warning) = load_or(Some(path.clone()), false, || here.clone());
+        assert_eq!((m, warning), (here.clone(), None));
+        // A valid cache is read, not measured.
+        let (m, _) = load_or(Some(path.clone()), false, || panic!("measured"));
+        assert_eq!(m, here);
+        // --remeasure renews it.
+        let (m, _) = load_or(Some(path.clone()), true, || fresh.clone());
+        assert_eq!(m, fresh);
+        // A corrupt cache is measured again and replaced.
+        std::fs::write(&path, b"{ not json").ok();
+        let (m, _) = load_or(Some(path.clone()), false, || here.clone());
+        assert_eq!(m, here);
+        let (m, _) = load_or(Some(path.clone()), false, || panic!("measured"));
+        assert_eq!(m, here);
+        // Another CPU's cache is not used.
+        let other = serde_json::to_vec(&Machine::example()).unwrap_or_default();
+        std::fs::write(&path, other).ok();
+        let (m, _) = load_or(Some(path), false, || fresh.clone());
+        assert_eq!(m, fresh);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

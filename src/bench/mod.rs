@@ -9,6 +9,7 @@ mod harness;
 pub mod machine;
 pub mod profile;
 pub mod report;
+pub mod roofline;
 
 pub use crate::engine::run_config::{available_threads, RunConfig};
 use crate::engine::{Analysis, Output, Variant};
@@ -20,7 +21,7 @@ use serde_json::{Map, Value};
 /// One stage of a variant: its median time over the timed repeats and its memory. The
 /// stage `other` is the time inside the timed call but outside every named stage, so a
 /// variant's stages add up to its median.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct StageTiming {
     pub name: String,
     pub median_s: f64,
@@ -31,6 +32,21 @@ pub struct StageTiming {
     /// Allocations the stage made in one call (median over the timed repeats).
     #[serde(default)]
     pub allocs: u64,
+    /// The stage's compulsory bytes moved and flops as its analysis declares them
+    /// (`Analysis::stage_work`), filled by [`roofline::annotate`]; absent for undeclared
+    /// stages (and `other`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops: Option<f64>,
+    /// Achieved GB/s and GFLOP/s: the declared work over the stage's median time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gbps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+    /// Achieved performance in percent of the machine's ceiling that bounds the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pct_of_limit: Option<f64>,
 }
 
 impl StageTiming {
@@ -39,8 +55,7 @@ impl StageTiming {
         StageTiming {
             name: name.into(),
             median_s,
-            peak_bytes: 0,
-            allocs: 0,
+            ..Self::default()
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The command line: the clap arguments and one file per command (`list`, `info`, `run`,
-//! `bench`). The binary (`src/main.rs`) only parses, calls [`execute`] and maps the result
+//! `bench`, `machine`). The binary (`src/main.rs`) only parses, calls [`execute`] and maps the result
 //! to an exit code; it also supplies the GUI launcher, because the desktop app is a sibling
 //! layer the command line does not import.
 
@@ -7,6 +7,7 @@ mod bench;
 pub mod gui;
 mod info;
 mod list;
+mod machine;
 mod overhead;
 mod run;
 
@@ -41,6 +42,15 @@ pub enum Command {
     Run(RunArgs),
     /// Run the benchmark suite over every analysis.
     Bench(BenchArgs),
+    /// Show this machine's ceilings: bandwidth at L1, L2, L3 and DRAM, peak GFLOP/s
+    /// (measured once, about two seconds, then read from the cache).
+    Machine {
+        #[arg(long)]
+        json: bool,
+        /// Measure again and replace the cached measurement.
+        #[arg(long)]
+        remeasure: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -141,6 +151,7 @@ pub fn execute(
         Some(Command::Info { file, json }) => info::info(&file, json),
         Some(Command::Run(args)) => run::run(args),
         Some(Command::Bench(args)) => bench::bench(args),
+        Some(Command::Machine { json, remeasure }) => machine::machine(json, remeasure),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::{interruptible, RunArgs};
 use crate::bench::{self, report, Outputs, RunConfig, RunRecord};
 use crate::data::generate::parse_pairs;
-use crate::data::{self, Loaded};
+use crate::data::{self, Dataset, Loaded};
 use crate::engine::{self, Analysis, Params, Variant};
 use crate::{analyses, Error, Result};
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         puffin::set_scopes_on(true);
         bench::profile::init_other_thread();
     }
-    let (record, outputs) = bench::run_partial(
+    let (mut record, outputs) = bench::run_partial(
         a,
         &loaded.data,
         &loaded.info,
@@ -48,6 +48,10 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         }
         return Err(Error::Cancelled);
     }
+    if args.json {
+        // Only the JSON shows the roofline fields: a table-only run measures nothing.
+        annotate_roofline(&mut record, a, &loaded.data, &params);
+    }
     if let Some(dir) = &args.out {
         save_outputs(dir, &outputs, args.force)?;
     }
@@ -63,6 +67,19 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         return Ok(4);
     }
     Ok(0)
+}
+
+/// Each declared stage's bytes, flops and % of this machine's limit (the machine is
+/// measured on the first run, about two seconds, and read from the cache after).
+fn annotate_roofline(record: &mut RunRecord, a: &dyn Analysis, input: &Dataset, params: &Params) {
+    if a.stage_work(input, params).is_empty() {
+        return;
+    }
+    let (machine, warning) = bench::machine::load_or_measure(false);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    bench::roofline::annotate(record, a, input, params, &machine);
 }
 
 fn find_analysis(id: &str) -> Result<&'static dyn Analysis> {

@@ -9,6 +9,7 @@ pub mod output;
 pub mod params;
 pub mod run_config;
 pub mod section;
+pub mod work;
 
 pub use crate::ctx::{Control, Ctx};
 pub use cost::CostModel;
@@ -17,6 +18,7 @@ pub use output::{Artifact, ArtifactData, Output, Tolerance};
 pub use params::{ParamKind, ParamSpec, ParamValue, Params};
 pub use run_config::RunConfig;
 pub use section::Section;
+pub use work::StageWork;
 
 use crate::data::{Dataset, Kind};
 use crate::Result;
@@ -109,6 +111,13 @@ pub trait Analysis: Send + Sync {
     /// kernels whose limit is memory bandwidth; `None` where flops bound the work.
     fn bytes_moved(&self, _input: &Dataset, _params: &Params) -> Option<f64> {
         None
+    }
+    /// Each timed stage's compulsory bytes, flops and working set for this input and
+    /// these parameters (see [`work`] for how they are counted), the naive algorithm's
+    /// work for every variant alike; stages a variant does not run are simply not matched.
+    /// `params` has every declared default filled in. Empty where nothing is declared.
+    fn stage_work(&self, _input: &Dataset, _params: &Params) -> Vec<StageWork> {
+        Vec::new()
     }
     /// The calibrated cost model the resource guard scales (see [`CostModel`]).
     fn cost(&self) -> CostModel;

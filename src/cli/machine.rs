@@ -1,0 +1,84 @@
+//! `astroperf machine`: this machine's ceilings (cache sizes, read bandwidth at each
+//! memory level, peak FLOP/s), measured once and cached, as a table or JSON.
+
+use crate::bench::machine::{self, Machine};
+use crate::Result;
+
+pub(super) fn machine(json: bool, remeasure: bool) -> Result<u8> {
+    let (m, warning) = machine::load_or_measure(remeasure);
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
+    } else {
+        print!("{}", table(&m));
+    }
+    Ok(0)
+}
+
+fn kib(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes >> 10)
+    }
+}
+
+/// The measurement as the plain-text table `astroperf machine` prints.
+fn table(m: &Machine) -> String {
+    let b = &m.bandwidth_gbs;
+    let cached = machine::cache_path().map_or_else(
+        || "not cached (no HOME)".to_string(),
+        |p| p.display().to_string(),
+    );
+    let kernels = if m.simd { "AVX2+FMA" } else { "portable" };
+    [
+        format!("cpu:        {}", m.cpu),
+        format!("cores:      {}", m.cores),
+        format!(
+            "caches:     L1d {}, L2 {}, L3 {}",
+            kib(m.caches.l1d),
+            kib(m.caches.l2),
+            kib(m.caches.l3)
+        ),
+        format!(
+            "bandwidth:  L1 {:.1} GB/s, L2 {:.1} GB/s, L3 {:.1} GB/s, DRAM {:.1} GB/s (all cores)",
+            b.l1, b.l2, b.l3, b.dram
+        ),
+        format!(
+            "            DRAM {:.1} GB/s (one core)",
+            m.dram_one_core_gbs
+        ),
+        format!(
+            "peak:       {:.1} GFLOP/s one core, {:.1} GFLOP/s all cores ({kernels} kernels)",
+            m.peak_gflops.one_core, m.peak_gflops.all_cores
+        ),
+        format!("cached in:  {cached} (astroperf machine --remeasure renews it)"),
+    ]
+    .join("\n")
+        + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_every_ceiling() {
+        let t = table(&Machine::example());
+        for s in [
+            "L1d 32 KiB",
+            "L2 1 MiB",
+            "L3 32 MiB",
+            "DRAM 20.0 GB/s",
+            "DRAM 12.0",
+        ] {
+            assert!(t.contains(s), "{s} missing in\n{t}");
+        }
+        assert!(
+            t.contains("50.0 GFLOP/s one core, 100.0 GFLOP/s all cores"),
+            "{t}"
+        );
+    }
+}
