@@ -109,6 +109,11 @@ struct LastRun {
     record: RunRecord,
     outputs: Arc<Outputs>,
     data: Arc<Loaded>,
+    /// Whether the record's stages carry the roofline figures yet (they need the
+    /// machine's ceilings, measured once after the first run).
+    annotated: bool,
+    /// The History entry holding the same record.
+    history_id: usize,
 }
 
 pub struct AstroApp {
@@ -521,6 +526,8 @@ impl AstroApp {
                         record,
                         outputs,
                         data,
+                        annotated: false,
+                        history_id: self.history.len(),
                     });
                 }
                 Msg::SweepPoint { kind, x, record } => {
@@ -583,6 +590,24 @@ impl AstroApp {
                     Ok(()) => (format!("profile written to {}", p.display()), false),
                     Err(e) => (e, true),
                 });
+            }
+        }
+    }
+
+    /// Give the latest run its roofline figures once the machine's ceilings are known
+    /// (read from the cache, or measured on a thread after the first run, never during one).
+    fn annotate_last_run(&mut self, ctx: &egui::Context) {
+        if self.worker.busy || self.last.as_ref().is_none_or(|l| l.annotated) {
+            return;
+        }
+        let Some(machine) = self.machine.get(ctx).cloned() else {
+            return;
+        };
+        if let Some(l) = self.last.as_mut() {
+            roofline::annotate(&mut l.record, &l.data.data, &machine);
+            l.annotated = true;
+            if let Some(h) = self.history.iter_mut().find(|h| h.id == l.history_id) {
+                h.record = l.record.clone();
             }
         }
     }
@@ -745,6 +770,7 @@ impl eframe::App for AstroApp {
         self.line_w = theme::apply(ctx, self.settings.dark, self.settings.lecture);
         self.poll_worker();
         self.handle_input_events(ctx);
+        self.annotate_last_run(ctx);
         self.ui(ctx);
         script::step(self, ctx);
         if self.worker.busy {

@@ -199,8 +199,49 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
         });
 }
 
-/// The roofline points of a run: every stage whose analysis declares its work.
+/// The roofline points of a run: every stage [`crate::bench::roofline::annotate`] filled.
 pub fn points(r: &crate::bench::RunRecord) -> Vec<RoofPoint> {
-    let _ = r;
-    Vec::new()
+    crate::bench::roofline::points(r)
+        .into_iter()
+        .map(|p| RoofPoint {
+            variant: p.variant,
+            stage: p.stage,
+            intensity: p.intensity,
+            gflops: p.gflops,
+            gbps: p.gbps,
+            pct_of_limit: p.pct_of_limit,
+        })
+        .collect()
+}
+
+/// Fill a run's per-stage bytes, flops and % of limit from its analysis' declarations, the
+/// input it ran on and the parameters its record names (as `run --json` does).
+pub fn annotate(r: &mut crate::bench::RunRecord, input: &crate::data::Dataset, machine: &Machine) {
+    let Some(a) = crate::analyses::find(&r.analysis) else {
+        return;
+    };
+    let mut params = crate::engine::Params::default();
+    for spec in a.params() {
+        let Some(v) = r.params.get(spec.name) else {
+            continue;
+        };
+        if v.as_str() == Some("auto") {
+            continue;
+        }
+        if let Ok(value) = serde_json::from_value::<crate::engine::ParamValue>(v.clone()) {
+            // A value the record holds passed these checks when the run started.
+            let _ = params.set(&spec, Some(value));
+        }
+    }
+    crate::bench::roofline::annotate(r, a, input, &params, machine);
+}
+
+/// The "% of limit" a variant's Timing bar names: that of its longest stage with a
+/// declared limit, with the stage's name.
+pub fn variant_limit(v: &crate::bench::VariantRun) -> Option<(f64, &str)> {
+    v.stages
+        .iter()
+        .filter_map(|s| s.pct_of_limit.map(|p| (s.median_s, p, s.name.as_str())))
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, p, n)| (p, n))
 }

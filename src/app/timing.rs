@@ -99,6 +99,9 @@ pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f3
                     }
                     _ => format!("{name}\n{}", fmt_secs(v.median_s)),
                 };
+                if let Some((pct, stage)) = super::roofline::variant_limit(v) {
+                    label.push_str(&format!("\n{pct:.0}% of limit ({stage})"));
+                }
                 if v.peak_bytes > 0 {
                     label.push_str(&format!(
                         "\npeak {}",
