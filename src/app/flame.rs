@@ -147,6 +147,7 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
     let plot_h = (ui.available_height() * 0.62).max(180.0);
     let response = Plot::new(("run_flame", id))
         .height(plot_h)
+        .show_x(false)
         .show_grid([true, false])
         .show_y(false)
         .y_axis_formatter(|_, _| String::new())
@@ -163,7 +164,10 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                     Text::new(
                         "variant",
                         PlotPoint::new(0.0, *y - 0.1),
-                        RichText::new(v.name()).strong().color(variant_color(*v)),
+                        RichText::new(v.name())
+                            .strong()
+                            .text_style(egui::TextStyle::Body)
+                            .color(variant_color(*v)),
                     )
                     .anchor(Align2::LEFT_TOP),
                 );
@@ -204,7 +208,7 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                     Text::new(
                         "lane",
                         PlotPoint::new(if stretch { 100.0 } else { end_ns as f64 / 1e6 }, l.top),
-                        RichText::new(&l.name).small().color(text),
+                        RichText::new(&l.name).color(text),
                     )
                     .anchor(Align2::RIGHT_BOTTOM),
                 );

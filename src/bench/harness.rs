@@ -72,6 +72,8 @@ fn pool(threads: usize, variant: Variant, capture: &profile::Capture) -> Result<
         .num_threads(threads.max(1))
         .thread_name(move |i| format!("{variant} · thread {i}"))
         .start_handler(move |_| join())
+        // A worker's batched allocation counts reach the shared ones when it ends.
+        .exit_handler(|_| crate::memory::flush_thread())
         .build()
         .map_err(|e| Error::input(format!("cannot start {threads} worker threads: {e}")))
 }

@@ -1,6 +1,6 @@
 //! `astroperf bench --overhead`: what the app's instruments cost. Each selected analysis
-//! runs at its suite size with puffin scopes and allocation counting off, then on, in
-//! alternating rounds (so drift in the machine's load hits both alike), and the table
+//! runs at its suite size with puffin scopes and allocation counting off and on, in
+//! alternating rounds and order (so drift in the machine's load hits both alike), and the table
 //! gives each variant's median of the round medians both ways and the difference.
 
 use super::interruptible;
@@ -9,7 +9,7 @@ use crate::engine::{Analysis, Params, Variant};
 use crate::Result;
 
 /// Rounds of off/on per analysis.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 7;
 
 /// One variant's cost of the instruments.
 pub struct Overhead {
@@ -41,8 +41,16 @@ pub fn measure(
     let control = interruptible();
     let mut off: Vec<(Variant, Vec<f64>)> = Vec::new();
     let mut on: Vec<(Variant, Vec<f64>)> = Vec::new();
-    for _ in 0..ROUNDS {
-        for (enabled, into) in [(false, &mut off), (true, &mut on)] {
+    for round in 0..ROUNDS {
+        // Which goes first alternates too, so whatever the first run of a pair leaves
+        // behind (freed pages, warm caches) favours neither side.
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for enabled in order {
+            let into = if enabled { &mut on } else { &mut off };
             instruments(enabled);
             let run = bench::run(a, &loaded.data, &loaded.info, params, cfg, &control);
             instruments(true);
