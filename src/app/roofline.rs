@@ -93,12 +93,20 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
         .x_axis_formatter(log_tick)
         .y_axis_formatter(log_tick)
         .allow_scroll(false)
+        .label_formatter(|name, p| {
+            let head = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            format!(
+                "{head}{:.3} flop/byte\n{:.3} GFLOP/s",
+                10f64.powf(p.x),
+                10f64.powf(p.y)
+            )
+        })
         .show(ui, |pl| {
             let steps = 64;
             let xs: Vec<f64> = (0..=steps)
                 .map(|i| x_lo + (x_hi - x_lo) * i as f64 / steps as f64)
                 .collect();
-            for (name, gbs, color) in diagonals(machine) {
+            for (i, (name, gbs, color)) in diagonals(machine).into_iter().enumerate() {
                 if gbs <= 0.0 {
                     continue;
                 }
@@ -112,15 +120,13 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
                         .color(color)
                         .width(line_w),
                 );
-                // Name the diagonal where it is still below the roof.
-                let lx = (peak / gbs).log10().min(x_hi) - 0.6;
+                // Name the diagonal where it is still below the roof, each a little lower
+                // along its line than the faster one so close ceilings (L1, L2) stay legible.
+                let lx = (peak / gbs).log10().min(x_hi) - 0.6 - 0.35 * i as f64;
                 pl.text(
-                    Text::new(
-                        label.clone(),
-                        [lx, (10f64.powf(lx) * gbs).log10() + 0.15].into(),
-                        label,
-                    )
-                    .color(color),
+                    Text::new("", [lx, (10f64.powf(lx) * gbs).log10() + 0.15].into(), label)
+                        .color(color)
+                        .anchor(egui::Align2::RIGHT_BOTTOM),
                 );
             }
             for (name, g) in [
@@ -165,7 +171,7 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
                     let [x, y] = xy(p);
                     pl.text(
                         Text::new(
-                            "stage",
+                            "",
                             [x, y - 0.12].into(),
                             format!("{} {:.0}%", p.stage, p.pct_of_limit),
                         )
@@ -192,7 +198,7 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
             }
             if !from.is_empty() {
                 pl.arrows(
-                    Arrows::new("naive → vectorized → parallel", from, to)
+                    Arrows::new("naive, then vectorized, then parallel", from, to)
                         .color(Color32::from_rgb(160, 160, 160)),
                 );
             }

@@ -13,8 +13,14 @@ use std::sync::{Arc, Mutex};
 /// auto-bounds have settled.
 const SETTLE_FRAMES: u32 = 6;
 
+/// Frames drawn before a scripted run starts, so the window's first frames (fonts,
+/// textures, the GL context) are not drawn while the run is timed.
+const WARM_FRAMES: u32 = 8;
+
 #[derive(Debug, PartialEq)]
 enum Phase {
+    /// Drawing the first frames before starting (counts down).
+    Warm(u32),
     Start,
     Running,
     Settle(u32),
@@ -34,7 +40,7 @@ impl Script {
     pub fn new(request: GuiRequest) -> Self {
         Script {
             request,
-            phase: Phase::Start,
+            phase: Phase::Warm(WARM_FRAMES),
             failure: Arc::new(Mutex::new(None)),
         }
     }
@@ -83,6 +89,8 @@ pub fn step(app: &mut AstroApp, ctx: &egui::Context) {
         return;
     };
     match script.phase {
+        Phase::Warm(0) => script.phase = Phase::Start,
+        Phase::Warm(n) => script.phase = Phase::Warm(n - 1),
         Phase::Start => start(app, &mut script),
         Phase::Running => {
             if !app.is_busy() {
@@ -122,9 +130,14 @@ pub fn step(app: &mut AstroApp, ctx: &egui::Context) {
         }
         Phase::Done => {}
     }
-    // Keep stepping without input events until the script is done.
-    if script.phase != Phase::Done {
-        ctx.request_repaint();
+    // Keep stepping without input events until the script is done; while the run is
+    // timed, only at the app's slow busy rate (a repaint takes CPU from the run).
+    match script.phase {
+        Phase::Done => {}
+        Phase::Running => {
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        _ => ctx.request_repaint(),
     }
     app.script = Some(script);
 }
