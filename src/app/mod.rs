@@ -663,7 +663,7 @@ impl AstroApp {
     }
 
     /// Keyboard shortcuts (listed in Help › Keyboard shortcuts): F5 runs all variants, Esc
-    /// cancels, Alt+1…9/0 pick a tab, Ctrl+L toggles lecture mode.
+    /// cancels, Alt+1…9/0 pick a tab, Ctrl+L toggles lecture mode, F9 the side panel.
     fn handle_shortcuts(&mut self, ctx: &egui::Context) {
         use egui::{Key, KeyboardShortcut, Modifiers};
         let pressed = |m: Modifiers, k: Key| {
@@ -677,6 +677,9 @@ impl AstroApp {
         }
         if pressed(Modifiers::COMMAND, Key::L) {
             self.settings.lecture = !self.settings.lecture;
+        }
+        if pressed(Modifiers::NONE, Key::F9) {
+            self.settings.side_panel = !self.settings.side_panel;
         }
         let digits = [
             Key::Num1,
@@ -732,7 +735,7 @@ impl AstroApp {
         egui::SidePanel::left("controls")
             .resizable(true)
             .default_width(340.0)
-            .show(ctx, |ui| {
+            .show_animated(ctx, self.settings.side_panel, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     panels::data_ui(self, ui);
                     ui.separator();

@@ -137,30 +137,73 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                 }
             }
         });
-        ui.menu_button("Help", |ui| {
-            if ui.button("About and data credits").clicked() {
-                ui.close();
-                app.show_about = true;
-            }
-            ui.menu_button("Keyboard shortcuts", |ui| {
-                egui::Grid::new("shortcuts").show(ui, |ui| {
-                    for (k, what) in [
-                        ("F5", "run all variants"),
-                        ("Esc", "cancel the run"),
-                        ("Alt+1 … Alt+0", "Result … History tab"),
-                        ("Ctrl+L", "lecture mode on/off"),
-                    ] {
-                        ui.label(egui::RichText::new(k).strong());
-                        ui.label(what);
-                        ui.end_row();
-                    }
-                });
-            });
-        });
+        help_menu_ui(app, ui);
+        ui.separator();
+        toolbar_ui(app, ui);
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             ui.toggle_value(&mut app.settings.lecture, "🎓 Lecture mode");
         });
     });
+}
+
+/// Help: About (with the data credits) and the keyboard shortcuts.
+fn help_menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    ui.menu_button("Help", |ui| {
+        if ui.button("About and data credits").clicked() {
+            ui.close();
+            app.show_about = true;
+        }
+        ui.menu_button("Keyboard shortcuts", |ui| {
+            egui::Grid::new("shortcuts").show(ui, |ui| {
+                for (k, what) in [
+                    ("F5", "run all variants"),
+                    ("Esc", "cancel the run"),
+                    ("Alt+1 … Alt+0", "Result … History tab"),
+                    ("Ctrl+L", "lecture mode on/off"),
+                    ("F9", "hide or show the side panel"),
+                ] {
+                    ui.label(egui::RichText::new(k).strong());
+                    ui.label(what);
+                    ui.end_row();
+                }
+            });
+        });
+    });
+}
+
+/// Always in reach beside the menus: the side panel toggle, Run (the ticked variants), Run
+/// all variants and Cancel.
+fn toolbar_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
+    let panel = if app.settings.side_panel {
+        "Hide panel"
+    } else {
+        "Show panel"
+    };
+    if ui.button(panel).on_hover_text("F9").clicked() {
+        app.settings.side_panel = !app.settings.side_panel;
+    }
+    let busy = app.is_busy();
+    if ui
+        .add_enabled(!busy, egui::Button::new("Run"))
+        .on_hover_text("the ticked variants")
+        .clicked()
+    {
+        app.start_run(false);
+    }
+    if ui
+        .add_enabled(!busy, egui::Button::new("Run all"))
+        .on_hover_text("every variant (F5)")
+        .clicked()
+    {
+        app.start_run(true);
+    }
+    if ui
+        .add_enabled(busy, egui::Button::new("Cancel"))
+        .on_hover_text("Esc")
+        .clicked()
+    {
+        app.worker.cancel();
+    }
 }
 
 pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {

@@ -48,6 +48,68 @@ fn diagonals(m: &Machine) -> [(&'static str, f64, Color32); 4] {
     ]
 }
 
+/// The roof: each memory level's bandwidth as a diagonal up to the peak, and the peak
+/// FLOP/s of all cores (solid) and one core (dashed), over `x` (log10 flop/byte).
+fn ceilings_ui(
+    pl: &mut egui_plot::PlotUi<'_>,
+    machine: &Machine,
+    (x_lo, x_hi): (f64, f64),
+    line_w: f32,
+    text_color: Color32,
+) {
+    let peak = machine.peak_gflops.all_cores.max(1e-3);
+    let steps = 64;
+    let xs: Vec<f64> = (0..=steps)
+        .map(|i| x_lo + (x_hi - x_lo) * i as f64 / steps as f64)
+        .collect();
+    for (i, (name, gbs, color)) in diagonals(machine).into_iter().enumerate() {
+        if gbs <= 0.0 {
+            continue;
+        }
+        let pts: Vec<[f64; 2]> = xs
+            .iter()
+            .map(|&lx| [lx, (10f64.powf(lx) * gbs).min(peak).log10()])
+            .collect();
+        let label = format!("{name} {gbs:.0} GB/s");
+        pl.line(
+            Line::new(label.clone(), PlotPoints::from(pts))
+                .color(color)
+                .width(line_w),
+        );
+        // Name the diagonal where it is still below the roof, each a little lower
+        // along its line than the faster one so close ceilings (L1, L2) stay legible.
+        let lx = (peak / gbs).log10().min(x_hi) - 0.6 - 0.35 * i as f64;
+        pl.text(
+            Text::new(
+                "",
+                [lx, (10f64.powf(lx) * gbs).log10() + 0.15].into(),
+                label,
+            )
+            .color(color)
+            .anchor(egui::Align2::RIGHT_BOTTOM),
+        );
+    }
+    for (name, g) in [
+        ("peak, all cores", machine.peak_gflops.all_cores),
+        ("peak, one core", machine.peak_gflops.one_core),
+    ] {
+        let y = g.max(1e-6).log10();
+        pl.line(
+            Line::new(
+                format!("{name} {g:.1} GFLOP/s"),
+                PlotPoints::from(vec![[x_lo, y], [x_hi, y]]),
+            )
+            .color(text_color)
+            .width(line_w)
+            .style(if name.contains("one") {
+                egui_plot::LineStyle::dashed_loose()
+            } else {
+                egui_plot::LineStyle::Solid
+            }),
+        );
+    }
+}
+
 /// Draw the roofline for `points` under `machine`'s ceilings.
 pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], line_w: f32) {
     let finite: Vec<&RoofPoint> = points
@@ -84,7 +146,6 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
         .log10()
         .ceil()
         + 0.5;
-    let peak = machine.peak_gflops.all_cores.max(1e-3);
     let text_color = ui.visuals().strong_text_color();
     Plot::new("roofline")
         .legend(Legend::default())
@@ -94,7 +155,11 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
         .y_axis_formatter(log_tick)
         .allow_scroll(false)
         .label_formatter(|name, p| {
-            let head = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let head = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             format!(
                 "{head}{:.3} flop/byte\n{:.3} GFLOP/s",
                 10f64.powf(p.x),
@@ -102,52 +167,8 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
             )
         })
         .show(ui, |pl| {
-            let steps = 64;
-            let xs: Vec<f64> = (0..=steps)
-                .map(|i| x_lo + (x_hi - x_lo) * i as f64 / steps as f64)
-                .collect();
-            for (i, (name, gbs, color)) in diagonals(machine).into_iter().enumerate() {
-                if gbs <= 0.0 {
-                    continue;
-                }
-                let pts: Vec<[f64; 2]> = xs
-                    .iter()
-                    .map(|&lx| [lx, (10f64.powf(lx) * gbs).min(peak).log10()])
-                    .collect();
-                let label = format!("{name} {gbs:.0} GB/s");
-                pl.line(
-                    Line::new(label.clone(), PlotPoints::from(pts))
-                        .color(color)
-                        .width(line_w),
-                );
-                // Name the diagonal where it is still below the roof, each a little lower
-                // along its line than the faster one so close ceilings (L1, L2) stay legible.
-                let lx = (peak / gbs).log10().min(x_hi) - 0.6 - 0.35 * i as f64;
-                pl.text(
-                    Text::new("", [lx, (10f64.powf(lx) * gbs).log10() + 0.15].into(), label)
-                        .color(color)
-                        .anchor(egui::Align2::RIGHT_BOTTOM),
-                );
-            }
-            for (name, g) in [
-                ("peak, all cores", machine.peak_gflops.all_cores),
-                ("peak, one core", machine.peak_gflops.one_core),
-            ] {
-                let y = g.max(1e-6).log10();
-                pl.line(
-                    Line::new(
-                        format!("{name} {g:.1} GFLOP/s"),
-                        PlotPoints::from(vec![[x_lo, y], [x_hi, y]]),
-                    )
-                    .color(text_color)
-                    .width(line_w)
-                    .style(if name.contains("one") {
-                        egui_plot::LineStyle::dashed_loose()
-                    } else {
-                        egui_plot::LineStyle::Solid
-                    }),
-                );
-            }
+            ceilings_ui(pl, machine, (x_lo, x_hi), line_w, text_color);
+
             let xy = |p: &RoofPoint| [p.intensity.log10(), p.gflops.log10()];
             for v in crate::engine::ALL_VARIANTS {
                 let pts: Vec<[f64; 2]> = finite

@@ -78,6 +78,9 @@ pub fn apply_settings(app: &mut AstroApp, request: &GuiRequest) {
     if request.lecture {
         app.settings.lecture = true;
     }
+    if request.hide_panel {
+        app.settings.side_panel = false;
+    }
     if let Some(t) = request.tab.as_deref().and_then(Tab::from_flag) {
         app.settings.tab = t;
     }

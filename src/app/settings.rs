@@ -69,6 +69,9 @@ pub struct Settings {
     pub repeat: usize,
     pub warmup: usize,
     pub lecture: bool,
+    /// Whether the data and analysis panel is shown (hide it to give a projector's width
+    /// to the plots; the toolbar keeps Run, Run all and Cancel in reach).
+    pub side_panel: bool,
     pub dark: bool,
     pub tab: Tab,
     /// Parameter values per analysis id (absent = default / automatic).
@@ -89,6 +92,7 @@ impl Default for Settings {
             repeat: 5,
             warmup: 1,
             lecture: false,
+            side_panel: true,
             dark: true,
             tab: Tab::Result,
             params: BTreeMap::new(),

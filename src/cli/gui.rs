@@ -39,6 +39,8 @@ pub struct GuiRequest {
     /// One of [`TABS`].
     pub tab: Option<String>,
     pub lecture: bool,
+    /// Hide the side panel (the plots get the whole width).
+    pub hide_panel: bool,
     pub screenshot: Option<PathBuf>,
     pub history_json: Option<PathBuf>,
     /// Close the window once everything asked for is done.
@@ -75,6 +77,9 @@ pub struct GuiArgs {
     /// Lecture mode (large text, high contrast).
     #[arg(long)]
     pub lecture: bool,
+    /// Hide the side panel, giving the plots the whole width (F9 in the app).
+    #[arg(long)]
+    pub hide_panel: bool,
     /// Save a PNG of the window once the run (if any) has finished and the tab is drawn.
     #[arg(long, value_name = "OUT.png")]
     pub screenshot: Option<PathBuf>,
@@ -167,6 +172,7 @@ pub fn request(args: GuiArgs) -> Result<GuiRequest> {
         run,
         tab: args.tab,
         lecture: args.lecture,
+        hide_panel: args.hide_panel,
         screenshot: args.screenshot,
         history_json: args.history_json,
         exit: args.exit,
