@@ -11,14 +11,14 @@ use egui_plot::{Bar, BarChart, Legend, Plot, PlotPoint, Text};
 pub(super) fn memory_ui(ui: &mut egui::Ui, r: &RunRecord) {
     ui.label(
         RichText::new(
-            "solid: the most heap one call held at once above what was live before it (every thread counted); pale: the process's resident-set high-water mark while the variant ran (input, app and allocator slack included)",
+            "bars: the most heap one call held at once above what was live before it (every thread counted); RSS: the process's resident-set high-water mark while the variant ran (input, app and allocator slack included, so it is not to scale with the bars)",
         )
         .small(),
     );
     let max = r
         .runs
         .iter()
-        .map(|v| (v.peak_bytes as f64).max(v.rss_peak_bytes.unwrap_or(0) as f64))
+        .map(|v| v.peak_bytes as f64)
         .fold(1.0, f64::max);
     let (scale, unit) = if max >= 1e9 {
         (1e-9, "GB")
@@ -45,24 +45,19 @@ pub(super) fn memory_ui(ui: &mut egui::Ui, r: &RunRecord) {
                     BarChart::new(v.variant.name(), vec![Bar::new(x, peak).width(0.5)])
                         .color(color),
                 );
-                if let Some(rss) = v.rss_peak_bytes {
-                    p.bar_chart(
-                        BarChart::new(
-                            "RSS high-water",
-                            vec![Bar::new(x + 0.35, rss as f64 * scale).width(0.18)],
-                        )
-                        .color(color.gamma_multiply(0.35)),
-                    );
-                }
                 p.text(
                     Text::new(
                         "",
                         PlotPoint::new(x, peak),
                         format!(
-                            "{}\n{} peak\n{} allocs/call",
+                            "{}\n{} peak\n{} allocs/call{}",
                             v.variant,
                             human_bytes(v.peak_bytes as usize),
-                            v.allocs
+                            v.allocs,
+                            v.rss_peak_bytes.map_or_else(String::new, |b| format!(
+                                "\nRSS {}",
+                                human_bytes(b as usize)
+                            ))
                         ),
                     )
                     .anchor(egui::Align2::CENTER_BOTTOM)

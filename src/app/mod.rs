@@ -63,7 +63,13 @@ pub fn run_gui(request: GuiRequest) -> crate::Result<u8> {
         "astroperf",
         options,
         Box::new(move |cc| {
-            let mut app = AstroApp::new(cc);
+            // A scripted session starts from the defaults, not the saved settings, so the
+            // same command gives the same picture on any machine.
+            let mut app = if scripted {
+                AstroApp::with_settings(&cc.egui_ctx, Settings::default())
+            } else {
+                AstroApp::new(cc)
+            };
             app.apply_request(&request, scripted.then_some(script));
             Ok(Box::new(app))
         }),
@@ -788,6 +794,10 @@ impl eframe::App for AstroApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // A scripted session (a screenshot for a report) leaves the user's settings alone.
+        if self.script.is_some() {
+            return;
+        }
         eframe::set_value(storage, APP_KEY, &self.settings);
     }
 }
