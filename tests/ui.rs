@@ -250,3 +250,30 @@ fn keyboard_shortcuts_run_cancel_and_pick_tabs() {
         "Esc cancels the run"
     );
 }
+
+#[test]
+fn an_out_of_range_parameter_is_refused_not_clamped() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.state_mut()
+        .settings
+        .params
+        .entry("spectrum-pipeline".into())
+        .or_default()
+        .insert("window".into(), astroperf::engine::ParamValue::Int(0));
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("not allowed: an integer in 1..=")
+            .is_some(),
+        "a message beside the field"
+    );
+    h.get_by_label("Run all variants").click();
+    h.step();
+    assert!(!h.state().is_busy(), "the run is refused");
+    assert!(h.state().history_records().is_empty());
+    // The value stays as typed: nothing was clamped behind the user's back.
+    assert_eq!(
+        h.state().settings.params["spectrum-pipeline"]["window"],
+        astroperf::engine::ParamValue::Int(0)
+    );
+}

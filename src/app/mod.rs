@@ -27,7 +27,7 @@ use crate::analyses;
 use crate::bench::{Outputs, RunRecord};
 use crate::cli::gui::GuiRequest;
 use crate::data::{self, Loaded};
-use crate::engine::{self, Analysis, Variant};
+use crate::engine::{self, Analysis, ParamValue, Variant};
 pub use settings::{Settings, Tab};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -145,6 +145,8 @@ pub struct AstroApp {
     flame_stretch: bool,
     /// The two runs the Compare tab puts side by side.
     compare_pick: compare_view::Pick,
+    /// Why the last run failed, while the Result tab still shows the one before it.
+    stale: Option<String>,
     /// The scripted steps of `astroperf gui --run … --screenshot … --exit`, if any.
     script: Option<script::Script>,
     /// This machine's ceilings for the roofline: measured (or read from the cache) on a
@@ -197,6 +199,7 @@ impl AstroApp {
             compare_pick: Default::default(),
             machine: Default::default(),
             script: None,
+            stale: None,
             frame_times: VecDeque::new(),
             screenshot_to: None,
             line_w: 1.5,
@@ -314,18 +317,50 @@ impl AstroApp {
         Ok((l, false))
     }
 
+    /// The parameters a run uses: the defaults with the user's valid values set (a run
+    /// with an invalid one is refused first, see [`Self::param_error`]).
     fn params(&self, a: &dyn Analysis) -> crate::engine::Params {
         let specs = a.params();
         let mut p = crate::engine::Params::defaults(&specs);
         if let Some(saved) = self.settings.params.get(a.id()) {
             for s in &specs {
                 if let Some(v) = saved.get(s.name) {
-                    // A saved value that is no longer valid falls back to the default.
                     let _ = p.set(s, Some(v.clone()));
                 }
             }
         }
         p
+    }
+
+    /// What the parameter editors show: the user's value as typed (valid or not), else the
+    /// run's value.
+    fn shown_param(&self, a: &dyn Analysis, name: &str) -> Option<ParamValue> {
+        self.settings
+            .params
+            .get(a.id())
+            .and_then(|saved| saved.get(name).cloned())
+            .or_else(|| self.params(a).get(name).cloned())
+    }
+
+    /// The first parameter of `a` the user set to a value its spec refuses, as one line
+    /// (the app refuses to run until it is fixed; nothing is clamped).
+    pub fn param_error(&self, a: &dyn Analysis) -> Option<String> {
+        let saved = self.settings.params.get(a.id())?;
+        a.params().iter().find_map(|s| {
+            let v = saved.get(s.name)?;
+            s.check(v.clone()).err().map(|e| e.to_string())
+        })
+    }
+
+    /// Refuse to start when a parameter is out of its range; true when refused.
+    fn refuse_bad_params(&mut self, a: &dyn Analysis) -> bool {
+        match self.param_error(a) {
+            Some(e) => {
+                self.status = Some((format!("{e}; not run — fix it beside the field"), true));
+                true
+            }
+            None => false,
+        }
     }
 
     fn chosen_variants(&self) -> Vec<Variant> {
@@ -400,6 +435,9 @@ impl AstroApp {
     /// available is not started.
     pub fn start_run(&mut self, all: bool) {
         let a = self.analysis();
+        if self.refuse_bad_params(a) {
+            return;
+        }
         let data = match self.input_for(a) {
             Ok((d, _)) => d,
             Err(e) => return self.status = Some((e, true)),
@@ -459,6 +497,9 @@ impl AstroApp {
 
     pub fn start_size_sweep(&mut self) {
         let a = self.analysis();
+        if self.refuse_bad_params(a) {
+            return;
+        }
         let variants = self.chosen_variants();
         let pts = self.settings.sweep_points.clamp(2, 12);
         let max = ((a.default_size() as f64) * self.settings.sweep_max_factor).max(4.0);
@@ -485,6 +526,9 @@ impl AstroApp {
 
     pub fn start_thread_sweep(&mut self) {
         let a = self.analysis();
+        if self.refuse_bad_params(a) {
+            return;
+        }
         let (data, _) = match self.input_for(a) {
             Ok(x) => x,
             Err(e) => return self.status = Some((e, true)),
@@ -528,6 +572,7 @@ impl AstroApp {
                     self.push_history(record.clone());
                     // A new run is what the Flame graph tab shows first.
                     self.flame = flame::FlameSource::LatestRun;
+                    self.stale = None;
                     self.last = Some(LastRun {
                         record,
                         outputs,
@@ -549,6 +594,11 @@ impl AstroApp {
                 }
                 Msg::Done(err) => {
                     self.worker.busy = false;
+                    // A failed run leaves the previous result on screen: mark it stale.
+                    self.stale = err
+                        .as_ref()
+                        .filter(|e| **e != crate::Error::Cancelled.to_string())
+                        .map(|e| format!("{}: {e}", self.worker.label));
                     self.status = Some(match err {
                         None => (format!("{} finished", self.worker.label), false),
                         Some(e) => {

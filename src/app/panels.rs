@@ -441,21 +441,22 @@ pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     }
 }
 
-/// Editors built from the typed parameter specs; ranges are enforced by the widgets.
+/// Editors built from the typed parameter specs; a value out of range is shown as typed
+/// with what is allowed beside it, and the app refuses to run until it is fixed.
 fn params_ui(app: &mut AstroApp, ui: &mut egui::Ui, a: &'static dyn engine::Analysis) {
     let specs = a.params();
     if specs.is_empty() {
         ui.label(RichText::new("no parameters").small().weak());
         return;
     }
-    let current = app.params(a);
+    let shown: Vec<Option<engine::ParamValue>> =
+        specs.iter().map(|s| app.shown_param(a, s.name)).collect();
     let saved = app.settings.params.entry(a.id().to_string()).or_default();
     egui::Grid::new(("params", a.id()))
         .num_columns(2)
         .show(ui, |ui| {
-            for s in &specs {
+            for (s, v) in specs.iter().zip(shown) {
                 ui.label(s.name).on_hover_text(s.help);
-                let v = current.get(s.name).cloned();
                 let new = widgets::param_editor(ui, s, v.clone(), a.id());
                 if new != v {
                     match new {

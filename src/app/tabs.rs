@@ -14,6 +14,12 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         .filter(|l| l.record.analysis == app.settings.analysis);
     match app.settings.tab {
         Tab::Result => {
+            if let Some(why) = &app.stale {
+                ui.colored_label(
+                    egui::Color32::from_rgb(235, 90, 70),
+                    format!("The last run failed ({why}); what follows is from the run before it."),
+                );
+            }
             let (data, out) = match current {
                 Some(l) => (
                     l.data.clone(),

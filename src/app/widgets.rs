@@ -4,8 +4,9 @@
 use crate::engine::{ParamKind, ParamSpec, ParamValue};
 
 /// The editor of one parameter built from its spec, showing `v` (None = "auto" where the
-/// parameter has no default); returns the value it now holds. Ranges are enforced by the
-/// widgets. `salt` keeps the ids of different analyses' editors apart.
+/// parameter has no default); returns the value it now holds. A value outside the range is
+/// kept as typed, never clamped, and a message beside the field says what is allowed (the
+/// app then refuses to run). `salt` keeps the ids of different analyses' editors apart.
 pub fn param_editor(
     ui: &mut egui::Ui,
     s: &ParamSpec,
@@ -25,8 +26,9 @@ pub fn param_editor(
                 }
                 if !auto {
                     let speed = ((max - min).abs() / 1000.0).clamp(1e-6, 10.0);
-                    ui.add(egui::DragValue::new(&mut x).range(*min..=*max).speed(speed))
+                    ui.add(egui::DragValue::new(&mut x).speed(speed))
                         .on_hover_text(s.help);
+                    refused_ui(ui, s, ParamValue::Float(x));
                 }
             });
             (!auto).then_some(ParamValue::Float(x))
@@ -42,8 +44,8 @@ pub fn param_editor(
                     ui.checkbox(&mut auto, "auto");
                 }
                 if !auto {
-                    ui.add(egui::DragValue::new(&mut x).range(*min..=*max))
-                        .on_hover_text(s.help);
+                    ui.add(egui::DragValue::new(&mut x)).on_hover_text(s.help);
+                    refused_ui(ui, s, ParamValue::Int(x));
                 }
             });
             (!auto).then_some(ParamValue::Int(x))
@@ -67,6 +69,16 @@ pub fn param_editor(
             ui.checkbox(&mut b, "");
             Some(ParamValue::Bool(b))
         }
+    }
+}
+
+/// Beside a field whose value the spec refuses: what it allows, in red.
+fn refused_ui(ui: &mut egui::Ui, s: &ParamSpec, v: ParamValue) {
+    if s.check(v).is_err() {
+        ui.colored_label(
+            egui::Color32::from_rgb(235, 90, 70),
+            format!("not allowed: {}", s.allowed()),
+        );
     }
 }
 

@@ -148,9 +148,20 @@ impl ParamSpec {
             Ok(v)
         } else {
             Err(Error::param(format!(
-                "parameter {}: value {v} is not allowed",
-                self.name
+                "parameter {}: {v} is not allowed ({})",
+                self.name,
+                self.allowed()
             )))
+        }
+    }
+
+    /// What the parameter accepts, in words: "1..=100001", "one of a, b".
+    pub fn allowed(&self) -> String {
+        match &self.kind {
+            ParamKind::Float { min, max } => format!("a number in {min}..={max}"),
+            ParamKind::Int { min, max } => format!("an integer in {min}..={max}"),
+            ParamKind::Choice(o) => format!("one of {}", o.join(", ")),
+            ParamKind::Bool => "true or false".to_string(),
         }
     }
 }
