@@ -4,6 +4,8 @@
 use crate::bench::{report, RunRecord};
 use std::path::Path;
 
+/// The run history in the format its extension names: `.json` (the `run --json` records
+/// as an array), `.md`/`.markdown`, else CSV.
 pub fn export_history(path: &Path, records: &[RunRecord]) -> Result<(), String> {
     let ext = path
         .extension()
@@ -11,11 +13,18 @@ pub fn export_history(path: &Path, records: &[RunRecord]) -> Result<(), String> 
         .unwrap_or("")
         .to_ascii_lowercase();
     let text = match ext.as_str() {
-        "json" => serde_json::to_string_pretty(records).map_err(|e| e.to_string())?,
+        "json" => return write_history_json(path, records),
         "md" | "markdown" => report::markdown(records),
         _ => report::csv(records),
     };
     crate::fsutil::write_bytes(path, text.as_bytes()).map_err(|e| e.to_string())
+}
+
+/// The run history as a JSON array of `run --json` records, whatever the extension (what
+/// `gui --history-json` writes).
+pub fn write_history_json(path: &Path, records: &[RunRecord]) -> Result<(), String> {
+    let json = serde_json::to_vec_pretty(records).map_err(|e| e.to_string())?;
+    crate::fsutil::write_bytes(path, &json).map_err(|e| e.to_string())
 }
 
 /// Write a screenshot as PNG (atomically: a temporary file renamed into place).

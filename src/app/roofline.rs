@@ -6,24 +6,10 @@
 
 use super::theme::variant_color;
 use crate::bench::machine::Machine;
+use crate::bench::roofline::StagePoint;
 use crate::engine::Variant;
 use egui::{Color32, RichText};
 use egui_plot::{Arrows, Legend, Line, Plot, PlotPoints, Points, Text};
-
-/// One stage of one variant on the roofline.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RoofPoint {
-    pub variant: Variant,
-    pub stage: String,
-    /// Flops per byte of compulsory traffic.
-    pub intensity: f64,
-    /// Achieved GFLOP/s (flops / median stage time).
-    pub gflops: f64,
-    /// Achieved GB/s (bytes / median stage time).
-    pub gbps: f64,
-    /// Percentage of the ceiling that bounds it.
-    pub pct_of_limit: f64,
-}
 
 fn log_tick(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
     if (m.value - m.value.round()).abs() > 1e-6 {
@@ -111,8 +97,8 @@ fn ceilings_ui(
 }
 
 /// Draw the roofline for `points` under `machine`'s ceilings.
-pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], line_w: f32) {
-    let finite: Vec<&RoofPoint> = points
+pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[StagePoint], line_w: f32) {
+    let finite: Vec<&StagePoint> = points
         .iter()
         .filter(|p| p.intensity > 0.0 && p.gflops > 0.0)
         .filter(|p| p.intensity.is_finite() && p.gflops.is_finite())
@@ -169,7 +155,7 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
         .show(ui, |pl| {
             ceilings_ui(pl, machine, (x_lo, x_hi), line_w, text_color);
 
-            let xy = |p: &RoofPoint| [p.intensity.log10(), p.gflops.log10()];
+            let xy = |p: &StagePoint| [p.intensity.log10(), p.gflops.log10()];
             for v in crate::engine::ALL_VARIANTS {
                 let pts: Vec<[f64; 2]> = finite
                     .iter()
@@ -224,21 +210,6 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[RoofPoint], l
                 );
             }
         });
-}
-
-/// The roofline points of a run: every stage [`crate::bench::roofline::annotate`] filled.
-pub fn points(r: &crate::bench::RunRecord) -> Vec<RoofPoint> {
-    crate::bench::roofline::points(r)
-        .into_iter()
-        .map(|p| RoofPoint {
-            variant: p.variant,
-            stage: p.stage,
-            intensity: p.intensity,
-            gflops: p.gflops,
-            gbps: p.gbps,
-            pct_of_limit: p.pct_of_limit,
-        })
-        .collect()
 }
 
 /// Fill a run's per-stage bytes, flops and % of limit from its analysis' declarations, the

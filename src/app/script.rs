@@ -49,11 +49,17 @@ impl Script {
         self.phase == Phase::Done
     }
 
-    fn fail(&mut self, why: String) {
+    /// Report a failed step in one line and keep the first for the exit code.
+    fn note_failure(&self, why: String) {
         eprintln!("astroperf gui: {why}");
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(why);
         }
+    }
+
+    /// A step failed: report it and skip to the end (history, close).
+    fn fail(&mut self, why: String) {
+        self.note_failure(why);
         self.phase = Phase::Finish;
     }
 }
@@ -125,7 +131,7 @@ pub fn step(app: &mut AstroApp, ctx: &egui::Context) {
             }
         }
         Phase::Finish => {
-            finish(app, &mut script);
+            finish(app, &script);
             if script.request.exit {
                 ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
@@ -178,17 +184,10 @@ fn start(app: &mut AstroApp, script: &mut Script) {
 }
 
 /// Write the history when asked.
-fn finish(app: &mut AstroApp, script: &mut Script) {
+fn finish(app: &AstroApp, script: &Script) {
     if let Some(p) = script.request.history_json.clone() {
-        let records = app.history_records();
-        let written = serde_json::to_vec_pretty(&records)
-            .map_err(|e| e.to_string())
-            .and_then(|json| crate::fsutil::write_bytes(&p, &json).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("astroperf gui: {}: {e}", p.display());
-            if let Ok(mut f) = script.failure.lock() {
-                f.get_or_insert(e);
-            }
+        if let Err(e) = super::reports::write_history_json(&p, &app.history_records()) {
+            script.note_failure(format!("{}: {e}", p.display()));
         }
     }
 }

@@ -103,3 +103,17 @@ impl Default for Settings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Tab;
+
+    #[test]
+    fn every_tab_has_the_flag_the_command_line_accepts() {
+        let flags: Vec<String> = Tab::ALL.iter().map(|t| t.flag()).collect();
+        assert_eq!(flags, crate::cli::gui::TABS);
+        for t in Tab::ALL {
+            assert_eq!(Tab::from_flag(&t.flag()), Some(t));
+        }
+    }
+}

@@ -125,6 +125,6 @@ fn roofline_tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         super::roofline::roofline_ui(ui, &machine, &[], line_w);
         return;
     };
-    let points = super::roofline::points(&l.record);
+    let points = crate::bench::roofline::points(&l.record);
     super::roofline::roofline_ui(ui, &machine, &points, line_w);
 }

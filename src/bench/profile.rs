@@ -187,31 +187,13 @@ impl RunProfile {
         (lanes, spans)
     }
 
-    /// The names of every scope in the profile, in first-seen order, without repeats.
+    /// The names of every scope in the profile, without repeats, in the order of
+    /// [`Self::spans`] (lane by lane, calls before their stages).
     pub fn scope_names(&self) -> Vec<String> {
-        let view = self.view();
-        let Ok(unpacked) = self.frame.unpacked() else {
-            return Vec::new();
-        };
         let mut names: Vec<String> = Vec::new();
-        for stream in unpacked.thread_streams.values() {
-            let Ok(top) = puffin::Reader::from_start(&stream.stream).read_top_scopes() else {
-                continue;
-            };
-            let mut todo = top;
-            while let Some(scope) = todo.pop() {
-                if let Some(d) = view.scope_collection().fetch_by_id(&scope.id) {
-                    let name = d.name().to_string();
-                    if !names.contains(&name) {
-                        names.push(name);
-                    }
-                }
-                if let Ok(children) =
-                    puffin::Reader::with_offset(&stream.stream, scope.child_begin_position)
-                        .and_then(|r| r.read_top_scopes())
-                {
-                    todo.extend(children);
-                }
+        for span in self.spans().1 {
+            if !names.contains(&span.name) {
+                names.push(span.name);
             }
         }
         names

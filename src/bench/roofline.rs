@@ -66,8 +66,8 @@ fn fill(stage: &mut StageTiming, work: &StageWork, threads: usize, machine: &Mac
     stage.pct_of_limit = pct.is_finite().then_some(pct);
 }
 
-/// One annotated stage of one variant, ready to plot on a roofline (the app maps it to
-/// its own point type).
+/// One annotated stage of one variant, ready to plot on a roofline (the app's Roofline
+/// tab draws these).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StagePoint {
     pub variant: Variant,
