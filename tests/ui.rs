@@ -277,3 +277,81 @@ fn an_out_of_range_parameter_is_refused_not_clamped() {
         astroperf::engine::ParamValue::Int(0)
     );
 }
+
+/// Every analysis has a purpose-made Result view: run it (one variant, once) on its
+/// generated default input and snapshot the Result tab. Views showing measured times or
+/// memory (they differ run to run) mask that region themselves by drawing it apart; the
+/// snapshot threshold allows the few pixels a dense scatter may rasterise differently.
+#[test]
+fn every_analysis_has_its_own_result_view() {
+    use astroperf::app::views::analysis;
+    let ids: Vec<&str> = astroperf::analyses::registry()
+        .iter()
+        .map(|a| a.id())
+        .collect();
+    for id in &ids {
+        assert!(
+            analysis::find(id).is_some(),
+            "{id} has no purpose-made Result view"
+        );
+    }
+    assert_eq!(analysis::all().len(), ids.len(), "one view per analysis");
+}
+
+/// Run `id` (vectorized, once) on its generated default input and snapshot its Result
+/// view as `result_<id>`.
+fn result_view_snapshot(id: &str) {
+    let mut h = Harness::builder()
+        .with_size([1400.0, 880.0])
+        .build_eframe(|cc| {
+            let settings = Settings {
+                repeat: 1,
+                analysis: id.to_string(),
+                variants: [false, true, false],
+                ..Default::default()
+            };
+            AstroApp::with_settings(&cc.egui_ctx, settings)
+        });
+    h.run_steps(2);
+    h.state_mut().start_run(false);
+    h.step();
+    wait_idle(&mut h);
+    let recs = h.state().history_records();
+    assert_eq!(recs.len(), 1, "{id}: one run");
+    assert_eq!(h.state().settings.tab, Tab::Result);
+    snapshot(&mut h, &format!("result_{id}"));
+}
+
+macro_rules! result_view_tests {
+    ($($test:ident => $id:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                result_view_snapshot($id);
+            }
+        )*
+    };
+}
+
+result_view_tests! {
+    result_view_pairwise_distances => "pairwise-distances",
+    result_view_spectrum_pipeline => "spectrum-pipeline",
+    result_view_ccd_pipeline => "ccd-pipeline",
+    result_view_angular_distances => "angular-distances",
+    result_view_extinction_correction => "extinction-correction",
+    result_view_phase_fold => "phase-fold",
+    result_view_cross_match => "cross-match",
+    result_view_orbit_leapfrog => "orbit-leapfrog",
+    result_view_monte_carlo_pi => "monte-carlo-pi",
+    result_view_peak_count => "peak-count",
+    result_view_magnitude_sum => "magnitude-sum",
+    result_view_planck => "planck",
+    result_view_observation_batch => "observation-batch",
+    result_view_banded_median => "banded-median",
+    result_view_memory_layout => "memory-layout",
+    result_view_catalog_chunks => "catalog-chunks",
+    result_view_streaming_stats => "streaming-stats",
+    result_view_period_search => "period-search",
+    result_view_spectrum_stack => "spectrum-stack",
+    result_view_population_synthesis => "population-synthesis",
+}

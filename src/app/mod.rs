@@ -16,7 +16,7 @@ mod settings;
 mod tabs;
 mod theme;
 mod timing;
-mod views;
+pub mod views;
 mod widgets;
 mod worker;
 

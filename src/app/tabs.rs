@@ -42,7 +42,19 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                     });
             }
             let mut st = std::mem::take(&mut app.settings.viewer);
-            if matches!(
+            let view = current.and_then(|l| {
+                let out = crate::bench::shown_output(&l.outputs)?;
+                Some((views::analysis::find(&l.record.analysis)?, l, out))
+            });
+            if let Some((view, l, out)) = view {
+                let cx = views::analysis::ResultCtx {
+                    data: &l.data,
+                    out,
+                    record: &l.record,
+                    line_w,
+                };
+                view.ui(ui, &mut st, &cx);
+            } else if matches!(
                 data.data,
                 data::Dataset::None
                     | data::Dataset::Table(_)

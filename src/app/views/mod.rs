@@ -3,6 +3,7 @@
 //! sources on a CCD frame, matches on a sky plot), and a generic view of any artifact for
 //! the rest. A view reads the artifacts by the names their analysis exports.
 
+pub mod analysis;
 mod catalog;
 pub mod frame;
 mod generic;
