@@ -16,6 +16,7 @@ mod settings;
 mod tabs;
 mod theme;
 mod timing;
+mod timing_bars;
 pub mod views;
 mod widgets;
 mod worker;
@@ -52,12 +53,19 @@ pub fn run_gui(request: GuiRequest) -> crate::Result<u8> {
     if let Ok(icon) = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png")) {
         viewport = viewport.with_icon(icon);
     }
+    let scripted = request.is_scripted();
+    let scripted_store =
+        std::env::temp_dir().join(format!("astroperf-scripted-{}.ron", std::process::id()));
     let options = eframe::NativeOptions {
         viewport,
         renderer: eframe::Renderer::Glow,
+        // A scripted window has the size asked for, not the last session's: eframe
+        // restores the window and egui's zoom from its store, so a scripted session gets
+        // a store of its own, empty, removed afterwards.
+        persist_window: !scripted,
+        persistence_path: scripted.then(|| scripted_store.clone()),
         ..Default::default()
     };
-    let scripted = request.is_scripted();
     let script = script::Script::new(request.clone());
     let failure = script.failure.clone();
     eframe::run_native(
@@ -76,6 +84,10 @@ pub fn run_gui(request: GuiRequest) -> crate::Result<u8> {
         }),
     )
     .map_err(|e| crate::Error::input(format!("cannot open the window: {e}")))?;
+    if scripted {
+        // Absent when nothing was saved: nothing to remove then.
+        let _ = std::fs::remove_file(&scripted_store);
+    }
     let failed = failure.lock().map(|f| f.is_some()).unwrap_or(true);
     Ok(u8::from(failed))
 }
@@ -611,6 +623,12 @@ impl eframe::App for AstroApp {
             return;
         }
         eframe::set_value(storage, APP_KEY, &self.settings);
+    }
+
+    /// A scripted session keeps egui's state (zoom, window, memory) out of the user's
+    /// store too, so a `--lecture` screenshot does not zoom the next session.
+    fn persist_egui_memory(&self) -> bool {
+        self.script.is_none()
     }
 }
 

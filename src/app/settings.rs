@@ -81,6 +81,9 @@ pub struct Settings {
     pub sweep_max_factor: f64,
     pub viewer: views::ViewerState,
     pub history_sort: timing::HistorySort,
+    /// The Timing tab's log time axis as the user set it (None: automatic, on when the
+    /// bars differ by more than 20×).
+    pub timing_log: Option<bool>,
 }
 
 impl Default for Settings {
@@ -100,6 +103,7 @@ impl Default for Settings {
             sweep_max_factor: 1.0,
             viewer: Default::default(),
             history_sort: Default::default(),
+            timing_log: None,
         }
     }
 }

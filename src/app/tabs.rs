@@ -75,7 +75,13 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                     .filter(|r| r.analysis == l.record.analysis)
                     .cloned()
                     .collect();
-                timing::bars_ui(ui, &l.record, &extra, line_w)
+                super::timing_bars::timing_ui(
+                    ui,
+                    &l.record,
+                    &extra,
+                    &mut app.settings.timing_log,
+                    line_w,
+                )
             }
             None => {
                 ui.label("No run of this analysis yet: press Run in the analysis panel.");

@@ -6,7 +6,7 @@ use crate::bench::report::fmt_secs;
 use crate::bench::RunRecord;
 use crate::engine::Variant;
 use egui::{Color32, RichText};
-use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoint, Points, Text};
+use egui_plot::{Legend, Line, Plot, Points};
 
 /// Least-squares slope of log(time) against log(size): the k of O(N^k).
 pub fn fit_exponent(points: &[(f64, f64)]) -> Option<f64> {
@@ -36,97 +36,6 @@ fn log_axis(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> Strin
         }
     } else {
         String::new()
-    }
-}
-
-/// Median bars per variant (plus Python rows if present), min–max whiskers, the
-/// speed-up written above each bar, and the first (warm-up) call as a pale bar beside it.
-pub fn bars_ui(ui: &mut egui::Ui, r: &RunRecord, extra: &[RunRecord], line_w: f32) {
-    let mut rows: Vec<(String, Color32, &crate::bench::VariantRun)> = r
-        .runs
-        .iter()
-        .map(|v| (v.variant.name().to_string(), variant_color(v.variant), v))
-        .collect();
-    for e in extra {
-        for v in &e.runs {
-            rows.push((
-                format!("{} {}", e.tool, v.variant),
-                Color32::from_rgb(120, 120, 120),
-                v,
-            ));
-        }
-    }
-    let unit = pick_unit(rows.iter().map(|r| r.2.median_s.max(r.2.first_s)));
-    ui.label(
-        RichText::new(format!(
-            "{} on {} {} — median of {} repeats; whiskers min–max; pale bar = first call (warm-up)",
-            r.analysis,
-            r.size,
-            r.size_unit,
-            r.runs.first().map_or(0, |v| v.times_s.len())
-        ))
-        .small(),
-    );
-    let text_color = ui.visuals().strong_text_color();
-    Plot::new("timing_bars")
-        .legend(Legend::default())
-        .allow_scroll(false)
-        .y_axis_label(format!("time ({})", unit.1))
-        .show_x(false)
-        .show_axes([false, true])
-        .show(ui, |p| {
-            for (i, (name, color, v)) in rows.iter().enumerate() {
-                let x = i as f64;
-                let med = v.median_s * unit.0;
-                p.bar_chart(
-                    BarChart::new(name.clone(), vec![Bar::new(x, med).width(0.55)]).color(*color),
-                );
-                p.bar_chart(
-                    BarChart::new(
-                        "first call (warm-up)",
-                        vec![Bar::new(x + 0.38, v.first_s * unit.0).width(0.18)],
-                    )
-                    .color(color.gamma_multiply(0.35)),
-                );
-                p.line(
-                    Line::new("", vec![[x, v.min_s * unit.0], [x, v.max_s * unit.0]])
-                        .color(Color32::from_gray(200))
-                        .width(line_w + 1.0),
-                );
-                let mut label = match r.speedup_vs_naive(v) {
-                    Some(x) if v.median_s > 0.0 => {
-                        format!("{name}\n{}\n{x:.1}× naive", fmt_secs(v.median_s))
-                    }
-                    _ => format!("{name}\n{}", fmt_secs(v.median_s)),
-                };
-                if let Some((pct, stage)) = super::roofline::variant_limit(v) {
-                    label.push_str(&format!("\n{pct:.0}% of limit ({stage})"));
-                }
-                if v.peak_bytes > 0 {
-                    label.push_str(&format!(
-                        "\npeak {}",
-                        super::widgets::human_bytes(v.peak_bytes as usize)
-                    ));
-                }
-                let top = (v.max_s * unit.0).max(med);
-                p.text(
-                    Text::new("", PlotPoint::new(x, top), label)
-                        .anchor(egui::Align2::CENTER_BOTTOM)
-                        .color(text_color),
-                );
-            }
-        });
-}
-
-/// Scale factor and unit name so the largest value reads well.
-fn pick_unit(values: impl Iterator<Item = f64>) -> (f64, &'static str) {
-    let m = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
-    if m >= 1.0 {
-        (1.0, "s")
-    } else if m >= 1e-3 {
-        (1e3, "ms")
-    } else {
-        (1e6, "µs")
     }
 }
 
