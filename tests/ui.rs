@@ -355,3 +355,126 @@ result_view_tests! {
     result_view_spectrum_stack => "spectrum-stack",
     result_view_population_synthesis => "population-synthesis",
 }
+
+/// Lecture mode on a 1280×720 projector: the side panel, the toolbar with Run / Run all /
+/// Cancel, the one-line tab bar and the result all fit (snapshots with the panel shown and
+/// hidden; the status bar's frame time is masked).
+#[test]
+fn lecture_mode_fits_a_1280x720_projector() {
+    // kittest keeps the window's size in points: 800×450 points at lecture mode's zoom
+    // of 1.6 are a 1280×720-pixel projector.
+    let mut h = Harness::builder()
+        .with_size([800.0, 450.0])
+        .build_eframe(|cc| {
+            let settings = Settings {
+                repeat: 1,
+                lecture: true,
+                ..Default::default()
+            };
+            AstroApp::with_settings(&cc.egui_ctx, settings)
+        });
+    h.run_steps(3);
+    for label in ["Run", "Run all", "Cancel", "Hide panel", "History"] {
+        let node = h.get_by_label(label);
+        let r = node.rect();
+        assert!(
+            r.max.x <= 1280.0 && r.max.y <= 720.0,
+            "{label} is outside the 1280x720 window: {r:?}"
+        );
+    }
+    h.key_press(egui::Key::F5);
+    h.step();
+    assert!(h.state().is_busy(), "F5 runs all variants");
+    wait_idle(&mut h);
+    assert_eq!(h.state().history_records().len(), 1);
+    lecture_snapshot(&mut h, "lecture_1280x720_panel");
+    h.key_press(egui::Key::F9);
+    h.run_steps(3);
+    assert!(!h.state().settings.side_panel);
+    lecture_snapshot(&mut h, "lecture_1280x720_no_panel");
+}
+
+fn lecture_snapshot(h: &mut Harness<'static, AstroApp>, name: &str) {
+    // The status bar (frame time) in points of the zoomed UI.
+    h.mask(egui::Rect::from_min_max(
+        egui::pos2(0.0, 450.0 - 24.0),
+        egui::pos2(800.0, 450.0),
+    ));
+    let opts = SnapshotOptions::new()
+        .threshold(1.0)
+        .failed_pixel_count_threshold(60);
+    h.snapshot_options(name, &opts);
+}
+
+/// Help › Tour walks a newcomer through the tabs; View › Reset settings restores the
+/// defaults; every bundled sample (both MACHO bands among them) is in the Sample menu.
+#[test]
+fn tour_reset_and_samples_menus() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Help").click();
+    h.run_steps(2);
+    h.get_by_label("Tour (for a first visit)").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("Tour 1/8").is_some());
+    for step in 2..=4 {
+        h.get_by_label("Next").click();
+        h.run_steps(4);
+        assert!(
+            h.query_by_label_contains(&format!("Tour {step}/8"))
+                .is_some(),
+            "Next goes to step {step}"
+        );
+    }
+    assert!(h.query_by_label_contains("Tour 4/8: Timing").is_some());
+    assert_eq!(
+        h.state().settings.tab,
+        Tab::Timing,
+        "the tour shows its step's tab"
+    );
+
+    h.state_mut().settings.repeat = 9;
+    h.state_mut().settings.dark = false;
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Reset settings").click();
+    h.run_steps(2);
+    assert_eq!(h.state().settings.repeat, Settings::default().repeat);
+    assert!(h.state().settings.dark);
+
+    h.get_by_label("Sample…").click();
+    h.run_steps(4);
+    for s in [
+        "ESO NTT/EMMI R-band CCD frame",
+        "FAST spectrum of NGC 5548",
+        "MACHO light curve 1.3444.614 (blue)",
+        "MACHO light curve 1.3444.614 (red)",
+        "Yearly sunspot numbers 1700–2008",
+    ] {
+        assert!(h.query_by_label(s).is_some(), "no sample '{s}'");
+    }
+    h.get_by_label("MACHO light curve 1.3444.614 (red)").click();
+    h.run_steps(3);
+    assert_eq!(h.state().data_kind(), astroperf::data::Kind::LightCurve);
+}
+
+/// History rows carry their parameters and where they came from; the filter keeps the
+/// rows that match every word.
+#[test]
+fn history_shows_parameters_and_filters() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Run all variants").click();
+    h.step();
+    wait_idle(&mut h);
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    assert_eq!(h.query_all_by_label_contains("window=101").count(), 3);
+    assert_eq!(h.query_all_by_label("✓").count(), 3);
+    h.state_mut().history_filter = "parallel".into();
+    h.run_steps(3);
+    assert_eq!(h.query_all_by_label("✓").count(), 1);
+    h.state_mut().history_filter = "no-such-analysis".into();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("No run matches").is_some());
+}

@@ -17,6 +17,7 @@ mod tabs;
 mod theme;
 mod timing;
 mod timing_bars;
+mod tour;
 pub mod views;
 mod widgets;
 mod worker;
@@ -97,6 +98,18 @@ pub struct HistoryEntry {
     pub id: usize,
     pub when: String,
     pub record: RunRecord,
+    /// What started the run: the Run buttons or a point of a sweep.
+    pub origin: RunOrigin,
+}
+
+/// Where a history row came from, so sweep points stand apart from single runs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RunOrigin {
+    Run,
+    /// A point of the size sweep at this size.
+    SizeSweep(usize),
+    /// A point of the thread sweep with this many threads.
+    ThreadSweep(usize),
 }
 
 /// A file the user chose in a save dialog.
@@ -150,6 +163,8 @@ pub struct AstroApp {
     status: Option<(String, bool)>,
     gen: panels::GenerateDialog,
     show_about: bool,
+    /// Help › Tour, when open.
+    pub tour: tour::Tour,
     profiler: puffin_egui::GlobalProfilerUi,
     loaded_profile: Option<(String, puffin::FrameView)>,
     /// What the Flame graph tab shows (the latest run's profile unless chosen otherwise).
@@ -172,6 +187,8 @@ pub struct AstroApp {
     pub confirm: Option<Confirm>,
     /// The last estimate for the Run button, keyed by what it depends on.
     estimate_cache: Option<(String, Option<engine::guard::Estimate>)>,
+    /// The History tab's filter words.
+    pub history_filter: String,
 }
 
 const APP_KEY: &str = "astroperf-settings";
@@ -187,6 +204,7 @@ impl AstroApp {
 
     /// Start with given settings (tests use this to be independent of saved state).
     pub fn with_settings(ctx: &egui::Context, settings: Settings) -> Self {
+        theme::install_fonts(ctx);
         puffin::set_scopes_on(true);
         // The UI thread's scopes go to the live profile, never into a run's capture.
         crate::bench::profile::init_other_thread();
@@ -205,6 +223,7 @@ impl AstroApp {
             status: None,
             gen: panels::GenerateDialog::default(),
             show_about: false,
+            tour: Default::default(),
             profiler: Default::default(),
             loaded_profile: None,
             flame: Default::default(),
@@ -218,6 +237,7 @@ impl AstroApp {
             line_w: 1.5,
             confirm: None,
             estimate_cache: None,
+            history_filter: String::new(),
         };
         if analyses::find(&app.settings.analysis).is_none() {
             app.settings.analysis = DEFAULT_ANALYSIS.id().into();
@@ -343,7 +363,7 @@ impl AstroApp {
                     outputs,
                     data,
                 } => {
-                    self.push_history(record.clone());
+                    self.push_history(record.clone(), RunOrigin::Run);
                     // A new run is what the Flame graph tab shows first.
                     self.flame = flame::FlameSource::LatestRun;
                     self.stale = None;
@@ -356,7 +376,11 @@ impl AstroApp {
                     });
                 }
                 Msg::SweepPoint { kind, x, record } => {
-                    self.push_history(record.clone());
+                    let origin = match kind {
+                        SweepKind::Size => RunOrigin::SizeSweep(x),
+                        SweepKind::Threads => RunOrigin::ThreadSweep(x),
+                    };
+                    self.push_history(record.clone(), origin);
                     match kind {
                         SweepKind::Size => self.size_sweep.push((x, record)),
                         SweepKind::Threads => self.thread_sweep.push((x, record)),
@@ -364,7 +388,7 @@ impl AstroApp {
                 }
                 Msg::Cancelled { record } => {
                     // Kept in the history, marked cancelled; not shown as the last result.
-                    self.push_history(record);
+                    self.push_history(record, RunOrigin::Run);
                 }
                 Msg::Done(err) => {
                     self.worker.busy = false;
@@ -460,12 +484,13 @@ impl AstroApp {
         }
     }
 
-    fn push_history(&mut self, record: RunRecord) {
+    fn push_history(&mut self, record: RunRecord, origin: RunOrigin) {
         let id = self.history.len() + 1;
         self.history.push(HistoryEntry {
             id,
             when: clock(),
             record,
+            origin,
         });
     }
 
@@ -562,19 +587,9 @@ impl AstroApp {
     fn ui(&mut self, ctx: &egui::Context) {
         egui::TopBottomPanel::top("menu").show(ctx, |ui| panels::menu_ui(self, ui));
         egui::TopBottomPanel::bottom("status").show(ctx, |ui| panels::status_ui(self, ui));
-        egui::SidePanel::left("controls")
-            .resizable(true)
-            .default_width(340.0)
-            .show_animated(ctx, self.settings.side_panel, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    panels::data_ui(self, ui);
-                    ui.separator();
-                    panels::analysis_ui(self, ui);
-                });
-            });
-        egui::CentralPanel::default().show(ctx, |ui| {
-            // One line of tabs: scrolled sideways where the window is narrow (lecture mode
-            // at 1280×720) rather than wrapped onto a second line.
+        // The tabs span the window above the side panel, so all ten fit on one line at
+        // 1280×720 in lecture mode with the panel shown (scrolled sideways if narrower).
+        egui::TopBottomPanel::top("tabs").show(ctx, |ui| {
             egui::ScrollArea::horizontal()
                 .id_salt("tab_bar")
                 .scroll_bar_visibility(egui::scroll_area::ScrollBarVisibility::VisibleWhenNeeded)
@@ -586,11 +601,30 @@ impl AstroApp {
                         }
                     });
                 });
-            ui.separator();
+        });
+        // Narrower in lecture mode: at 1280×720 the plots keep two thirds of the width.
+        let panel_w = if self.settings.lecture { 250.0 } else { 340.0 };
+        egui::SidePanel::left(if self.settings.lecture {
+            "controls_lecture"
+        } else {
+            "controls"
+        })
+        .resizable(true)
+        .default_width(panel_w)
+        .min_width(200.0)
+        .show_animated(ctx, self.settings.side_panel, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                panels::data_ui(self, ui);
+                ui.separator();
+                panels::analysis_ui(self, ui);
+            });
+        });
+        egui::CentralPanel::default().show(ctx, |ui| {
             tabs::tab_ui(self, ui);
         });
         panels::generate_window(self, ctx);
         panels::about_window(self, ctx);
+        self.tour.window(ctx, &mut self.settings);
         panels::confirm_modal(self, ctx);
     }
 }

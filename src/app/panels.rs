@@ -126,6 +126,15 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                 "Lecture mode (large text, high contrast)",
             );
             ui.checkbox(&mut app.settings.dark, "Dark theme");
+            if ui
+                .button("Reset settings")
+                .on_hover_text("every setting back to its default: analysis, parameters, variants, threads, repeats, tab, theme, viewer")
+                .clicked()
+            {
+                ui.close();
+                app.settings = super::Settings::default();
+                app.status = Some(("settings reset to their defaults".into(), false));
+            }
             ui.separator();
             for t in Tab::ALL {
                 if ui
@@ -149,6 +158,10 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
 /// Help: About (with the data credits) and the keyboard shortcuts.
 fn help_menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     ui.menu_button("Help", |ui| {
+        if ui.button("Tour (for a first visit)").clicked() {
+            ui.close();
+            app.tour.start(&mut app.settings);
+        }
         if ui.button("About and data credits").clicked() {
             ui.close();
             app.show_about = true;
@@ -311,8 +324,11 @@ pub fn data_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
 pub fn analysis_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     ui.heading("Analysis");
     let current = app.analysis();
+    // As wide as the panel, the title truncated: the panel keeps its width whatever the
+    // analysis (a long title used to widen it).
     egui::ComboBox::from_id_salt("analysis")
-        .width(300.0)
+        .width(ui.available_width() - 8.0)
+        .truncate()
         .selected_text(current.title())
         .show_ui(ui, |ui| {
             let mut sections: Vec<engine::Section> =

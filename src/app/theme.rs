@@ -27,6 +27,24 @@ pub fn palette(i: usize) -> Color32 {
     P[i % P.len()]
 }
 
+/// The symbols the app writes that egui's default fonts lack (✓ ⚠ ∝ ≤ …), from a
+/// 9.5 kB subset of DejaVu Sans (assets/fonts, with its licence), tried after the
+/// default fonts so the text keeps their look.
+pub fn install_fonts(ctx: &egui::Context) {
+    const NAME: &str = "dejavu-symbols";
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert(
+        NAME.into(),
+        std::sync::Arc::new(egui::FontData::from_static(include_bytes!(
+            "../../assets/fonts/dejavu-symbols.ttf"
+        ))),
+    );
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts.families.entry(family).or_default().push(NAME.into());
+    }
+    ctx.set_fonts(fonts);
+}
+
 /// Apply theme and lecture mode; returns the plot line width to use.
 pub fn apply(ctx: &egui::Context, dark: bool, lecture: bool) -> f32 {
     let mut v = if dark {

@@ -298,25 +298,83 @@ pub enum HistorySort {
     Newest,
     Analysis,
     Median,
+    PeakHeap,
 }
 
-/// Every run of the session, one row per variant; a ✓ when the variants agreed.
-/// The History table; returns the entry whose "flame graph" button was pressed.
-pub fn history_ui(
-    ui: &mut egui::Ui,
-    history: &[super::HistoryEntry],
-    sort: &mut HistorySort,
-) -> Option<usize> {
-    let mut show_profile = None;
+/// A run's parameters as `name=value` pairs, in the analysis' order.
+fn params_text(r: &RunRecord) -> String {
+    r.params
+        .iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => format!("{k}={s}"),
+            other => format!("{k}={other}"),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where a row came from, as the History tab writes it.
+fn origin_text(o: super::RunOrigin) -> String {
+    match o {
+        super::RunOrigin::Run => "run".into(),
+        super::RunOrigin::SizeSweep(n) => format!("size sweep · {n}"),
+        super::RunOrigin::ThreadSweep(t) => format!("thread sweep · {t} thr"),
+    }
+}
+
+/// Whether a row matches the filter: every word appears in its analysis, variant,
+/// origin or parameters (case-insensitive).
+fn row_matches(h: &super::HistoryEntry, v: &crate::bench::VariantRun, filter: &str) -> bool {
+    let hay = format!(
+        "{} {} {} {}",
+        h.record.analysis,
+        v.variant.name(),
+        origin_text(h.origin),
+        params_text(&h.record)
+    )
+    .to_lowercase();
+    filter
+        .to_lowercase()
+        .split_whitespace()
+        .all(|w| hay.contains(w))
+}
+
+/// Sort and filter controls above the History table.
+fn history_controls_ui(ui: &mut egui::Ui, sort: &mut HistorySort, filter: &mut String) {
     ui.horizontal(|ui| {
         ui.label("sort by:");
         ui.selectable_value(sort, HistorySort::Newest, "newest");
         ui.selectable_value(sort, HistorySort::Analysis, "analysis");
         ui.selectable_value(sort, HistorySort::Median, "median time");
+        ui.selectable_value(sort, HistorySort::PeakHeap, "peak heap");
+        ui.separator();
+        ui.label("filter:");
+        ui.add(
+            egui::TextEdit::singleline(filter)
+                .hint_text("e.g. parallel, sweep, window=51")
+                .desired_width(220.0),
+        );
+        if !filter.is_empty() && ui.button("clear").clicked() {
+            filter.clear();
+        }
     });
+}
+
+/// Every run of the session, one row per variant, with its parameters and where it came
+/// from (a run or a sweep point); ✓ when the variants agreed. Returns the entry whose
+/// "flame graph" button was pressed.
+pub fn history_ui(
+    ui: &mut egui::Ui,
+    history: &[super::HistoryEntry],
+    sort: &mut HistorySort,
+    filter: &mut String,
+) -> Option<usize> {
+    let mut show_profile = None;
+    history_controls_ui(ui, sort, filter);
     let mut rows: Vec<(&super::HistoryEntry, &crate::bench::VariantRun)> = history
         .iter()
         .flat_map(|h| h.record.runs.iter().map(move |v| (h, v)))
+        .filter(|(h, v)| row_matches(h, v, filter))
         .collect();
     match sort {
         HistorySort::Newest => rows.sort_by_key(|r| std::cmp::Reverse(r.0.id)),
@@ -327,68 +385,103 @@ pub fn history_ui(
                 .then(a.1.variant.cmp(&b.1.variant))
         }),
         HistorySort::Median => rows.sort_by(|a, b| a.1.median_s.total_cmp(&b.1.median_s)),
+        HistorySort::PeakHeap => rows.sort_by_key(|r| std::cmp::Reverse(r.1.peak_bytes)),
+    }
+    // Parameters shortened to fit a projector's width (all of them on hover).
+    let char_w = 0.55 * egui::TextStyle::Body.resolve(ui.style()).size;
+    let params_chars = ((ui.available_width() - 520.0) / char_w).clamp(16.0, 60.0) as usize;
+    if rows.is_empty() && !history.is_empty() {
+        ui.label(format!("No run matches '{filter}'."));
     }
     egui::ScrollArea::both()
         .auto_shrink([false, false])
         .show(ui, |ui| {
             egui::Grid::new("history")
                 .striped(true)
-                .num_columns(13)
+                .num_columns(8)
                 .show(ui, |ui| {
                     for h in [
-                        "#",
-                        "time",
+                        "run",
                         "analysis",
-                        "input",
+                        "from",
+                        "parameters",
                         "variant",
-                        "threads",
                         "median",
-                        "min",
-                        "MAD",
-                        "peak heap",
-                        "allocs",
+                        "heap",
                         "agree",
-                        "profile",
                     ] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
                     for (h, v) in rows {
-                        ui.label(h.id.to_string());
-                        ui.label(&h.when);
-                        ui.label(&h.record.analysis);
-                        ui.label(format!("{} {}", h.record.size, h.record.size_unit));
-                        ui.label(RichText::new(v.variant.name()).color(variant_color(v.variant)));
-                        ui.label(v.threads.to_string());
-                        ui.label(fmt_secs(v.median_s));
-                        ui.label(fmt_secs(v.min_s));
-                        ui.label(fmt_secs(v.mad_s));
-                        ui.label(super::widgets::human_bytes(v.peak_bytes as usize));
-                        ui.label(v.allocs.to_string());
-                        if v.agrees {
-                            ui.label(RichText::new("✓").color(Color32::from_rgb(80, 200, 120)));
-                        } else {
-                            ui.label(
-                                RichText::new("⚠ differs").color(Color32::from_rgb(230, 80, 60)),
-                            )
-                            .on_hover_text(h.record.disagreement.as_deref().unwrap_or(""));
-                        }
-                        if h.record.profile.is_some() {
-                            if ui
-                                .small_button("flame graph")
-                                .on_hover_text("this run's own profile in the Flame graph tab")
-                                .clicked()
-                            {
-                                show_profile = Some(h.id);
-                            }
-                        } else {
-                            ui.label("–");
+                        if history_row_ui(ui, h, v, params_chars) {
+                            show_profile = Some(h.id);
                         }
                         ui.end_row();
                     }
                 });
         });
     show_profile
+}
+
+/// One row of the History table; true when its run's number (a button opening the run's
+/// flame graph) was pressed. The time, input, fastest call and allocations are on hover.
+fn history_row_ui(
+    ui: &mut egui::Ui,
+    h: &super::HistoryEntry,
+    v: &crate::bench::VariantRun,
+    params_chars: usize,
+) -> bool {
+    let pressed = if h.record.profile.is_some() {
+        ui.small_button(format!("#{} ▶", h.id))
+            .on_hover_text(format!(
+                "run at {}: open its own profile in the Flame graph tab",
+                h.when
+            ))
+            .clicked()
+    } else {
+        ui.label(format!("#{}", h.id)).on_hover_text(&h.when);
+        false
+    };
+    ui.label(&h.record.analysis)
+        .on_hover_text(format!("{} {}", h.record.size, h.record.size_unit));
+    let origin = origin_text(h.origin);
+    if h.origin == super::RunOrigin::Run {
+        ui.label(origin);
+    } else {
+        ui.label(RichText::new(format!("◆ {origin}")).color(Color32::from_rgb(230, 180, 60)));
+    }
+    let params = params_text(&h.record);
+    let short: String = if params.chars().count() > params_chars {
+        params
+            .chars()
+            .take(params_chars - 1)
+            .chain(std::iter::once('…'))
+            .collect()
+    } else {
+        params.clone()
+    };
+    ui.label(short).on_hover_text(params);
+    ui.label(
+        RichText::new(format!("{} ×{}", v.variant.name(), v.threads))
+            .color(variant_color(v.variant)),
+    );
+    ui.label(fmt_secs(v.median_s)).on_hover_text(format!(
+        "fastest {} · MAD {} · {} calls",
+        fmt_secs(v.min_s),
+        fmt_secs(v.mad_s),
+        v.times_s.len()
+    ));
+    ui.label(super::widgets::human_bytes(v.peak_bytes as usize))
+        .on_hover_text(format!("heap peak; {} allocations per call", v.allocs));
+    if v.agrees {
+        ui.label(RichText::new("✓").color(Color32::from_rgb(80, 200, 120)))
+            .on_hover_text("the variants' outputs agree");
+    } else {
+        ui.label(RichText::new("⚠ differs").color(Color32::from_rgb(230, 80, 60)))
+            .on_hover_text(h.record.disagreement.as_deref().unwrap_or(""));
+    }
+    pressed
 }
 
 /// Runs stopped by Cancel: where they stopped and what had finished (their finished
