@@ -50,6 +50,7 @@ views! {
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
+    memory_layout::MemoryLayoutView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
