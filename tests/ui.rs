@@ -377,7 +377,6 @@ result_view_tests! {
     result_view_planck => "planck",
     result_view_observation_batch => "observation-batch",
     result_view_banded_median => "banded-median",
-    result_view_catalog_chunks => "catalog-chunks",
     result_view_streaming_stats => "streaming-stats",
     result_view_period_search => "period-search",
     result_view_spectrum_stack => "spectrum-stack",
@@ -388,4 +387,5 @@ result_view_tests! {
 result_view_tests! {
     render_only:
     result_view_memory_layout => "memory-layout" ["One frame held six ways", "time to make the layout", "time of one full pass"],
+    result_view_catalog_chunks => "catalog-chunks" ["Magnitudes: selected rows against all rows", "Resident memory (RSS) while reading the chunks"],
 }

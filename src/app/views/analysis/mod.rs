@@ -51,6 +51,7 @@ views! {
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
     memory_layout::MemoryLayoutView,
+    catalog_chunks::CatalogChunksView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
