@@ -52,6 +52,7 @@ views! {
     period_search::PeriodSearchView,
     memory_layout::MemoryLayoutView,
     catalog_chunks::CatalogChunksView,
+    streaming_stats::StreamingStatsView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
