@@ -53,6 +53,7 @@ views! {
     memory_layout::MemoryLayoutView,
     catalog_chunks::CatalogChunksView,
     streaming_stats::StreamingStatsView,
+    spectrum_stack::SpectrumStackView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
