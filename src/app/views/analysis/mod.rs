@@ -54,6 +54,7 @@ views! {
     catalog_chunks::CatalogChunksView,
     streaming_stats::StreamingStatsView,
     spectrum_stack::SpectrumStackView,
+    population_synthesis::PopulationSynthesisView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
