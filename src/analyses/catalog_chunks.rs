@@ -30,6 +30,26 @@ const MAX_ROWS: usize = 200_000_000;
 const HIST_LO: f64 = 0.0;
 const HIST_WIDTH: f64 = 0.25;
 const HIST_BINS: usize = 160;
+/// Most samples of the resident memory in the `rss_trace` table.
+const RSS_SAMPLES: usize = 200;
+/// Summary: rows in the file, rows brighter than the limit, the file's size (MiB) and
+/// the resident memory before the selection, the largest seen during it and after it (MB).
+pub const N_ROWS: &str = "n_rows";
+pub const N_BRIGHT: &str = "n_bright";
+pub const FILE_MB: &str = "file_mb";
+pub const CHUNKS: &str = "chunks";
+pub const RSS_BEFORE_MB: &str = "rss_before_mb";
+pub const MAX_RSS_DURING_MB: &str = "max_rss_during_mb";
+pub const RSS_AFTER_MB: &str = "rss_mb";
+/// The bright rows kept (index, ra, dec, mag).
+pub const BRIGHT: &str = "bright";
+/// Every row's magnitude in 0.25-mag bins (mag_lo, mag_hi, count).
+pub const MAG_HISTOGRAM: &str = "mag_histogram";
+/// The process's resident memory (MB) against the rows read so far: before the first
+/// chunk and after up to 200 evenly spaced chunks (after the wave holding them, for
+/// the parallel variant). Wall-clock memory differs from run to run, so the variants
+/// compare only its shape.
+pub const RSS_TRACE: &str = "rss_trace";
 
 impl Analysis for CatalogChunks {
     fn id(&self) -> &'static str {
@@ -124,9 +144,10 @@ impl Analysis for CatalogChunks {
         let chunk = chunk.max(1);
         let n = src.rows();
         let n_chunks = n.div_ceil(chunk);
-        let mut probe = RssProbe::default();
+        let mut probe = RssProbe::new(n_chunks, chunk, n);
         probe.sample();
         let rss_before = probe.peak;
+        probe.trace_start(rss_before);
         let res = stage!(
             ctx,
             "select",
@@ -152,10 +173,15 @@ impl Analysis for CatalogChunks {
             hist[[b, 1]] = hist[[b, 0]] + HIST_WIDTH;
             hist[[b, 2]] = res.hist[b] as f64;
         }
+        let mut trace = Array2::zeros((probe.trace.len(), 2));
+        for (i, [rows_read, rss_mb]) in probe.trace.iter().enumerate() {
+            trace[[i, 0]] = *rows_read;
+            trace[[i, 1]] = *rss_mb;
+        }
         let mb = |v: Option<f64>| v.map_or(serde_json::Value::Null, Into::into);
         Ok(Output::new()
-            .sum("n_rows", n)
-            .sum("n_bright", res.count)
+            .sum(N_ROWS, n)
+            .sum(N_BRIGHT, res.count)
             .sum(
                 "bright_fraction",
                 if n > 0 {
@@ -165,24 +191,30 @@ impl Analysis for CatalogChunks {
                 },
             )
             .sum("limit", limit)
-            .sum("chunks", n_chunks)
+            .sum(CHUNKS, n_chunks)
             .sum("rows_in_table", res.rows.len())
-            .sum("file_mb", src.bytes() as f64 / 1048576.0)
-            .sum("rss_before_mb", mb(rss_before))
-            .sum("max_rss_during_mb", mb(probe.peak))
-            .sum("rss_mb", mb(rss))
+            .sum(FILE_MB, src.bytes() as f64 / 1048576.0)
+            .sum(RSS_BEFORE_MB, mb(rss_before))
+            .sum(MAX_RSS_DURING_MB, mb(probe.peak))
+            .sum(RSS_AFTER_MB, mb(rss))
             .sum("process_peak_rss_mb", mb(hwm))
             .table(
-                "bright",
+                BRIGHT,
                 &["index", "ra", "dec", "mag"],
                 bright,
                 Tolerance::Exact,
             )
             .table(
-                "mag_histogram",
+                MAG_HISTOGRAM,
                 &["mag_lo", "mag_hi", "count"],
                 hist,
                 Tolerance::Exact,
+            )
+            .table(
+                RSS_TRACE,
+                &["rows_read", "rss_mb"],
+                trace,
+                Tolerance::Abs(f64::INFINITY),
             ))
     }
 }
@@ -292,16 +324,60 @@ impl Source<'_> {
 /// Chunks between samples of the resident memory.
 const PROBE_EVERY: usize = 8;
 
-/// Largest VmRSS seen at the samples taken during this run (MB).
-#[derive(Default)]
+/// Largest VmRSS seen at the samples taken during this run (MB), and the trace of
+/// VmRSS against the rows read at fixed chunk counts (the same rows for every variant).
 struct RssProbe {
     peak: Option<f64>,
+    /// Chunk counts after which the trace takes a sample (ascending).
+    marks: Vec<usize>,
+    /// The first mark not yet sampled.
+    next: usize,
+    chunk: usize,
+    rows: usize,
+    /// (rows read, VmRSS in MB or NaN where the OS does not report it).
+    trace: Vec<[f64; 2]>,
 }
 
 impl RssProbe {
-    fn sample(&mut self) {
-        if let (Some(r), _) = crate::sys::memory_mb() {
+    /// A probe for `n_chunks` chunks of `chunk` rows (`rows` in all), sampling after
+    /// up to [`RSS_SAMPLES`] evenly spaced chunk counts, the last chunk included.
+    fn new(n_chunks: usize, chunk: usize, rows: usize) -> Self {
+        let samples = n_chunks.min(RSS_SAMPLES);
+        RssProbe {
+            peak: None,
+            marks: (1..=samples)
+                .map(|k| (k * n_chunks).div_ceil(samples))
+                .collect(),
+            next: 0,
+            chunk,
+            rows,
+            trace: Vec::with_capacity(samples + 1),
+        }
+    }
+
+    fn sample(&mut self) -> Option<f64> {
+        let (rss, _) = crate::sys::memory_mb();
+        if let Some(r) = rss {
             self.peak = Some(self.peak.map_or(r, |p: f64| p.max(r)));
+        }
+        rss
+    }
+
+    /// The trace's first row: the memory before any chunk was read.
+    fn trace_start(&mut self, rss: Option<f64>) {
+        self.trace.push([0.0, rss.unwrap_or(f64::NAN)]);
+    }
+
+    /// `done` chunks are read: one sample for every mark reached since the last call.
+    fn chunks_done(&mut self, done: usize) {
+        if self.marks.get(self.next).is_none_or(|&m| m > done) {
+            return;
+        }
+        let rss = self.sample().unwrap_or(f64::NAN);
+        while let Some(&m) = self.marks.get(self.next).filter(|&&m| m <= done) {
+            self.trace
+                .push([(m * self.chunk).min(self.rows) as f64, rss]);
+            self.next += 1;
         }
     }
 }
@@ -366,6 +442,7 @@ fn select_naive(
         }
         drop(chunk_data);
         src.release(r0, r1);
+        probe.chunks_done(c + 1);
         ctx.progress(r1 as f64 / n as f64);
     }
     probe.sample();
@@ -471,6 +548,7 @@ fn select_fast(
         for p in parts {
             merge(&mut total, p);
         }
+        probe.chunks_done(k * wave + w.len());
         if let Some(&last) = w.last() {
             ctx.progress((last + chunk).min(n) as f64 / n as f64);
         }
@@ -504,4 +582,35 @@ pub fn write_catalog_file(rows: usize, seed: u64) -> Result<Mapped> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_trace_has_the_same_rows_read_in_every_variant() {
+        let d = CatalogChunks.generate(100_000, 5).expect("generate");
+        let given = [("chunk".to_string(), "700".to_string())];
+        let p = Params::resolve(&CatalogChunks.params(), &given).expect("params");
+        let outs: Vec<Output> = crate::engine::ALL_VARIANTS
+            .iter()
+            .map(|&v| CatalogChunks.run(v, &d, &p, &Ctx::detached(2)).expect("run"))
+            .collect();
+        for o in &outs[1..] {
+            outs[0].agrees_with(o).expect("variants agree");
+        }
+        // 143 chunks: the start and one sample after each chunk.
+        let rows_read = |o: &Output| -> Vec<f64> {
+            let (_, t) = o.table_of(RSS_TRACE).expect("rss trace");
+            t.column(0).to_vec()
+        };
+        let first = rows_read(&outs[0]);
+        assert_eq!(first.len(), 144);
+        assert_eq!((first[0], first[143]), (0.0, 100_000.0));
+        assert!(first.windows(2).all(|w| w[0] < w[1]));
+        for o in &outs[1..] {
+            assert_eq!(rows_read(o), first);
+        }
+    }
 }

@@ -32,6 +32,19 @@ use std::time::Instant;
 pub struct MemoryLayout;
 
 pub const LAYOUTS: [&str; 6] = ["f64", "f32", "i16", "view", "copy", "mmap"];
+/// Table: layout, bytes, max_abs_diff, pass_sum (one row per [`LAYOUTS`] entry).
+pub const LAYOUTS_TABLE: &str = "layouts";
+/// Table: layout, load_s, pass_s (wall times).
+pub const TIMINGS_TABLE: &str = "layout_timings";
+/// Summary lists, one value per layout: seconds to make it and of one full pass.
+pub const LOAD_S: &str = "load_s";
+pub const PASS_S: &str = "pass_s";
+/// Summary: seconds to write the frame to the file that is then memory-mapped.
+pub const MMAP_WRITE_S: &str = "mmap_write_s";
+/// Summary: the i16 layout's BSCALE (its step: the largest rounding error is half of it).
+pub const I16_BSCALE: &str = "i16_bscale";
+/// Index of the memory-mapped layout in [`LAYOUTS`] (its bytes are on disk).
+pub const MMAP: usize = 5;
 
 impl Analysis for MemoryLayout {
     fn id(&self) -> &'static str {
@@ -408,20 +421,20 @@ fn measured_output(m: &Measured, write_s: f64, bzero: f64, bscale: f64) -> Outpu
     Output::new()
         .sum("layouts", LAYOUTS.to_vec())
         .sum("bytes", m.bytes.to_vec())
-        .sum("load_s", m.load.to_vec())
-        .sum("pass_s", m.pass.to_vec())
+        .sum(LOAD_S, m.load.to_vec())
+        .sum(PASS_S, m.pass.to_vec())
         .sum("max_abs_diff", m.diff.to_vec())
-        .sum("mmap_write_s", write_s)
-        .sum("i16_bscale", bscale)
+        .sum(MMAP_WRITE_S, write_s)
+        .sum(I16_BSCALE, bscale)
         .sum("i16_bzero", bzero)
         .table(
-            "layouts",
+            LAYOUTS_TABLE,
             &["layout", "bytes", "max_abs_diff", "pass_sum"],
             table,
             Tolerance::Rel(1e-9),
         )
         .table(
-            "layout_timings",
+            TIMINGS_TABLE,
             &["layout", "load_s", "pass_s"],
             times,
             Tolerance::Abs(f64::INFINITY),

@@ -25,6 +25,18 @@ use rayon::prelude::*;
 
 pub struct PopulationSynthesis;
 
+/// Table: realization, total_mass, mean_mass, n_gt8, n_alive, luminosity.
+pub const REALIZATIONS: &str = "realizations";
+/// Table: m_lo, m_hi, count — realization 0's masses in logarithmic bins.
+pub const IMF_HISTOGRAM: &str = "imf_histogram";
+/// Summary: the IMF's analytic mean mass, the expected stars alive and above 8 M☉ per
+/// realization, and the turnoff mass (the heaviest star still alive at the age).
+pub const MEAN_MASS_ANALYTIC: &str = "mean_mass_analytic";
+pub const N_ALIVE_EXPECTED: &str = "n_alive_expected";
+pub const N_GT8_EXPECTED: &str = "n_gt8_expected";
+pub const TURNOFF_MASS: &str = "turnoff_mass";
+/// The Salpeter slope: dN/dm ∝ m^−2.35.
+pub const SALPETER_ALPHA: f64 = -2.35;
 /// Column names of the descriptor table that `generate` returns.
 pub const DESCRIPTOR: [&str; 2] = ["realizations", "seed"];
 /// Most stars (realizations × stars per realization) one run may draw.
@@ -76,6 +88,15 @@ impl Model {
         let m2 = m2.clamp(self.m_min, self.m_max);
         let a = self.alpha + 1.0;
         (m2.powf(a) - m1.powf(a)) / (self.m_max.powf(a) - self.m_min.powf(a))
+    }
+
+    /// The IMF as a probability density: dN/dm per star at mass m (0 outside the range).
+    pub fn density(&self, m: f64) -> f64 {
+        if m < self.m_min || m > self.m_max {
+            0.0
+        } else {
+            m.powf(self.alpha) / self.moment(0.0)
+        }
     }
 
     /// ∫ m^(α+k) dm over the mass range.
@@ -234,16 +255,16 @@ impl Analysis for PopulationSynthesis {
             .sum("realizations", n_real)
             .sum("stars_per_realization", stars)
             .sum("mean_mass", mean_mass)
-            .sum("mean_mass_analytic", analytic)
+            .sum(MEAN_MASS_ANALYTIC, analytic)
             .sum("mean_mass_rel_diff", mean_mass / analytic - 1.0)
             .sum("mean_n_gt8", mean_gt8)
-            .sum("n_gt8_expected", m.fraction(8.0, m.m_max) * ns)
+            .sum(N_GT8_EXPECTED, m.fraction(8.0, m.m_max) * ns)
             .sum("mean_n_alive", mean_alive)
-            .sum("n_alive_expected", m.fraction(m.m_min, m.m_dead()) * ns)
-            .sum("turnoff_mass", m.m_dead().min(m.m_max))
+            .sum(N_ALIVE_EXPECTED, m.fraction(m.m_min, m.m_dead()) * ns)
+            .sum(TURNOFF_MASS, m.m_dead().min(m.m_max))
             .sum("mean_luminosity_lsun", mean_lum)
             .table(
-                "realizations",
+                REALIZATIONS,
                 &[
                     "realization",
                     "total_mass",
@@ -259,7 +280,7 @@ impl Analysis for PopulationSynthesis {
                 Tolerance::Rel(1e-10),
             )
             .table(
-                "imf_histogram",
+                IMF_HISTOGRAM,
                 &["m_lo", "m_hi", "count"],
                 hist,
                 Tolerance::Exact,

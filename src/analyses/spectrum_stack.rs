@@ -23,6 +23,14 @@ use std::io::Write;
 
 pub struct SpectrumStack;
 
+/// Artifacts: the wavelength grid, the median spectrum, the weighted coadd, the outlier
+/// spectra's indices and a table per spectrum (index, median_abs_dev, variance, weight).
+pub const WAVELENGTH: &str = "wavelength";
+pub const MEDIAN_SPECTRUM: &str = "median_spectrum";
+pub const COADD: &str = "coadd";
+pub const OUTLIERS: &str = "outliers";
+pub const SPECTRA: &str = "spectra";
+
 /// Pixels per spectrum of the generated stacks (the exercise's 3000).
 const PIXELS: usize = 3000;
 /// Most wavelengths per median block and spectra per row block.
@@ -238,23 +246,23 @@ impl Analysis for SpectrumStack {
             .sum("rss_mb", mb(rss))
             .sum("peak_rss_mb", mb(hwm))
             .f64(
-                "wavelength",
+                WAVELENGTH,
                 Array1::from(wavelength).into_dyn(),
                 Tolerance::Exact,
             )
             .f64(
-                "median_spectrum",
+                MEDIAN_SPECTRUM,
                 Array1::from(median).into_dyn(),
                 Tolerance::Exact,
             )
             .f64(
-                "coadd",
+                COADD,
                 Array1::from(coadd).into_dyn(),
                 Tolerance::Rel(1e-12),
             )
-            .i64("outliers", Array1::from(outliers).into_dyn())
+            .i64(OUTLIERS, Array1::from(outliers).into_dyn())
             .table(
-                "spectra",
+                SPECTRA,
                 &["index", "median_abs_dev", "variance", "weight"],
                 row_stats,
                 Tolerance::Rel(1e-10),

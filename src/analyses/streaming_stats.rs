@@ -30,6 +30,14 @@ const GROUP: usize = 64;
 const MAX_VALUES: u64 = 1_000_000_000_000;
 /// Most rows of the `running` table.
 const SNAPSHOTS: usize = 400;
+/// Most rows of the `convergence` table.
+const CONVERGENCE_ROWS: usize = 400;
+/// The whole stream's moments: count, mean, std, min, max (one row).
+pub const STATS: &str = "stats";
+/// The running moments after single chunks (values, mean, std, min, max): after every
+/// chunk of a short stream, else after about 400 chunks spaced evenly in log(values), so
+/// a plot on a log axis shows the estimates closing in on the whole stream's values.
+pub const CONVERGENCE: &str = "convergence";
 /// Column names of the stream descriptor table that `generate` returns.
 pub const DESCRIPTOR: [&str; 2] = ["stream_values", "seed"];
 
@@ -134,8 +142,13 @@ impl Analysis for StreamingStats {
             n_chunks,
             n_groups,
             stride,
+            marks: convergence_chunks(n_chunks),
         };
-        let (total, running) = stage!(
+        let Streamed {
+            total,
+            running,
+            convergence,
+        } = stage!(
             ctx,
             "stream",
             match variant {
@@ -160,6 +173,15 @@ impl Analysis for StreamingStats {
             run_t[[r, 1]] = m.mean;
             run_t[[r, 2]] = m.std_ddof1();
         }
+        let mut conv_t = Array2::zeros((convergence.len(), 5));
+        for (r, m) in convergence.iter().enumerate() {
+            for (c, v) in [m.n as f64, m.mean, m.std_ddof1(), m.min, m.max]
+                .into_iter()
+                .enumerate()
+            {
+                conv_t[[r, c]] = v;
+            }
+        }
         let num = |v: f64| {
             if v.is_finite() {
                 serde_json::Value::from(v)
@@ -181,7 +203,7 @@ impl Analysis for StreamingStats {
                 hwm.map_or(serde_json::Value::Null, Into::into),
             )
             .table(
-                "stats",
+                STATS,
                 &["count", "mean", "std", "min", "max"],
                 stats,
                 Tolerance::Rel(1e-10),
@@ -190,6 +212,12 @@ impl Analysis for StreamingStats {
                 "running",
                 &["values", "mean", "std"],
                 run_t,
+                Tolerance::Rel(1e-10),
+            )
+            .table(
+                CONVERGENCE,
+                &["values", "mean", "std", "min", "max"],
+                conv_t,
                 Tolerance::Rel(1e-10),
             ))
     }
@@ -448,38 +476,76 @@ fn of_chunk_body(x: &[f64]) -> Moments {
     }
 }
 
+/// The chunks (0-based) after which the `convergence` table takes the running moments:
+/// every chunk of a stream of at most [`CONVERGENCE_ROWS`] chunks, else chunk counts
+/// spaced evenly in log (1, …, n_chunks), sorted and without repeats.
+fn convergence_chunks(n_chunks: u64) -> Vec<u64> {
+    if n_chunks <= CONVERGENCE_ROWS as u64 {
+        return (0..n_chunks).collect();
+    }
+    let last = (CONVERGENCE_ROWS - 1) as f64;
+    let mut marks: Vec<u64> = (0..CONVERGENCE_ROWS)
+        .map(|k| {
+            let done = (n_chunks as f64).powf(k as f64 / last).round() as u64;
+            done.clamp(1, n_chunks) - 1
+        })
+        .collect();
+    marks.dedup();
+    marks
+}
+
+/// What a stream pass returns: the whole stream's moments, the running moments after
+/// snapshot groups (`running`) and after the marked chunks (`convergence`).
+struct Streamed {
+    total: Moments,
+    running: Vec<Moments>,
+    convergence: Vec<Moments>,
+}
+
 struct Plan<'a> {
     src: Source<'a>,
     chunk: usize,
     n_chunks: u64,
     n_groups: u64,
     stride: u64,
+    /// The chunks after which the convergence table takes the running moments (sorted).
+    marks: Vec<u64>,
 }
 
 impl Plan<'_> {
     fn snapshot_after(&self, g: u64) -> bool {
         g % self.stride == 0 || g + 1 == self.n_groups
     }
+    fn marked(&self, chunk: u64) -> bool {
+        self.marks.binary_search(&chunk).is_ok()
+    }
     fn group_chunks(&self, g: u64) -> std::ops::Range<u64> {
         g * GROUP as u64..((g + 1) * GROUP as u64).min(self.n_chunks)
     }
-    /// Moments of one group of chunks, merged in order.
-    fn group(&self, g: u64, buf: &mut Vec<f64>) -> Moments {
+    /// Moments of one group of chunks, merged in order, and the group's moments so far
+    /// after each of its marked chunks (the running total before the group is merged
+    /// with them later, in stream order).
+    fn group(&self, g: u64, buf: &mut Vec<f64>) -> (Moments, Vec<Moments>) {
         let mut acc = Moments::default();
+        let mut marked = Vec::new();
         let chunks = self.group_chunks(g);
         for i in chunks.clone() {
             let m = self.src.with_chunk(i, self.chunk, buf, Moments::of_chunk);
             acc = acc.merge(&m);
+            if self.marked(i) {
+                marked.push(acc);
+            }
         }
         self.src.release(chunks.start, chunks.end, self.chunk);
-        acc
+        (acc, marked)
     }
 }
 
 /// The chapter's loop: one Welford update per value.
-fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
+fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<Streamed> {
     let mut m = Moments::default();
     let mut running = Vec::new();
+    let mut convergence = Vec::new();
     let mut buf = Vec::with_capacity(p.chunk);
     for g in 0..p.n_groups {
         ctx.check()?;
@@ -490,6 +556,9 @@ fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
                     m.push(v);
                 }
             });
+            if p.marked(i) {
+                convergence.push(m);
+            }
         }
         p.src.release(chunks.start, chunks.end, p.chunk);
         if p.snapshot_after(g) {
@@ -497,14 +566,19 @@ fn welford_stream(p: &Plan, ctx: &Ctx) -> Result<(Moments, Vec<Moments>)> {
         }
         ctx.progress((g + 1) as f64 / p.n_groups as f64);
     }
-    Ok((m, running))
+    Ok(Streamed {
+        total: m,
+        running,
+        convergence,
+    })
 }
 
 /// Per-chunk moments merged with Chan's formula; groups in parallel when asked, always
 /// merged in stream order, so every thread count gives the same bits.
-fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Moments>)> {
+fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<Streamed> {
     let mut total = Moments::default();
     let mut running = Vec::new();
+    let mut convergence = Vec::new();
     let wave = if parallel {
         (ctx.threads * 8) as u64
     } else {
@@ -515,7 +589,7 @@ fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Mome
     while g0 < p.n_groups {
         ctx.check()?;
         let g1 = (g0 + wave).min(p.n_groups);
-        let parts: Vec<Moments> = if parallel {
+        let parts: Vec<(Moments, Vec<Moments>)> = if parallel {
             (g0..g1)
                 .into_par_iter()
                 .map_init(|| Vec::with_capacity(p.chunk), |b, g| p.group(g, b))
@@ -523,7 +597,8 @@ fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Mome
         } else {
             (g0..g1).map(|g| p.group(g, &mut buf)).collect()
         };
-        for (k, part) in parts.iter().enumerate() {
+        for (k, (part, marked)) in parts.iter().enumerate() {
+            convergence.extend(marked.iter().map(|m| total.merge(m)));
             total = total.merge(part);
             if p.snapshot_after(g0 + k as u64) {
                 running.push(total);
@@ -532,12 +607,48 @@ fn chan_stream(p: &Plan, ctx: &Ctx, parallel: bool) -> Result<(Moments, Vec<Mome
         g0 = g1;
         ctx.progress(g0 as f64 / p.n_groups as f64);
     }
-    Ok((total, running))
+    Ok(Streamed {
+        total,
+        running,
+        convergence,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convergence_marks_are_log_spaced_chunks_ending_at_the_last() {
+        assert_eq!(convergence_chunks(5), vec![0, 1, 2, 3, 4]);
+        let m = convergence_chunks(100_000);
+        assert!(m.len() > 200 && m.len() <= CONVERGENCE_ROWS, "{}", m.len());
+        assert_eq!((m[0], m[m.len() - 1]), (0, 99_999));
+        assert!(m.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn convergence_table_agrees_across_variants_and_ends_at_the_whole_stream() {
+        let d = StreamingStats.generate(250_000, 3).expect("generate");
+        let given = [("chunk".to_string(), "100".to_string())];
+        let p = Params::resolve(&StreamingStats.params(), &given).expect("params");
+        let outs: Vec<Output> = crate::engine::ALL_VARIANTS
+            .iter()
+            .map(|&v| StreamingStats.run(v, &d, &p, &Ctx::detached(2)).expect("run"))
+            .collect();
+        for o in &outs[1..] {
+            outs[0].agrees_with(o).expect("variants agree");
+        }
+        let (_, conv) = outs[0].table_of(CONVERGENCE).expect("convergence");
+        let (_, stats) = outs[0].table_of(STATS).expect("stats");
+        let last = conv.nrows() - 1;
+        assert_eq!(conv.nrows(), convergence_chunks(2500).len());
+        assert_eq!(conv[[0, 0]], 100.0);
+        assert_eq!(conv[[last, 0]], 250_000.0);
+        for c in 1..5 {
+            assert!((conv[[last, c]] - stats[[0, c]]).abs() <= 1e-12 * stats[[0, c]].abs());
+        }
+    }
 
     #[test]
     fn merge_equals_whole() {

@@ -26,7 +26,8 @@ pub fn fit_exponent(points: &[(f64, f64)]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-fn log_axis(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
+/// Tick labels of a log10 axis: the whole decades as values (1, 10, 100 / 1e-1, 1e-2).
+pub(crate) fn log_axis(m: egui_plot::GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
     let v = 10f64.powf(m.value);
     if (m.value - m.value.round()).abs() < 1e-6 {
         if v >= 1.0 {

@@ -50,6 +50,11 @@ views! {
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
+    memory_layout::MemoryLayoutView,
+    catalog_chunks::CatalogChunksView,
+    streaming_stats::StreamingStatsView,
+    spectrum_stack::SpectrumStackView,
+    population_synthesis::PopulationSynthesisView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
