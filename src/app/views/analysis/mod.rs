@@ -46,7 +46,10 @@ macro_rules! views {
     };
 }
 
+mod common;
+
 views! {
+    pairwise_distances::PairwiseDistancesView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
