@@ -50,6 +50,7 @@ mod common;
 
 views! {
     pairwise_distances::PairwiseDistancesView,
+    angular_distances::AngularDistancesView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
