@@ -51,6 +51,7 @@ mod common;
 views! {
     pairwise_distances::PairwiseDistancesView,
     angular_distances::AngularDistancesView,
+    extinction_correction::ExtinctionCorrectionView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
