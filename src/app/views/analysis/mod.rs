@@ -52,6 +52,7 @@ views! {
     pairwise_distances::PairwiseDistancesView,
     angular_distances::AngularDistancesView,
     extinction_correction::ExtinctionCorrectionView,
+    phase_fold::PhaseFoldView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
