@@ -53,6 +53,7 @@ views! {
     angular_distances::AngularDistancesView,
     extinction_correction::ExtinctionCorrectionView,
     phase_fold::PhaseFoldView,
+    cross_match::CrossMatchView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
