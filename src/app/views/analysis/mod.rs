@@ -54,6 +54,7 @@ views! {
     extinction_correction::ExtinctionCorrectionView,
     phase_fold::PhaseFoldView,
     cross_match::CrossMatchView,
+    observation_batch::ObservationBatchView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
