@@ -17,6 +17,15 @@ use rayon::prelude::*;
 
 pub struct AngularDistances;
 
+/// Artifact: the N×N matrix of angular distances (degrees).
+pub const DISTANCES: &str = "distances";
+/// Summary: the smallest distance off the diagonal (degrees).
+pub const MIN_OFFDIAG_DEG: &str = "min_offdiag_deg";
+/// Summary: the mean distance off the diagonal (degrees).
+pub const MEAN_OFFDIAG_DEG: &str = "mean_offdiag_deg";
+/// Summary: the largest distance (degrees).
+pub const MAX_DEG: &str = "max_deg";
+
 /// N×N f64: 16,000 sources is a 2 GB matrix; more is refused.
 pub const MAX_SOURCES: usize = 16_000;
 /// Tile edge of the mirror (transpose) pass.
@@ -107,12 +116,12 @@ impl Analysis for AngularDistances {
             .map_err(|e| Error::input(format!("distance matrix shape: {e}")))?;
         Ok(Output::new()
             .sum("n_sources", n)
-            .sum("min_offdiag_deg", min)
-            .sum("max_deg", max)
-            .sum("mean_offdiag_deg", mean)
+            .sum(MIN_OFFDIAG_DEG, min)
+            .sum(MAX_DEG, max)
+            .sum(MEAN_OFFDIAG_DEG, mean)
             // Naive and the table form round differently; near-antipodal pairs are where
             // haversine is ill-conditioned (d asin(sqrt a) blows up as a -> 1).
-            .f64("distances", m.into_dyn(), Tolerance::Rel(1e-9)))
+            .f64(DISTANCES, m.into_dyn(), Tolerance::Rel(1e-9)))
     }
 }
 

@@ -19,6 +19,15 @@ use ndarray::Array2;
 
 pub struct CrossMatch;
 
+/// Summary: how many rows of catalog 1 have a match.
+pub const N_MATCHES: &str = "n_matches";
+/// Summary: the fraction of catalog 1 matched.
+pub const MATCH_FRACTION: &str = "match_fraction";
+/// Summary: the match radius (arcsec).
+pub const RADIUS_ARCSEC: &str = "radius_arcsec";
+/// Summary: the median separation of the matches (arcsec).
+pub const MEDIAN_SEP_ARCSEC: &str = "median_sep_arcsec";
+
 /// Artifact: the nearest match of each row of the first catalog, a table of idx1, idx2
 /// (-1 when none within the radius) and separation.
 pub const MATCHES: &str = "matches";
@@ -152,12 +161,12 @@ impl Analysis for CrossMatch {
         let median = if n == 0 { f64::NAN } else { sorted[n / 2] };
         let max = sorted.last().copied().unwrap_or(f64::NAN);
         Ok(Output::new()
-            .sum("n_matches", n)
+            .sum(N_MATCHES, n)
             .sum("n_catalog1", c1.len())
             .sum("n_catalog2", c2.len())
-            .sum("match_fraction", n as f64 / c1.len() as f64)
-            .sum("radius_arcsec", radius)
-            .sum("median_sep_arcsec", median)
+            .sum(MATCH_FRACTION, n as f64 / c1.len() as f64)
+            .sum(RADIUS_ARCSEC, radius)
+            .sum(MEDIAN_SEP_ARCSEC, median)
             .sum("max_sep_arcsec", max)
             .table(
                 MATCHES,

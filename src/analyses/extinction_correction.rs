@@ -20,6 +20,15 @@ use rayon::prelude::*;
 
 pub struct ExtinctionCorrection;
 
+/// Artifact: every star's corrected magnitude (its input magnitude when blue).
+pub const CORRECTED_MAG: &str = "corrected_mag";
+/// Summary: stars corrected (colour ≥ 0).
+pub const CORRECTED_STARS: &str = "corrected_stars";
+/// Summary: blue stars (colour < 0), left uncorrected.
+pub const BLUE_UNCORRECTED: &str = "blue_uncorrected";
+/// Summary: the mean shift mag − corrected (mag).
+pub const MEAN_EXTINCTION_MAG: &str = "mean_extinction_mag";
+
 /// The chapter's colour–extinction slope: A_V = 0.574 · colour.
 pub const AV_PER_COLOR: f64 = 0.574;
 /// Stars per cancellation check.
@@ -136,12 +145,12 @@ impl Analysis for ExtinctionCorrection {
         ctx.progress(1.0);
         Ok(Output::new()
             .sum("stars", corrected.len())
-            .sum("corrected_stars", n_corr)
-            .sum("blue_uncorrected", corrected.len() - n_corr)
-            .sum("mean_extinction_mag", shift)
+            .sum(CORRECTED_STARS, n_corr)
+            .sum(BLUE_UNCORRECTED, corrected.len() - n_corr)
+            .sum(MEAN_EXTINCTION_MAG, shift)
             .sum("r_v", r_v)
             .f64(
-                "corrected_mag",
+                CORRECTED_MAG,
                 Array1::from(corrected).into_dyn(),
                 Tolerance::Exact,
             ))

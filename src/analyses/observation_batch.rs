@@ -25,6 +25,13 @@ use rayon::prelude::*;
 
 pub struct ObservationBatch;
 
+/// Artifact: every frame's sources in one table, its first column the frame index.
+pub const SOURCES: &str = "sources";
+/// Artifact: how many sources each frame has.
+pub const SOURCES_PER_FRAME: &str = "sources_per_frame";
+/// Summary: sources found in all frames.
+pub const N_SOURCES: &str = "n_sources";
+
 const CAL_SEED: u64 = 0x0DA7_F1A7;
 
 /// Largest total pixel count of a batch this analysis accepts.
@@ -217,12 +224,12 @@ impl Analysis for ObservationBatch {
         Ok(Output::new()
             .sum("n_frames", n)
             .sum("frame_shape", vec![rows, cols])
-            .sum("n_sources", total)
+            .sum(N_SOURCES, total)
             .sum("sources_per_frame", total as f64 / n as f64)
             .sum("frames_per_s", n as f64 / secs.max(1e-12))
             .sum("calibrated", calibrate)
-            .i64("sources_per_frame", counts.into_dyn())
-            .table("sources", &columns, table, Tolerance::Rel(1e-12)))
+            .i64(SOURCES_PER_FRAME, counts.into_dyn())
+            .table(SOURCES, &columns, table, Tolerance::Rel(1e-12)))
     }
 }
 

@@ -15,6 +15,17 @@ use rayon::prelude::*;
 
 pub struct PairwiseDistances;
 
+/// Artifact: every pairwise distance, condensed (i < j).
+pub const DISTANCES: &str = "distances";
+/// Summary: how many pairs, N(N-1)/2.
+pub const N_PAIRS: &str = "n_pairs";
+/// Summary: the smallest distance.
+pub const MIN_DISTANCE: &str = "min_distance";
+/// Summary: the mean distance.
+pub const MEAN_DISTANCE: &str = "mean_distance";
+/// Summary: the largest distance.
+pub const MAX_DISTANCE: &str = "max_distance";
+
 /// Largest N accepted: N(N-1)/2 f64s must stay a sane allocation (50,000 -> 10 GB).
 const MAX_POINTS: usize = 50_000;
 
@@ -115,11 +126,11 @@ impl Analysis for PairwiseDistances {
         let mean = sum / m as f64;
         ctx.progress(1.0);
         Ok(Output::new()
-            .sum("n_pairs", m)
-            .sum("min_distance", min)
-            .sum("max_distance", max)
-            .sum("mean_distance", mean)
-            .f64("distances", Array1::from(d).into_dyn(), Tolerance::Exact))
+            .sum(N_PAIRS, m)
+            .sum(MIN_DISTANCE, min)
+            .sum(MAX_DISTANCE, max)
+            .sum(MEAN_DISTANCE, mean)
+            .f64(DISTANCES, Array1::from(d).into_dyn(), Tolerance::Exact))
     }
 }
 

@@ -17,6 +17,17 @@ use std::cmp::Ordering;
 
 pub struct PhaseFold;
 
+/// Artifact: the points sorted by phase (phase, value, time).
+pub const FOLDED: &str = "folded";
+/// Artifact: the mean curve in phase bins (phase, mean, std, count).
+pub const BINNED: &str = "binned";
+/// Summary: the period folded at.
+pub const PERIOD: &str = "period";
+/// Summary: the epoch of phase 0.
+pub const EPOCH: &str = "epoch";
+/// Summary: half the range of the binned means.
+pub const BINNED_SEMI_AMPLITUDE: &str = "binned_semi_amplitude";
+
 /// Phase in [0, 1) of time `t` for `period` and `epoch`, as the chapter computes it.
 #[inline]
 pub fn phase(t: f64, period: f64, epoch: f64) -> f64 {
@@ -265,11 +276,11 @@ impl Analysis for PhaseFold {
         }
         Ok(Output::new()
             .sum("n_points", n)
-            .sum("period", period)
-            .sum("epoch", epoch)
+            .sum(PERIOD, period)
+            .sum(EPOCH, epoch)
             .sum("bins", bins)
             .sum(
-                "binned_semi_amplitude",
+                BINNED_SEMI_AMPLITUDE,
                 if amp.is_finite() {
                     amp.into()
                 } else {
@@ -278,13 +289,13 @@ impl Analysis for PhaseFold {
             )
             .sum("warnings", warnings)
             .table(
-                "folded",
+                FOLDED,
                 &["phase", "value", "time"],
                 folded,
                 Tolerance::Exact,
             )
             .table(
-                "binned",
+                BINNED,
                 &["phase", "mean", "std", "count"],
                 binned,
                 Tolerance::Rel(1e-12),

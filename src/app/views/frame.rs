@@ -25,12 +25,29 @@ pub(super) struct TexKey {
 
 /// The CCD image with stretch, limits, colormap, hover readout and sources on top.
 pub(super) fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: Option<&Output>) {
+    let sources = out.and_then(|o| o.table_of(ccd_pipeline::SOURCES));
+    display_controls_ui(ui, st);
+    frame_image_ui(ui, st, f, out, sources);
+}
+
+/// A sources table: its column names and rows (one source a row).
+pub(crate) type SourceTable<'a> = (&'a [String], &'a Array2<f64>);
+
+/// The frame view without its display controls, with the sources to draw given apart
+/// from the output whose 2-D arrays are offered as layers (a batch's result holds every
+/// frame's sources in one table).
+pub(crate) fn frame_image_ui(
+    ui: &mut egui::Ui,
+    st: &mut ViewerState,
+    f: &Frame,
+    out: Option<&Output>,
+    sources: Option<SourceTable<'_>>,
+) {
     let (rows, cols) = f.data.dim();
     let Some(pixels) = f.data.as_slice() else {
         ui.label("frame is not contiguous");
         return;
     };
-    display_controls_ui(ui, st);
     let layers = image_layers(out);
     layer_picker_ui(ui, st, &layers);
     let layer = layers.iter().find(|(n, _)| *n == st.layer).map(|l| l.1);
@@ -53,9 +70,7 @@ pub(super) fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: 
     let Some((_, tex, (lo, hi), step)) = &st.texture else {
         return;
     };
-    let sources = out
-        .and_then(|o| o.table_of(ccd_pipeline::SOURCES))
-        .filter(|_| st.show_sources);
+    let sources = sources.filter(|_| st.show_sources);
     let resp = Plot::new("frame")
         .data_aspect(1.0)
         .x_axis_label("column (x)")
@@ -100,7 +115,7 @@ pub(super) fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: 
 }
 
 /// The stretch, limits and colormap pickers and the sources switch.
-fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
+pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
     ui.horizontal_wrapped(|ui| {
         egui::ComboBox::from_label("stretch")
             .selected_text(st.stretch.name())

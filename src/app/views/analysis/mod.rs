@@ -46,7 +46,15 @@ macro_rules! views {
     };
 }
 
+mod common;
+
 views! {
+    pairwise_distances::PairwiseDistancesView,
+    angular_distances::AngularDistancesView,
+    extinction_correction::ExtinctionCorrectionView,
+    phase_fold::PhaseFoldView,
+    cross_match::CrossMatchView,
+    observation_batch::ObservationBatchView,
     spectrum_pipeline::SpectrumPipelineView,
     ccd_pipeline::CcdPipelineView,
     period_search::PeriodSearchView,
