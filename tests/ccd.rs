@@ -31,6 +31,10 @@ fn frame(data: Array2<f64>) -> Dataset {
     })
 }
 
+/// The chapter's global mean + k·σ threshold (the golden scipy outputs are that mode's;
+/// the analysis defaults to the SExtractor-like mode).
+const THRESHOLD: &[(&str, &str)] = &[("detect", "threshold")];
+
 fn run(id: &str, v: Variant, d: &Dataset, given: &[(&str, &str)]) -> Output {
     let a = analysis::find(id).expect("registered");
     let given: Vec<(String, String)> = given
@@ -78,7 +82,7 @@ fn ccd_pipeline_matches_scipy_golden_on_f64_frame() {
     assert_eq!(want_src.nrows(), 40);
     let mut outs = Vec::new();
     for v in ALL_VARIANTS {
-        let o = run("ccd-pipeline", v, &d, &[]);
+        let o = run("ccd-pipeline", v, &d, THRESHOLD);
         assert_eq!(f64_art(&o, "cleaned"), want_clean, "{v}: cleaned");
         assert_eq!(i32_art(&o, "labels"), want_labels, "{v}: labels");
         assert_eq!(o.summary_f64("n_sources"), Some(40.0), "{v}");
@@ -111,7 +115,12 @@ fn ccd_pipeline_matches_scipy_golden_on_f64_frame() {
 fn eight_connectivity_also_finds_40_sources() {
     let d = frame(npy_f64("ccd_frame.npy"));
     for v in ALL_VARIANTS {
-        let o = run("ccd-pipeline", v, &d, &[("connectivity", "8")]);
+        let o = run(
+            "ccd-pipeline",
+            v,
+            &d,
+            &[("detect", "threshold"), ("connectivity", "8")],
+        );
         assert_eq!(o.summary_f64("n_sources"), Some(40.0), "{v}");
     }
 }
@@ -141,7 +150,7 @@ fn ccd_pipeline_on_int16_frame_finds_the_same_sources() {
         stored: Dtype::I16,
     });
     for v in ALL_VARIANTS {
-        let o = run("ccd-pipeline", v, &d, &[]);
+        let o = run("ccd-pipeline", v, &d, THRESHOLD);
         let clean = f64_art(&o, "cleaned");
         let gold = npy_f64("ccd_median3.npy").into_dyn();
         let md = clean
@@ -407,10 +416,10 @@ fn golden_fits_files_through_the_loader() {
     let f64_fits = load(&golden("ccd_frame_f64.fits")).expect("load f64 fits");
     let i16_fits = load(&golden("ccd_frame_i16.fits")).expect("load i16 fits");
     for v in ALL_VARIANTS {
-        let o = run("ccd-pipeline", v, &f64_fits.data, &[]);
+        let o = run("ccd-pipeline", v, &f64_fits.data, THRESHOLD);
         assert_eq!(f64_art(&o, "cleaned"), want_clean, "{v}");
         assert_eq!(i32_art(&o, "labels"), want_labels, "{v}");
-        let o = run("ccd-pipeline", v, &i16_fits.data, &[]);
+        let o = run("ccd-pipeline", v, &i16_fits.data, THRESHOLD);
         assert_eq!(i32_art(&o, "labels"), want_labels, "{v} (int16 FITS)");
         assert_eq!(o.summary_f64("n_sources"), Some(40.0));
     }

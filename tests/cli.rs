@@ -244,23 +244,11 @@ fn golden_spectrum_pipeline_from_csv() {
 #[test]
 fn ngc5548_lines_at_the_galaxy_redshift() {
     // window=101 pixels (about 85 Å at 5000 Å on this log-linear grid) and k=3.
-    let o = astroperf(&[
-        "run",
+    let sum = &run_summary(
         "spectrum-pipeline",
-        "--input",
-        s(&data("real/fast_ngc5548.fits")),
-        "--param",
-        "window=101",
-        "--param",
-        "k=3",
-        "--json",
-        "--repeat",
-        "1",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
-    assert_eq!(v["agree"], true);
-    let sum = &v["runs"][0]["summary"];
+        "real/fast_ngc5548.fits",
+        &["--param", "window=101", "--param", "k=3"],
+    );
     let lines: Vec<f64> = sum["line_wavelengths"]
         .as_array()
         .expect("line_wavelengths")
@@ -277,6 +265,69 @@ fn ngc5548_lines_at_the_galaxy_redshift() {
     }
     let zf = sum["redshift"].as_f64().expect("redshift");
     assert!((zf - z).abs() < 0.001, "redshift {zf} vs {z}");
+}
+
+/// `run` on one input with the analysis' defaults: the first run's summary.
+fn default_summary(id: &str, input: &str) -> serde_json::Value {
+    run_summary(id, input, &[])
+}
+
+/// `run` on one input with `extra` arguments: the first run's summary (all variants
+/// agreeing).
+fn run_summary(id: &str, input: &str, extra: &[&str]) -> serde_json::Value {
+    let path = data(input);
+    let mut args = vec!["run", id, "--input", s(&path), "--json", "--repeat", "1"];
+    args.extend(["--warmup", "0"]);
+    args.extend(extra);
+    let o = astroperf(&args);
+    assert_eq!(o.status.code(), Some(0), "{id} {input}: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["agree"], true, "{id} {input}");
+    v["runs"][0]["summary"].clone()
+}
+
+/// The defaults give an astronomer's catalog on a real frame: SExtractor lists 68 sources
+/// on the ESO frame (tests/data/real/eso_ntt_emmi_R.sextractor.cat); within 15%.
+#[test]
+fn ccd_pipeline_defaults_on_the_eso_frame_give_a_sextractor_like_catalog() {
+    let sum = default_summary("ccd-pipeline", "real/eso_ntt_emmi_R.fits");
+    let n = sum["n_sources"].as_f64().expect("n_sources");
+    assert!((60.0..=78.0).contains(&n), "{n} sources (SExtractor: 68)");
+    assert_eq!(sum["detect"], "background");
+}
+
+#[test]
+fn sunspots_defaults_give_the_eleven_year_cycle_in_years() {
+    let sum = default_summary("period-search", "real/sunspots_yearly.csv");
+    let p = sum["best_period"].as_f64().expect("best_period");
+    assert!((p - 11.0).abs() <= 1.0, "{p} yr");
+    assert_eq!(sum["time_unit"], "yr");
+    assert_eq!(sum["nyquist_frequency"].as_f64(), Some(0.5));
+}
+
+#[test]
+fn the_default_spectrum_has_three_lines_and_every_peak_in_lines_csv() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let o = astroperf(&[
+        "run",
+        "spectrum-pipeline",
+        "--json",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        s(out.path()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let sum = &v["runs"][0]["summary"];
+    assert_eq!(sum["n_lines"], 3, "{sum}");
+    let n_peaks = sum["n_peaks"].as_u64().expect("n_peaks");
+    assert!(n_peaks >= 3, "{sum}");
+    let csv = std::fs::read_to_string(out.path().join("lines.csv")).expect("lines.csv");
+    assert_eq!(csv.lines().next(), Some("index,wavelength,height,line"));
+    assert_eq!(csv.lines().count() as u64, 1 + n_peaks);
 }
 
 #[test]

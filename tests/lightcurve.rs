@@ -42,6 +42,7 @@ fn golden_curve(with_errors: bool) -> Dataset {
         value: m.column(1).to_owned(),
         error: with_errors.then(|| m.column(2).to_owned()),
         magnitudes: false,
+        labels: Default::default(),
     })
 }
 
@@ -51,6 +52,22 @@ const GOLDEN_PERIOD: f64 = 3.700_393_74;
 fn run(a: &dyn Analysis, v: Variant, d: &Dataset, p: &Params) -> Output {
     a.run(v, d, p, &Ctx::detached(2))
         .unwrap_or_else(|e| panic!("{} {v}: {e}", a.id()))
+}
+
+/// The false-alarm probability; one that underflows a double is reported as "< 1e-300"
+/// (read here as 0), never as a bare 0.
+fn fap_of(o: &Output) -> f64 {
+    match &o.summary["false_alarm_probability"] {
+        serde_json::Value::String(s) => {
+            assert_eq!(s, "< 1e-300");
+            0.0
+        }
+        v => {
+            let f = v.as_f64().expect("fap");
+            assert!(f > 0.0, "an underflow must not read as 0");
+            f
+        }
+    }
 }
 
 fn column(o: &Output, table: &str, col: usize) -> Vec<f64> {
@@ -93,7 +110,7 @@ fn exact_lomb_scargle_equals_astropy_in_every_variant() {
             let bp = o.summary_f64("best_period").expect("best_period");
             assert!((bp - GOLDEN_PERIOD).abs() < 1e-7, "{v}: best period {bp}");
             assert!((o.summary_f64("peak_power").expect("peak") - 0.66304).abs() < 1e-5);
-            let fap = o.summary_f64("false_alarm_probability").expect("fap");
+            let fap = fap_of(o);
             assert!(
                 (0.0..1e-100).contains(&fap),
                 "a 0.66 peak over 2000 points: {fap}"
@@ -199,6 +216,7 @@ fn read_macho(rel: &str) -> LightCurve {
         value: y.into(),
         error: Some(e.into()),
         magnitudes: true,
+        labels: Default::default(),
     }
 }
 
@@ -216,7 +234,7 @@ fn macho_star_period_on_the_automatic_grid() {
         let bp = outs[0].summary_f64("best_period").expect("best");
         // auto grid step 1/(5·2723 d): period resolution ~6e-5 d at 0.937 d
         assert!((bp - 0.936967).abs() < 1e-4, "{method}: {bp}");
-        let fap = outs[0].summary_f64("false_alarm_probability").expect("fap");
+        let fap = fap_of(&outs[0]);
         assert!(fap < 1e-10, "{method}: FAP {fap}");
     }
 }
@@ -237,6 +255,7 @@ fn sunspot_cycle_is_about_eleven_years() {
         value: y.into(),
         error: None,
         magnitudes: false,
+        labels: Default::default(),
     });
     let a = search();
     for method in ["lomb-scargle", "lomb-scargle-fast", "pdm"] {
@@ -248,6 +267,40 @@ fn sunspot_cycle_is_about_eleven_years() {
         let bp = outs[0].summary_f64("best_period").expect("best");
         assert!((bp - 11.0).abs() < 0.5, "{method}: {bp} yr");
     }
+}
+
+/// With the defaults (automatic grid) the yearly sampling caps the grid at its Nyquist
+/// frequency, 0.5/yr: the 11-year cycle, not the 0.478-yr alias above it; the file's
+/// YEAR column gives the unit.
+#[test]
+fn sunspots_with_the_defaults_in_years() {
+    let l = astroperf::data::load::load(&data("real/sunspots_yearly.csv")).expect("load");
+    let Dataset::LightCurve(c) = &l.data else {
+        panic!("sunspots should load as a light curve")
+    };
+    assert_eq!(c.labels.time_unit.as_deref(), Some("yr"));
+    assert_eq!(c.labels.time_axis(), "YEAR (yr)");
+    let a = search();
+    let p = params(a, &[]);
+    let outs: Vec<Output> = ALL_VARIANTS
+        .iter()
+        .map(|&v| run(a, v, &l.data, &p))
+        .collect();
+    for o in &outs[1..] {
+        outs[0].agrees_with(o).expect("agree");
+    }
+    let o = &outs[0];
+    let bp = o.summary_f64("best_period").expect("best");
+    assert!((bp - 11.0).abs() <= 1.0, "{bp} yr");
+    assert_eq!(o.summary_f64("fmax"), Some(0.5));
+    assert_eq!(o.summary["time_unit"], "yr");
+    assert_eq!(o.summary["warnings"], serde_json::json!([]));
+    fap_of(o);
+    // the old automatic grid (up to 2.5/yr) picks the alias, and says so
+    let p = params(a, &[("fmax", "2.508")]);
+    let o = run(a, Variant::Vectorized, &l.data, &p);
+    let w = o.summary["warnings"].to_string();
+    assert!(w.contains("Nyquist") && w.contains("alias"), "{w}");
 }
 
 #[test]
@@ -290,6 +343,7 @@ fn bad_light_curves_are_rejected_clearly() {
             value: y.into(),
             error: None,
             magnitudes: false,
+            labels: Default::default(),
         })
     };
     let msg = |d: &Dataset, p: &Params| a.validate(d, p).expect_err("must fail").to_string();

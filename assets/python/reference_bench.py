@@ -662,9 +662,22 @@ def w_ccd(e, a, args):
     return spec, impls
 
 
+def nyquist_of_regular(t):
+    """1/(2*step) when every positive interval is a whole number of the smallest (within
+    1e-3 of a step), as sampling.rs's regular_step; infinity for irregular sampling."""
+    d = np.diff(np.sort(t))
+    d = d[d > 0]
+    if d.size < 2:
+        return np.inf
+    step = d.min()
+    m = d / step
+    return 0.5 / step if np.all(np.abs(m - np.round(m)) < 1e-3) else np.inf
+
+
 def ls_grid(t, pr):
     """The trial frequencies astroperf uses: explicit fmin/fmax/n, else astropy's
-    autofrequency rule (5 samples per peak, Nyquist factor 5) as period_search.rs has it."""
+    autofrequency rule (5 samples per peak, Nyquist factor 5) as period_search.rs has it,
+    the automatic fmax at most the Nyquist frequency of regularly sampled times."""
     baseline = float(t.max() - t.min())
     df = 1.0 / (5.0 * baseline)
 
@@ -673,7 +686,7 @@ def ls_grid(t, pr):
         return None if v in (None, "auto") else float(v)
 
     fmin = opt("fmin") or 0.5 * df
-    fmax = opt("fmax") or 2.5 * t.size / baseline
+    fmax = opt("fmax") or min(2.5 * t.size / baseline, nyquist_of_regular(t))
     n = opt("n")
     n = int(n) if n else max(2, int(1 + round((fmax - fmin) / df)))
     return np.linspace(fmin, fmax, n)

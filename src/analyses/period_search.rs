@@ -12,7 +12,11 @@
 //! * `lomb-scargle-fast` — Press & Rybicki's extirpolation + FFT approximation.
 //!
 //! Trial frequencies are `np.linspace(fmin, fmax, n)`; unset, they follow astropy's
-//! `autofrequency` (5 samples per peak, Nyquist factor 5).
+//! `autofrequency` (5 samples per peak, Nyquist factor 5), except that for regularly
+//! sampled data (yearly sunspot numbers) the automatic `fmax` stops at the sampling's
+//! Nyquist frequency 1/(2·step): above it every peak is an alias of one below. The
+//! summary warns when the best peak has a strong partner at an alias f ± k·fs of a
+//! frequency fs at which the sampling repeats (see [`crate::kernels::periodogram::sampling`]).
 
 use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::work::F64;
@@ -23,6 +27,7 @@ use crate::engine::{
 use crate::kernels::periodogram::chi2_fold::chi2_fold;
 use crate::kernels::periodogram::lomb_scargle::{self as ls, FastImpl, FastOptions, Prepared};
 use crate::kernels::periodogram::pdm::pdm;
+use crate::kernels::periodogram::sampling::{self, Alias};
 use crate::kernels::periodogram::Grid;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -33,7 +38,7 @@ pub struct PeriodSearch;
 /// Artifact: power (or θ / χ²) per trial frequency, a table whose first column is the
 /// frequency.
 pub const PERIODOGRAM: &str = "periodogram";
-/// Summary key: the best period of the first curve (days).
+/// Summary key: the best period of the first curve (in `time_unit`, days if unstated).
 pub const BEST_PERIOD: &str = "best_period";
 
 /// Most cycles across the baseline at fmax for which trial phases stay accurate.
@@ -152,7 +157,18 @@ pub fn clean_curve(lc: &LightCurve, use_errors: bool, name: &str) -> Result<Clea
     })
 }
 
-/// The trial frequencies: given values, else astropy's autofrequency rule.
+/// The Nyquist frequency 1/(2·step) when every curve is regularly sampled (the largest
+/// over a batch, so that no curve loses part of its band); `None` otherwise.
+pub fn nyquist_of(curves: &[CleanCurve]) -> Option<f64> {
+    curves
+        .iter()
+        .map(|c| sampling::regular_step(&c.t).map(|d| 0.5 / d))
+        .try_fold(0.0, |acc: f64, f| f.map(|f| acc.max(f)))
+        .filter(|f| *f > 0.0)
+}
+
+/// The trial frequencies: given values, else astropy's autofrequency rule, with the
+/// automatic fmax at most the Nyquist frequency of regular sampling.
 pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
     let baseline = curves
         .iter()
@@ -161,7 +177,10 @@ pub fn resolve_grid(params: &Params, curves: &[CleanCurve]) -> Result<Grid> {
     let npts = curves.iter().map(|c| c.t.len()).max().unwrap_or(0) as f64;
     let df_auto = 1.0 / (5.0 * baseline);
     let fmin = params.opt_f64("fmin").unwrap_or(0.5 * df_auto);
-    let fmax = params.opt_f64("fmax").unwrap_or(2.5 * npts / baseline);
+    let fmax = params.opt_f64("fmax").unwrap_or_else(|| {
+        let astropy = 2.5 * npts / baseline;
+        nyquist_of(curves).map_or(astropy, |nyq| astropy.min(nyq))
+    });
     if fmin.is_nan() || fmin <= 0.0 || !fmin.is_finite() {
         return Err(Error::param(format!("fmin must be positive, not {fmin}")));
     }
@@ -253,6 +272,8 @@ fn span(t: impl Iterator<Item = f64>) -> f64 {
 
 struct Setup {
     method: Method,
+    /// The first curve's time unit, when its file states it.
+    time_unit: Option<String>,
     curves: Vec<CleanCurve>,
     grid: Grid,
     bins: usize,
@@ -301,6 +322,7 @@ fn setup(a: &PeriodSearch, input: &Dataset, params: &Params) -> Result<Setup> {
     }
     Ok(Setup {
         method,
+        time_unit: raw[0].labels.time_unit.clone(),
         curves,
         grid,
         bins,
@@ -349,7 +371,7 @@ impl Analysis for PeriodSearch {
             ),
             ParamSpec::auto_float(
                 "fmax",
-                "highest trial frequency; auto: 5 × the average Nyquist frequency N/(2·baseline)",
+                "highest trial frequency; auto: 5 × the average Nyquist frequency N/(2·baseline), but at most the Nyquist frequency 1/(2·step) of regularly sampled data",
                 0.0,
                 1.0e12,
             ),
@@ -625,6 +647,10 @@ fn summary(
         .sum("fmax", s.grid.fmax)
         .sum("best_frequency", num(best_f))
         .sum(BEST_PERIOD, num(1.0 / best_f));
+    if let Some(u) = &s.time_unit {
+        // the unit of best_period (and 1/unit of the frequencies), as the file states it
+        out = out.sum("time_unit", u.as_str());
+    }
     match s.method {
         Method::Ls | Method::LsFast => {
             out = out.sum("peak_power", num(best_v));
@@ -632,7 +658,7 @@ fn summary(
                 if let Some(p) = prep0 {
                     out = out.sum(
                         "false_alarm_probability",
-                        num(ls::fap_baluev(best_v, s.grid.fmax, p)),
+                        fap_value(ls::fap_baluev(best_v, s.grid.fmax, p)),
                     );
                 }
             }
@@ -667,7 +693,107 @@ fn summary(
             .collect();
         out = out.sum("best_periods", best_periods);
     }
-    Ok(out.sum("warnings", warnings(&s.curves)))
+    let nyquist = nyquist_of(&s.curves);
+    if let Some(nyq) = nyquist {
+        out = out
+            .sum("sampling_step", 0.5 / nyq)
+            .sum("nyquist_frequency", nyq);
+    }
+    let mut warn = warnings(&s.curves);
+    if !batch {
+        warn.extend(alias_warnings(s, found, nyquist));
+    }
+    Ok(out.sum("warnings", warn))
+}
+
+/// The false-alarm probability as a number, or, when it underflows to 0, the honest
+/// "< 1e-300" (a probability too small for a double, not an impossible peak).
+fn fap_value(fap: f64) -> serde_json::Value {
+    if fap == 0.0 {
+        "< 1e-300".into()
+    } else {
+        num(fap)
+    }
+}
+
+/// One cycle per time unit (the day of ground-based nights, the year of yearly data) when
+/// the spectral window there is strong and it is not the regular step's 1/step already.
+fn window_frequency(t: &[f64], nyquist: Option<f64>) -> Option<f64> {
+    let regular = nyquist.is_some_and(|n| (2.0 * n - 1.0).abs() < 1e-9);
+    (!regular && sampling::window_power(t, 1.0) >= sampling::STRONG_WINDOW).then_some(1.0)
+}
+
+/// Warnings about the best peak of the first curve: above the Nyquist frequency of its
+/// regular sampling (an explicit fmax), at a multiple of a sampling frequency, or with a
+/// strong partner at an alias f ± k·fs (Lomb-Scargle only: its power compares).
+fn alias_warnings(s: &Setup, found: &Found, nyquist: Option<f64>) -> Vec<String> {
+    let Some(best) = found.best[0] else {
+        return Vec::new();
+    };
+    let fb = found.freqs[best];
+    let mut w = Vec::new();
+    if let Some(nyq) = nyquist.filter(|n| fb > *n) {
+        w.push(format!(
+            "the best frequency {fb:.6} is above the Nyquist frequency {nyq:.6} of the regular sampling (step {:.6}): it is an alias of one below; search up to fmax = {nyq:.6}",
+            0.5 / nyq
+        ));
+    }
+    let window = window_frequency(&s.curves[0].t, nyquist);
+    let fs: Vec<f64> = nyquist.map(|n| 2.0 * n).into_iter().chain(window).collect();
+    for f in &fs {
+        let k = (fb / f).round();
+        if k >= 1.0 && (fb - k * f).abs() <= 3.0 * s.grid.df() {
+            w.push(format!(
+                "the best period {:.6} is {k:.0} × the sampling period {:.6}: likely the sampling itself, not the source",
+                1.0 / fb,
+                1.0 / f
+            ));
+        }
+    }
+    if s.method.maximize() {
+        for a in sampling::aliases(&found.freqs, &found.values[0], best, &fs) {
+            w.push(alias_text(fb, &a));
+        }
+    }
+    // Aliases through a repeating (not regular) sampling that the grid did not reach: the
+    // true frequency may be one of them. (Above a regular sampling's Nyquist frequency
+    // aliases cannot be told apart at all; the grid stops there by convention.)
+    if let Some(f) = window {
+        let unsearched: Vec<f64> = [f - fb, f + fb]
+            .into_iter()
+            .filter(|a| *a > s.grid.fmax)
+            .collect();
+        if !unsearched.is_empty() {
+            let list = |g: &dyn Fn(f64) -> f64| {
+                unsearched
+                    .iter()
+                    .map(|a| format!("{:.6}", g(*a)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            w.push(format!(
+                "the sampling repeats at frequency {f} (spectral window {:.2}), so the best peak's aliases at {} (periods {}) look alike to the data; they lie above fmax {:.6}, unsearched: set fmax above them to compare",
+                sampling::window_power(&s.curves[0].t, f),
+                list(&|a| a),
+                list(&|a| 1.0 / a),
+                s.grid.fmax
+            ));
+        }
+    }
+    w
+}
+
+fn alias_text(fb: f64, a: &Alias) -> String {
+    format!(
+        "the best peak (frequency {fb:.6}, period {:.6}) may be an alias: the sampling repeats at frequency {:.6}, and the peak at |{fb:.6} ± {}×{:.6}| = {:.6} (period {:.6}) has {:.0}% of its power",
+        1.0 / fb,
+        a.sampling,
+        a.k,
+        a.sampling,
+        a.frequency,
+        1.0 / a.frequency,
+        100.0 * a.ratio
+    )
 }
 
 /// Warnings about points dropped or sorted before the search.
@@ -848,6 +974,7 @@ mod tests {
                 value: y.into(),
                 error: None,
                 magnitudes: false,
+                labels: Default::default(),
             })
         };
         let e = PeriodSearch
@@ -877,6 +1004,48 @@ mod tests {
         assert!(w.contains("dropped 1") && w.contains("sorted"), "{w}");
         assert_eq!(o.summary_f64("n_points"), Some(199.0));
         assert!(PeriodSearch.validate(&Dataset::None, &p).is_err());
+    }
+
+    #[test]
+    fn auto_grid_stops_at_the_nyquist_frequency_of_regular_sampling() {
+        let t: Vec<f64> = (0..300).map(f64::from).collect();
+        let y: Vec<f64> = t.iter().map(|t| (t / 11.0 * std::f64::consts::TAU).sin()).collect();
+        let c = LightCurve {
+            time: t.into(),
+            value: y.into(),
+            error: None,
+            magnitudes: false,
+            labels: Default::default(),
+        };
+        let c = clean_curve(&c, false, "x").expect("clean");
+        let g = resolve_grid(&params(&[]), std::slice::from_ref(&c)).expect("grid");
+        assert_eq!(g.fmax, 0.5);
+        // an explicit fmax is kept, and a peak above the Nyquist frequency is warned about
+        let d = Dataset::LightCurve(LightCurve {
+            time: c.t.clone().into(),
+            value: c.y.clone().into(),
+            error: None,
+            magnitudes: false,
+            labels: Default::default(),
+        });
+        let ctx = Ctx::detached(1);
+        let o = PeriodSearch
+            .run(Variant::Vectorized, &d, &params(&[]), &ctx)
+            .expect("run");
+        let bp = o.summary_f64("best_period").expect("best");
+        assert!((bp - 11.0).abs() < 0.2, "{bp}");
+        assert_eq!(o.summary_f64("nyquist_frequency"), Some(0.5));
+        assert_eq!(o.summary["warnings"], serde_json::json!([]));
+        let o = PeriodSearch
+            .run(
+                Variant::Vectorized,
+                &d,
+                &params(&[("fmin", "0.95"), ("fmax", "1.2")]),
+                &ctx,
+            )
+            .expect("run");
+        let w = o.summary["warnings"].to_string();
+        assert!(w.contains("above the Nyquist frequency"), "{w}");
     }
 
     #[test]

@@ -548,6 +548,7 @@ mod tests {
             value: vec![1.0].into(),
             error: None,
             magnitudes: false,
+            labels: Default::default(),
         };
         assert!(PhaseFold
             .validate(&Dataset::LightCurve(lc), &params)

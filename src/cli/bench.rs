@@ -177,12 +177,15 @@ fn suite_size(a: &dyn Analysis, chapter: bool) -> usize {
     }
 }
 
-/// Parameters of a bench run: the defaults, except, in the chapter suite, the values the
-/// chapter's workload fixes ([`Analysis::chapter_params`]).
+/// Parameters of a bench run: the defaults, except the values every suite fixes
+/// ([`Analysis::bench_params`]) and, in the chapter suite, the values the chapter's
+/// workload fixes ([`Analysis::chapter_params`]).
 fn bench_params(a: &dyn Analysis, chapter: bool) -> Result<Params> {
     let over = if chapter { a.chapter_params() } else { &[] };
-    let given: Vec<(String, String)> = over
+    let given: Vec<(String, String)> = a
+        .bench_params()
         .iter()
+        .chain(over)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Params::resolve(&a.params(), &given)

@@ -3,7 +3,7 @@
 //! dataset a table's column names and values make (spectrum, light curve, catalog, or a
 //! plain table).
 
-use super::{Catalog, Dataset, LightCurve, Loaded, Spectrum, Table};
+use super::{Catalog, CurveLabels, Dataset, LightCurve, Loaded, Spectrum, Table};
 use crate::sys::available_memory;
 use crate::{Error, Result};
 use ndarray::{Array1, Array2};
@@ -114,6 +114,66 @@ fn norm(name: &str) -> String {
         }
     }
     s.trim().trim_end_matches('_').to_string()
+}
+
+/// The unit a column name states: "flux [e-/s]" or "time (d)" give "e-/s" and "d".
+fn unit_in(name: &str) -> Option<String> {
+    let name = name.trim().trim_matches('"');
+    let (open, close) = match (name.find('['), name.find('(')) {
+        (Some(i), _) => (i, name[i..].find(']').map(|j| i + j)?),
+        (None, Some(i)) => (i, name[i..].find(')').map(|j| i + j)?),
+        (None, None) => return None,
+    };
+    let u = name[open + 1..close].trim();
+    (!u.is_empty()).then(|| u.to_string())
+}
+
+/// A column name without its unit, as the file spells it ("SUNACTIVITY", "flux").
+fn name_without_unit(name: &str) -> String {
+    let name = name.trim().trim_matches('"');
+    let end = name.find(['[', '(']).unwrap_or(name.len());
+    name[..end].trim().to_string()
+}
+
+/// A time unit as axes show it: years "yr", days "d", seconds "s", hours "h"; other
+/// spellings are kept as the file has them.
+fn canonical_time_unit(u: &str) -> String {
+    match u.trim().to_ascii_lowercase().as_str() {
+        "yr" | "year" | "years" | "a" => "yr".into(),
+        "d" | "day" | "days" | "mjd" | "jd" | "bjd" | "hjd" => "d".into(),
+        "s" | "sec" | "second" | "seconds" => "s".into(),
+        "h" | "hr" | "hour" | "hours" => "h".into(),
+        _ => u.trim().to_string(),
+    }
+}
+
+/// The time unit a time column's name states: its bracketed unit, else what the name
+/// implies (YEAR: years; MJD, JD, BJD, HJD: days).
+fn time_unit_of(name: &str) -> Option<String> {
+    if let Some(u) = unit_in(name) {
+        return Some(canonical_time_unit(&u));
+    }
+    let n = norm(name);
+    if n.starts_with("year") || n == "yr" {
+        Some("yr".into())
+    } else if ["mjd", "bjd", "hjd"].iter().any(|p| n.starts_with(p))
+        || n == "jd"
+        || n.starts_with("jd_")
+    {
+        Some("d".into())
+    } else {
+        None
+    }
+}
+
+/// What the time and value columns' names say about a light curve.
+pub(crate) fn curve_labels(time: &str, value: &str, magnitudes: bool) -> CurveLabels {
+    CurveLabels {
+        time_name: Some(name_without_unit(time)).filter(|n| !n.is_empty()),
+        time_unit: time_unit_of(time),
+        value_name: Some(name_without_unit(value)).filter(|n| !n.is_empty()),
+        value_unit: unit_in(value).or_else(|| magnitudes.then(|| "mag".to_string())),
+    }
 }
 
 fn role(name: &str) -> Role {
@@ -258,9 +318,16 @@ pub(crate) fn classify_table(
         };
         if let Some(v) = v {
             facts.push(("time".into(), format!("column '{}'", name(t))));
-            let tn = norm(&columns[t]);
-            if tn.starts_with("year") {
-                facts.push(("time unit".into(), "years (not days)".into()));
+            let labels = curve_labels(&columns[t], &columns[v], magnitudes);
+            if let Some(u) = &labels.time_unit {
+                facts.push((
+                    "time unit".into(),
+                    match u.as_str() {
+                        "yr" => "years (not days)".to_string(),
+                        "d" => "days".to_string(),
+                        other => other.to_string(),
+                    },
+                ));
             }
             facts.push((
                 if magnitudes { "magnitude" } else { "value" }.into(),
@@ -275,6 +342,7 @@ pub(crate) fn classify_table(
                 value: col(v),
                 error: e.map(col),
                 magnitudes,
+                labels,
             });
             return (d, facts);
         }
@@ -337,6 +405,28 @@ pub(crate) fn is_regular_grid(x: ndarray::ArrayView1<f64>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn units_from_column_names() {
+        let l = curve_labels("YEAR", "SUNACTIVITY", false);
+        assert_eq!(l.time_axis(), "YEAR (yr)");
+        assert_eq!(l.value_axis(false), "SUNACTIVITY");
+        assert_eq!(
+            curve_labels("mjd", "mag", true).time_unit.as_deref(),
+            Some("d")
+        );
+        assert_eq!(curve_labels("mjd", "mag", true).value_axis(true), "mag");
+        let l = curve_labels("time [s]", "flux (e-/s)", false);
+        assert_eq!(
+            (l.time_axis(), l.value_axis(false)),
+            ("time (s)".into(), "flux (e-/s)".into())
+        );
+        let l = curve_labels("BJD_TDB", "FLUX", false);
+        assert_eq!(l.time_unit.as_deref(), Some("d"));
+        let l = curve_labels("t", "y", false);
+        assert_eq!((l.time_unit, l.value_unit), (None, None));
+        assert_eq!(curve_labels("t", "y", false).time_axis(), "t");
+    }
     use ndarray::array;
 
     #[test]

@@ -206,6 +206,7 @@ pub fn light_curve(p: &LightCurveParams, seed: u64) -> LightCurve {
         value: Array1::from(value),
         error: Some(Array1::from_elem(n, p.noise)),
         magnitudes: false,
+        labels: super::CurveLabels::days(),
     }
 }
 

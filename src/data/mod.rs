@@ -26,7 +26,8 @@ pub struct Spectrum {
     pub error: Option<Array1<f64>>,
 }
 
-/// A light curve: time (days), flux or magnitude, optional uncertainty.
+/// A light curve: time, flux or magnitude, optional uncertainty, and what the file says
+/// the columns are.
 #[derive(Clone, Debug)]
 pub struct LightCurve {
     pub time: Array1<f64>,
@@ -34,6 +35,55 @@ pub struct LightCurve {
     pub error: Option<Array1<f64>>,
     /// True when `value` holds magnitudes (brighter = smaller).
     pub magnitudes: bool,
+    /// Column names and units as the file states them (for axes and summaries).
+    pub labels: CurveLabels,
+}
+
+/// A light curve's column names and units as its file states them (a column name such as
+/// "YEAR", "MJD" or "flux [e-/s]", a FITS TUNITn); `None` where the file does not say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CurveLabels {
+    pub time_name: Option<String>,
+    /// "yr", "d", "s", … (MJD/JD/BJD/HJD are days).
+    pub time_unit: Option<String>,
+    pub value_name: Option<String>,
+    pub value_unit: Option<String>,
+}
+
+impl CurveLabels {
+    /// Days, as the generator and the chapter's light curves are.
+    pub fn days() -> Self {
+        CurveLabels {
+            time_unit: Some("d".into()),
+            ..Default::default()
+        }
+    }
+
+    /// The time unit for periods ("yr"), or "time units" when the file does not say.
+    pub fn time_unit_or_default(&self) -> &str {
+        self.time_unit.as_deref().unwrap_or("time units")
+    }
+
+    /// The time axis: "YEAR (yr)", "time (d)", or "time" when the unit is unknown.
+    pub fn time_axis(&self) -> String {
+        let name = self.time_name.as_deref().unwrap_or("time");
+        match &self.time_unit {
+            Some(u) => format!("{name} ({u})"),
+            None => name.to_string(),
+        }
+    }
+
+    /// The value axis: "SUNACTIVITY", "flux (e-/s)", "magnitude (mag)".
+    pub fn value_axis(&self, magnitudes: bool) -> String {
+        let name =
+            self.value_name
+                .as_deref()
+                .unwrap_or(if magnitudes { "magnitude" } else { "flux" });
+        match &self.value_unit {
+            Some(u) if !u.eq_ignore_ascii_case(name) => format!("{name} ({u})"),
+            _ => name.to_string(),
+        }
+    }
 }
 
 /// The element type a frame had on disk (or in the generator), for memory views.
@@ -372,6 +422,7 @@ pub fn adapt(want: impl TryInto<Kind>, l: Loaded) -> crate::Result<Loaded> {
                 value: t.data.column(1).to_owned(),
                 error: (t.data.ncols() >= 3).then(|| t.data.column(2).to_owned()),
                 magnitudes: false,
+                labels: CurveLabels::default(),
             })
         }
         (_, d) => d,

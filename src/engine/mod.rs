@@ -98,6 +98,12 @@ pub trait Analysis: Send + Sync {
     fn chapter_params(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// Parameters every bench suite fixes (quick and chapter) where the app's default,
+    /// chosen for the science on real data, is not the workload the timings, the cost
+    /// model and the Python reference describe (e.g. ccd-pipeline's threshold mode).
+    fn bench_params(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// Whether the app selects this analysis first when a file of its input kind is
     /// opened (e.g. a light curve is most often opened to search its period).
     fn preferred_for_input(&self) -> bool {

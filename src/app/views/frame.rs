@@ -48,6 +48,10 @@ pub(crate) fn frame_image_ui(
         ui.label("frame is not contiguous");
         return;
     };
+    let sources = sources.filter(|_| st.show_sources);
+    if let Some((names, t)) = sources {
+        super::sources::legend_ui(ui, names, t.nrows());
+    }
     let layers = image_layers(out);
     layer_picker_ui(ui, st, &layers);
     let layer = layers.iter().find(|(n, _)| *n == st.layer).map(|l| l.1);
@@ -70,7 +74,6 @@ pub(crate) fn frame_image_ui(
     let Some((_, tex, (lo, hi), step)) = &st.texture else {
         return;
     };
-    let sources = sources.filter(|_| st.show_sources);
     let resp = Plot::new("frame")
         .data_aspect(1.0)
         .x_axis_label("column (x)")
@@ -109,6 +112,16 @@ pub(crate) fn frame_image_ui(
     if let Some(c) = resp.inner.filter(|_| resp.response.hovered()) {
         if let Some((r, cc, v)) = value_under_pointer(f, layer, shape, c) {
             text.push_str(&format!(" · row {r}, col {cc}: {v:.6}"));
+        }
+        // The catalogue row of the source under the pointer, as a tooltip.
+        if let Some((names, t)) = sources {
+            let hit =
+                SourceColumns::find(names).and_then(|cols| super::sources::source_at(&cols, t, c));
+            if let Some(i) = hit {
+                resp.response.clone().on_hover_ui_at_pointer(|ui| {
+                    super::sources::source_tooltip_ui(ui, names, t, i);
+                });
+            }
         }
     }
     ui.label(RichText::new(text).monospace());
@@ -238,7 +251,7 @@ fn render_texture(
 }
 
 /// Where the columns the overlay uses are in a sources table.
-struct SourceColumns {
+pub(super) struct SourceColumns {
     row: usize,
     col: usize,
     npix: Option<usize>,
@@ -250,7 +263,7 @@ struct SourceColumns {
 
 impl SourceColumns {
     /// The columns of `names`; `None` without a centroid to place the sources at.
-    fn find(names: &[String]) -> Option<Self> {
+    pub(super) fn find(names: &[String]) -> Option<Self> {
         let col = |n: &str| names.iter().position(|c| c == n);
         let kron = match (
             col("a_image"),
@@ -271,10 +284,15 @@ impl SourceColumns {
         })
     }
 
+    /// A source's centre (x = column, y = row), where its outline is drawn.
+    pub(super) fn centre(&self, row: &ArrayView1<f64>) -> (f64, f64) {
+        (row[self.col], row[self.row])
+    }
+
     /// A source's outline (its Kron ellipse, else a circle of about its area) and the
     /// radius its label is placed at.
-    fn outline(&self, row: &ArrayView1<f64>) -> (Vec<[f64; 2]>, f64) {
-        let (x, y) = (row[self.col], row[self.row]);
+    pub(super) fn outline(&self, row: &ArrayView1<f64>) -> (Vec<[f64; 2]>, f64) {
+        let (x, y) = self.centre(row);
         match self.kron {
             Some((a, b, th, k)) => {
                 let e = kron_ellipse(x, y, row[a], row[b], row[th], row[k], 32);

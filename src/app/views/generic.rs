@@ -82,19 +82,81 @@ pub fn summary_ui(ui: &mut egui::Ui, summary: &serde_json::Map<String, serde_jso
     egui::Grid::new("summary").striped(true).show(ui, |ui| {
         for (k, v) in summary {
             ui.label(RichText::new(k).strong());
-            let text = match v {
-                serde_json::Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| {
-                    if f.fract() == 0.0 && f.abs() < 1e15 {
-                        format!("{f:.0}")
-                    } else {
-                        format!("{f:.6}")
-                    }
-                }),
-                serde_json::Value::Array(a) if a.len() > 8 => format!("[{} values]", a.len()),
-                other => other.to_string(),
-            };
-            ui.label(text);
+            ui.label(summary_text(v));
             ui.end_row();
         }
     });
+}
+
+/// A summary value for people: numbers with six significant digits, short arrays of
+/// numbers likewise, strings (and warnings) one per line, long arrays by their length.
+pub fn summary_text(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_f64().map_or(n.to_string(), format_number),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "none".to_string(),
+        Value::Array(a) if a.iter().all(Value::is_string) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Array(a) if a.len() > 8 => format!("[{} values]", a.len()),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(summary_text).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A number for people: six significant digits (integers as integers, exponents for the
+/// very large and very small), never the 15–17 digits of an f64's round trip.
+pub fn format_number(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return format!("{v:.0}");
+    }
+    let mag = if v == 0.0 {
+        0
+    } else {
+        v.abs().log10().floor() as i32
+    };
+    if !(-4..15).contains(&mag) {
+        return format!("{v:.5e}");
+    }
+    let decimals = (5 - mag).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_six_significant_digits() {
+        assert_eq!(format_number(12.0), "12");
+        assert_eq!(format_number(1234.56789), "1234.57");
+        assert_eq!(format_number(0.0123456789), "0.0123457");
+        assert_eq!(format_number(1.5e-9), "1.50000e-9");
+    }
+
+    #[test]
+    fn summaries_read_like_numbers_not_doubles() {
+        let v = serde_json::json!([4920.658413168263, 5068.6213724274485]);
+        assert_eq!(summary_text(&v), "[4920.66, 5068.62]");
+        assert_eq!(
+            summary_text(&serde_json::json!(0.012298167645510446)),
+            "0.0122982"
+        );
+        assert_eq!(
+            summary_text(&serde_json::json!(1.3849998230998554e-17)),
+            "1.38500e-17"
+        );
+        assert_eq!(summary_text(&serde_json::json!("< 1e-300")), "< 1e-300");
+        assert_eq!(summary_text(&serde_json::json!(["a", "b"])), "a\nb");
+        assert_eq!(summary_text(&serde_json::json!([])), "none");
+    }
 }

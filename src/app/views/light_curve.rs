@@ -1,7 +1,7 @@
 //! A light curve: points with error bars, the periodogram (click to fold at a peak) and
 //! the curve folded at the best or the chosen period.
 
-use super::{stride, ViewerState};
+use super::{format_number, stride, ViewerState};
 use crate::analyses::period_search;
 use crate::app::theme::palette;
 use crate::data::LightCurve;
@@ -28,23 +28,28 @@ pub(super) fn light_curve_ui(
     } else {
         1.0
     };
-    let ylabel = if l.magnitudes { "magnitude" } else { "flux" };
+    // Axis names and units as the file states them (sunspots: YEAR in yr, SUNACTIVITY).
+    let ylabel = l.labels.value_axis(l.magnitudes);
+    let unit = l.labels.time_unit_or_default();
     ui.horizontal(|ui| {
         ui.checkbox(&mut st.show_errors, "error bars");
         if let Some(p) = period {
-            ui.label(RichText::new(format!("fold period {p:.6} d")).strong());
+            ui.label(RichText::new(format!("fold period {} {unit}", format_number(p))).strong());
         }
         if st.fold_period.is_some() && ui.button("back to best period").clicked() {
             st.fold_period = None;
         }
     });
+    if let Some(o) = out {
+        summary_line_ui(ui, o, unit);
+    }
     let t: Vec<[f64; 2]> = stride(l.time.iter().zip(l.value.iter()).map(|(t, v)| [*t, *v]));
     // Magnitudes are drawn brighter-up, as astronomers read them.
     Plot::new("lc")
         .invert_y(l.magnitudes)
         .height(h / rows - 12.0)
-        .x_axis_label("time (d)")
-        .y_axis_label(ylabel)
+        .x_axis_label(l.labels.time_axis())
+        .y_axis_label(&ylabel)
         .show(ui, |p| {
             if st.show_errors {
                 if let Some(e) = &l.error {
@@ -60,13 +65,13 @@ pub(super) fn light_curve_ui(
                     }
                 }
             }
-            p.points(Points::new(ylabel, t).radius(line_w + 0.5));
+            p.points(Points::new(ylabel.as_str(), t).radius(line_w + 0.5));
         });
     if let Some((cols, table)) = pg {
         let xy: Vec<[f64; 2]> = stride(table.rows().into_iter().map(|r| [r[0], r[1]]));
         let resp = Plot::new("periodogram")
             .height(h / rows - 12.0)
-            .x_axis_label("frequency (1/d) — click to fold at a peak")
+            .x_axis_label(format!("frequency (1/{unit}) — click to fold at a peak"))
             .y_axis_label(cols.get(1).map_or("power", |s| s.as_str()))
             .show(ui, |p| {
                 p.line(Line::new("periodogram", xy).width(line_w).color(palette(0)));
@@ -101,7 +106,7 @@ pub(super) fn light_curve_ui(
         Plot::new("folded")
             .invert_y(l.magnitudes)
             .x_axis_label("phase (two cycles)")
-            .y_axis_label(ylabel)
+            .y_axis_label(&ylabel)
             .show(ui, |pl| {
                 pl.points(
                     Points::new("folded", pts)
@@ -109,5 +114,46 @@ pub(super) fn light_curve_ui(
                         .color(palette(1)),
                 );
             });
+    }
+}
+
+/// The search's answer in words, in the file's time unit, and its warnings (an alias, a
+/// peak above the Nyquist frequency, dropped points) where they cannot be missed.
+fn summary_line_ui(ui: &mut egui::Ui, o: &Output, unit: &str) {
+    let Some(best) = o.summary_f64(period_search::BEST_PERIOD) else {
+        return;
+    };
+    let mut text = format!("best period {} {unit}", format_number(best));
+    match o.summary.get("false_alarm_probability") {
+        Some(serde_json::Value::Number(n)) => {
+            let fap = n.as_f64().unwrap_or(f64::NAN);
+            text.push_str(&format!(
+                " · false-alarm probability {}",
+                format_number(fap)
+            ));
+        }
+        Some(serde_json::Value::String(s)) => {
+            text.push_str(&format!(" · false-alarm probability {s}"));
+        }
+        _ => {}
+    }
+    if let Some(nyq) = o.summary_f64("nyquist_frequency") {
+        text.push_str(&format!(
+            " · regular sampling: searched up to its Nyquist frequency {}/{unit}",
+            format_number(nyq)
+        ));
+    }
+    ui.label(RichText::new(text).strong());
+    let warnings = o
+        .summary
+        .get("warnings")
+        .and_then(|w| w.as_array())
+        .map_or(&[][..], |w| w.as_slice());
+    for w in warnings.iter().filter_map(|w| w.as_str()) {
+        ui.label(
+            RichText::new(format!("Warning: {w}"))
+                .color(ui.visuals().warn_fg_color)
+                .strong(),
+        );
     }
 }

@@ -9,9 +9,10 @@ pub mod frame;
 mod generic;
 mod light_curve;
 mod points;
+mod sources;
 mod spectrum;
 
-pub use generic::{generic_ui, summary_ui};
+pub use generic::{format_number, generic_ui, summary_ui};
 
 use crate::data::{Dataset, Loaded};
 use crate::engine::Output;

@@ -566,10 +566,15 @@ fn bintable(
                 v.push(decode_cell(f.code, b, tscal, tzero, tnull));
             }
         }
-        if let Some(u) = hdr.str(&format!("TUNIT{k}")).filter(|u| !u.is_empty()) {
-            units.push(format!("{} [{u}]", f.name));
+        // The unit goes into the name ("TIME [d]"): roles ignore it, light curves take
+        // their axes' units from it.
+        match hdr.str(&format!("TUNIT{k}")).filter(|u| !u.is_empty()) {
+            Some(u) => {
+                units.push(format!("{} [{u}]", f.name));
+                names.push(format!("{} [{u}]", f.name));
+            }
+            None => names.push(f.name.clone()),
         }
-        names.push(f.name.clone());
         cols.push(v);
     }
     if !units.is_empty() {

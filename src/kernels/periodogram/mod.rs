@@ -1,10 +1,13 @@
 //! Periodograms of a light curve over an evenly spaced grid of trial frequencies:
 //! Lomb-Scargle (exact and FFT), Stellingwerf's phase dispersion minimisation, and the
 //! chapter's χ² of the phase-folded fluxes.
+//! [`sampling`] says what the sampling allows: the Nyquist frequency of regular sampling
+//! and the aliases of a peak.
 
 pub mod chi2_fold;
 pub mod lomb_scargle;
 pub mod pdm;
+pub mod sampling;
 
 use crate::ctx::Ctx;
 use crate::{Error, Result};
