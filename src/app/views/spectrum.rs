@@ -30,7 +30,9 @@ pub(super) fn spectrum_ui(ui: &mut egui::Ui, s: &Spectrum, out: Option<&Output>,
         return;
     };
     Plot::new("spectrum")
-        .legend(Legend::default())
+        // Top left: line labels are printed along the top, and a real spectrum's lines
+        // are rarely at its blue end.
+        .legend(Legend::default().position(egui_plot::Corner::LeftTop))
         .height(if resid.is_some() { h * 0.62 } else { h })
         .x_axis_label("wavelength (Å)")
         .y_axis_label("flux")

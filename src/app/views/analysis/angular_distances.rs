@@ -2,7 +2,7 @@
 //! (the diagonal is each source with itself, zero), with the sin θ / 2 law that sources
 //! spread uniformly over the whole sky follow, beside the sources on the sky.
 
-use super::common::{span, addr, cached, headline, note, num, split, Histogram};
+use super::common::{addr, cached, headline, note, num, span, split, Histogram};
 use super::{ResultCtx, ResultView};
 use crate::analyses::angular_distances as ad;
 use crate::app::theme::palette;

@@ -19,10 +19,17 @@ impl ResultView for CatalogChunksView {
     }
     fn ui(&self, ui: &mut egui::Ui, _st: &mut ViewerState, cx: &ResultCtx<'_>) {
         let sum = |k: &str| cx.out.summary_f64(k);
-        let (n_rows, n_bright) = (sum(cc::N_ROWS).unwrap_or(0.0), sum(cc::N_BRIGHT).unwrap_or(0.0));
+        let (n_rows, n_bright) = (
+            sum(cc::N_ROWS).unwrap_or(0.0),
+            sum(cc::N_BRIGHT).unwrap_or(0.0),
+        );
         let limit = cx.param_f64("limit").unwrap_or(f64::NAN);
         let chunk = cx.param_f64("chunk").unwrap_or(f64::NAN);
-        let pct = if n_rows > 0.0 { 100.0 * n_bright / n_rows } else { 0.0 };
+        let pct = if n_rows > 0.0 {
+            100.0 * n_bright / n_rows
+        } else {
+            0.0
+        };
         ui.label(
             RichText::new(format!(
                 "Selected {} of {} rows (mag < {limit}: {pct:.2} %), read in {} chunks of {} rows from a {:.0} MiB file",
@@ -94,14 +101,20 @@ fn histogram_ui(ui: &mut egui::Ui, cx: &ResultCtx<'_>, limit: f64, counts: (f64,
         .include_y(top)
         .show(ui, |p| {
             p.bar_chart(
-                BarChart::new(format!("all other rows ({})", count(counts.0 - counts.1)), rest)
-                    .color(Color32::from_gray(150))
-                    .element_formatter(Box::new(|b, _| b.name.clone())),
+                BarChart::new(
+                    format!("all other rows ({})", count(counts.0 - counts.1)),
+                    rest,
+                )
+                .color(Color32::from_gray(150))
+                .element_formatter(Box::new(|b, _| b.name.clone())),
             );
             p.bar_chart(
-                BarChart::new(format!("selected: mag < limit ({})", count(counts.1)), selected)
-                    .color(palette(0))
-                    .element_formatter(Box::new(|b, _| b.name.clone())),
+                BarChart::new(
+                    format!("selected: mag < limit ({})", count(counts.1)),
+                    selected,
+                )
+                .color(palette(0))
+                .element_formatter(Box::new(|b, _| b.name.clone())),
             );
             if limit.is_finite() {
                 p.vline(

@@ -5,7 +5,7 @@
 //! many), matched sources are ringed only when few enough are in view, and the segment
 //! to the counterpart only when zoomed in further still (separations are sub-arcsecond).
 
-use super::common::{span, addr, cached, headline, note, num, split, Histogram};
+use super::common::{addr, cached, headline, note, num, span, split, Histogram};
 use super::{ResultCtx, ResultView};
 use crate::analyses::cross_match as cm;
 use crate::app::theme::palette;
@@ -68,9 +68,12 @@ impl ResultView for CrossMatchView {
             ),
         );
         let seps = t.column(2);
-        let hist = cached(ui, "cross-match-hist", addr(t.as_slice().unwrap_or(&[])), || {
-            Histogram::new(seps.iter().copied(), 0.0, radius.max(1e-9), BINS)
-        });
+        let hist = cached(
+            ui,
+            "cross-match-hist",
+            addr(t.as_slice().unwrap_or(&[])),
+            || Histogram::new(seps.iter().copied(), 0.0, radius.max(1e-9), BINS),
+        );
         split(
             ui,
             0.36,
@@ -113,7 +116,11 @@ fn sky_window_ui(ui: &mut egui::Ui, c1: &Catalog, c2: &Catalog, t: &Array2<f64>,
         .x_axis_label("RA (deg)")
         .y_axis_label("Dec (deg)")
         .label_formatter(|name, p| {
-            let who = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let who = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             format!("{who}RA {:.5}°\nDec {:.5}°", p.x, p.y)
         })
         .show(ui, |p| draw_window(p, c1, c2, t, line_w));
@@ -150,7 +157,9 @@ fn first_view(c1: &Catalog, t: &Array2<f64>) -> (f64, f64, f64, f64) {
     let (de0, de1) = span(&c1.dec);
     // Area of the RA × Dec box on the sphere, in square degrees.
     let area = (ra1 - ra0).max(1e-9)
-        * (de1.to_radians().sin() - de0.to_radians().sin()).abs().max(1e-12)
+        * (de1.to_radians().sin() - de0.to_radians().sin())
+            .abs()
+            .max(1e-12)
         * 180.0
         / std::f64::consts::PI;
     let density = c1.len() as f64 / area;

@@ -94,7 +94,16 @@ impl ResultView for ExtinctionCorrectionView {
         split(
             ui,
             0.5,
-            |ui| cmd_ui(ui, "before", &cmd.corrected_before, &cmd.blue, None, cx.line_w),
+            |ui| {
+                cmd_ui(
+                    ui,
+                    "before",
+                    &cmd.corrected_before,
+                    &cmd.blue,
+                    None,
+                    cx.line_w,
+                )
+            },
             |ui| {
                 cmd_ui(
                     ui,
@@ -123,7 +132,10 @@ fn cmd_ui(
     let (corrected_name, blue_name) = if shift.is_some() {
         ("corrected (colour ≥ 0)", "blue, uncorrected (colour < 0)")
     } else {
-        ("to be corrected (colour ≥ 0)", "blue, left as is (colour < 0)")
+        (
+            "to be corrected (colour ≥ 0)",
+            "blue, left as is (colour < 0)",
+        )
     };
     // The arrow starts at the faint end of the colour-1.5 column of the diagram.
     let arrow_from = corrected
@@ -138,7 +150,11 @@ fn cmd_ui(
         .x_axis_label("colour (mag)")
         .y_axis_label("magnitude (brighter up)")
         .label_formatter(|name, p| {
-            let who = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let who = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             format!("{who}colour {:.3}\nmag {:.3}", p.x, p.y)
         })
         .show(ui, |p| {

@@ -44,8 +44,20 @@ impl ResultView for MemoryLayoutView {
         bytes_ui(ui, &layouts, h * 0.48);
         let timings = variant_timings(cx);
         ui.columns(2, |c| {
-            ui_times(&mut c[0], "load", "time to make the layout", &timings, |t| &t.load);
-            ui_times(&mut c[1], "pass", "time of one full pass (sum of all pixels)", &timings, |t| &t.pass);
+            ui_times(
+                &mut c[0],
+                "load",
+                "time to make the layout",
+                &timings,
+                |t| &t.load,
+            );
+            ui_times(
+                &mut c[1],
+                "pass",
+                "time of one full pass (sum of all pixels)",
+                &timings,
+                |t| &t.pass,
+            );
         });
     }
 }
@@ -105,7 +117,9 @@ fn layout_marks(_input: GridInput) -> Vec<GridMark> {
 fn layout_label(m: GridMark, _r: &std::ops::RangeInclusive<f64>) -> String {
     let i = m.value.round();
     if (m.value - i).abs() < 1e-6 && i >= 0.0 {
-        LAYOUTS.get(i as usize).map_or(String::new(), |s| s.to_string())
+        LAYOUTS
+            .get(i as usize)
+            .map_or(String::new(), |s| s.to_string())
     } else {
         String::new()
     }
@@ -129,7 +143,12 @@ fn bytes_ui(ui: &mut egui::Ui, layouts: &[(f64, f64)], height: f32) {
     let top = layouts.iter().map(|l| l.0 / mb).fold(0.0, f64::max) * 1.9;
     let (mut in_memory, mut on_disk) = (Vec::new(), Vec::new());
     for (i, &(bytes, diff)) in layouts.iter().enumerate() {
-        let name = format!("{}: {}, {}", LAYOUTS[i], human_bytes(bytes as usize), diff_text(diff));
+        let name = format!(
+            "{}: {}, {}",
+            LAYOUTS[i],
+            human_bytes(bytes as usize),
+            diff_text(diff)
+        );
         let bar = Bar::new(i as f64, bytes / mb).width(0.6).name(name);
         if i == ml::MMAP {
             on_disk.push(bar);
@@ -203,9 +222,12 @@ fn ui_times(
                     .enumerate()
                     .map(|(i, s)| {
                         let x = i as f64 + (k as f64 - (nv - 1.0) / 2.0) * w;
-                        Bar::new(x, s * 1e3)
-                            .width(w * 0.9)
-                            .name(format!("{} {}: {}", LAYOUTS[i], t.name, fmt_secs(*s)))
+                        Bar::new(x, s * 1e3).width(w * 0.9).name(format!(
+                            "{} {}: {}",
+                            LAYOUTS[i],
+                            t.name,
+                            fmt_secs(*s)
+                        ))
                     })
                     .collect();
                 p.bar_chart(

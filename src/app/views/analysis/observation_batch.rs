@@ -47,7 +47,8 @@ impl ResultView for ObservationBatchView {
             format!(
                 "{n} frames of {rows}×{cols} · {} sources above mean + {}·σ · {:.1} per frame",
                 table.nrows(),
-                cx.param_f64("k").map_or("k".to_string(), |k| format!("{k}")),
+                cx.param_f64("k")
+                    .map_or("k".to_string(), |k| format!("{k}")),
                 table.nrows() as f64 / n as f64
             ),
         );
@@ -91,13 +92,20 @@ fn frame_rows(table: &Array2<f64>, i: usize) -> Array2<f64> {
 
 /// Sources per frame as bars, the frame shown in red; returns the frame clicked.
 fn counts_ui(ui: &mut egui::Ui, counts: &[i64], shown: usize) -> Option<usize> {
-    note(ui, "sources found per frame (click a bar to show that frame)");
+    note(
+        ui,
+        "sources found per frame (click a bar to show that frame)",
+    );
     let bars = |pick: bool| -> Vec<Bar> {
         counts
             .iter()
             .enumerate()
             .filter(|(k, _)| (*k == shown) == pick)
-            .map(|(k, &c)| Bar::new(k as f64, c as f64).width(0.8).name(format!("frame {k}")))
+            .map(|(k, &c)| {
+                Bar::new(k as f64, c as f64)
+                    .width(0.8)
+                    .name(format!("frame {k}"))
+            })
             .collect()
     };
     let resp = Plot::new("batch-counts")

@@ -27,7 +27,11 @@ impl ResultView for PairwiseDistancesView {
             return;
         };
         let s = |k| cx.out.summary_f64(k).unwrap_or(f64::NAN);
-        let (lo, mean, hi) = (s(pd::MIN_DISTANCE), s(pd::MEAN_DISTANCE), s(pd::MAX_DISTANCE));
+        let (lo, mean, hi) = (
+            s(pd::MIN_DISTANCE),
+            s(pd::MEAN_DISTANCE),
+            s(pd::MAX_DISTANCE),
+        );
         headline(
             ui,
             format!(

@@ -111,7 +111,11 @@ fn folded_ui(
         .include_x(0.0)
         .include_x(2.0)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() { String::new() } else { format!("{name}\n") };
+            let who = if name.is_empty() {
+                String::new()
+            } else {
+                format!("{name}\n")
+            };
             format!("{who}phase {:.3}\nvalue {:.4}", p.x.rem_euclid(1.0), p.y)
         })
         .show(ui, |p| {
@@ -125,9 +129,12 @@ fn folded_ui(
             }
             for b in &bins {
                 p.line(
-                    Line::new("bin mean ± standard error", vec![[b[0], b[1] - b[2]], [b[0], b[1] + b[2]]])
-                        .color(MEAN)
-                        .width(line_w),
+                    Line::new(
+                        "bin mean ± standard error",
+                        vec![[b[0], b[1] - b[2]], [b[0], b[1] + b[2]]],
+                    )
+                    .color(MEAN)
+                    .width(line_w),
                 );
             }
             let curve: Vec<[f64; 2]> = bins.iter().map(|b| [b[0], b[1]]).collect();

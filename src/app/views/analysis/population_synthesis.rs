@@ -36,7 +36,10 @@ impl ResultView for PopulationSynthesisView {
             age_gyr: p("age", 1.0),
         };
         let stars = p("stars", 0.0);
-        let realizations = cx.out.table_of(ps::REALIZATIONS).map_or(0, |(_, t)| t.nrows());
+        let realizations = cx
+            .out
+            .table_of(ps::REALIZATIONS)
+            .map_or(0, |(_, t)| t.nrows());
         ui.label(
             RichText::new(format!(
                 "{realizations} realizations of {stars:.0} stars: dN/dm ~ m^{} on {}–{} M☉, {} Gyr old",
@@ -120,10 +123,13 @@ fn imf_ui(ui: &mut egui::Ui, cx: &ResultCtx<'_>, model: &Model, stars: f64, h: f
             );
             if let Some(m) = turnoff.filter(|m| *m > 0.0 && m.is_finite()) {
                 p.vline(
-                    VLine::new(format!("turnoff {m:.2} M☉: heavier stars are remnants"), m.log10())
-                        .color(Color32::from_gray(150))
-                        .style(LineStyle::dashed_loose())
-                        .width(lw),
+                    VLine::new(
+                        format!("turnoff {m:.2} M☉: heavier stars are remnants"),
+                        m.log10(),
+                    )
+                    .color(Color32::from_gray(150))
+                    .style(LineStyle::dashed_loose())
+                    .width(lw),
                 );
             }
         });
@@ -147,7 +153,11 @@ fn spread_ui(
     ui.horizontal(|ui| {
         ui.label(RichText::new(format!("Realizations by {axis};")).strong());
         if let Some(e) = expected {
-            ui.label(RichText::new(format!("expected {e:.4}")).color(EXPECTED_RED).strong());
+            ui.label(
+                RichText::new(format!("expected {e:.4}"))
+                    .color(EXPECTED_RED)
+                    .strong(),
+            );
         }
     });
     let bars = histogram(&values, counts);
@@ -178,7 +188,9 @@ fn histogram(values: &[f64], counts: bool) -> Vec<Bar> {
     let (lo, hi) = values
         .iter()
         .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
     if lo > hi {
         return Vec::new();
     }

@@ -35,7 +35,10 @@ impl ResultView for SpectrumStackView {
             ui.label("This run has no median spectrum.");
             return;
         };
-        let coadd = cx.out.f64_slice(sk::COADD).filter(|c| c.len() == median.len());
+        let coadd = cx
+            .out
+            .f64_slice(sk::COADD)
+            .filter(|c| c.len() == median.len());
         let outliers: Vec<usize> = match cx.out.get(sk::OUTLIERS) {
             Some(ArtifactData::I64(a)) => a.iter().map(|&i| i as usize).collect(),
             _ => Vec::new(),
@@ -97,9 +100,12 @@ fn stack_ui(
         .show(ui, |p| {
             if let Some(s) = typical.and_then(|r| spectrum(&cx.data.data, r)) {
                 p.line(
-                    Line::new(format!("a typical spectrum (#{})", typical.unwrap_or(0)), line(&s))
-                        .color(Color32::from_gray(120))
-                        .width(cx.line_w * 0.5),
+                    Line::new(
+                        format!("a typical spectrum (#{})", typical.unwrap_or(0)),
+                        line(&s),
+                    )
+                    .color(Color32::from_gray(120))
+                    .width(cx.line_w * 0.5),
                 );
             }
             for &r in outliers.iter().take(OUTLIERS_DRAWN) {
@@ -146,19 +152,19 @@ fn median_coadd_ui(
         plot = plot.default_x_bounds(x0, x1);
     }
     plot.show(ui, |p| {
+        p.line(
+            Line::new("median spectrum", line(median))
+                .color(MEDIAN_YELLOW)
+                .width(line_w),
+        );
+        if let Some(c) = coadd {
             p.line(
-                Line::new("median spectrum", line(median))
-                    .color(MEDIAN_YELLOW)
+                Line::new("coadd (inverse-variance, outliers excluded)", line(c))
+                    .color(palette(1))
                     .width(line_w),
             );
-            if let Some(c) = coadd {
-                p.line(
-                    Line::new("coadd (inverse-variance, outliers excluded)", line(c))
-                        .color(palette(1))
-                        .width(line_w),
-                );
-            }
-        });
+        }
+    });
 }
 
 /// Each spectrum's median |deviation| from the median spectrum (log), outliers in red,
@@ -182,7 +188,11 @@ fn flags_ui(ui: &mut egui::Ui, devs: &[f64], outliers: &[usize], k: f64, line_w:
         .y_axis_label("deviation (log)")
         .y_axis_formatter(log_axis)
         .label_formatter(|name, p| {
-            format!("{name}\nspectrum #{:.0}\ndeviation {:.3}", p.x, 10f64.powf(p.y))
+            format!(
+                "{name}\nspectrum #{:.0}\ndeviation {:.3}",
+                p.x,
+                10f64.powf(p.y)
+            )
         })
         .show(ui, |p| {
             p.points(

@@ -83,8 +83,24 @@ impl ResultView for StreamingStatsView {
         let h = ui.available_height();
         let lw = cx.line_w;
         ui.columns(2, |c| {
-            estimate_ui(&mut c[0], "mean", &running, |r| r.mean, exact.mean, h * 0.5 - 8.0, lw);
-            estimate_ui(&mut c[0], "std", &running, |r| r.std, exact.std, h * 0.5 - 8.0, lw);
+            estimate_ui(
+                &mut c[0],
+                "mean",
+                &running,
+                |r| r.mean,
+                exact.mean,
+                h * 0.5 - 8.0,
+                lw,
+            );
+            estimate_ui(
+                &mut c[0],
+                "std",
+                &running,
+                |r| r.std,
+                exact.std,
+                h * 0.5 - 8.0,
+                lw,
+            );
             rel_error_ui(&mut c[1], &running, &exact, h, lw);
         });
     }
@@ -108,7 +124,11 @@ fn estimate_ui(
     line_w: f32,
 ) {
     let pts: Vec<[f64; 2]> = running.iter().map(|r| [r.n.log10(), pick(r)]).collect();
-    let color = if moment == "mean" { palette(0) } else { palette(1) };
+    let color = if moment == "mean" {
+        palette(0)
+    } else {
+        palette(1)
+    };
     Plot::new(format!("streaming_{moment}"))
         .height(height)
         .legend(Legend::default())
