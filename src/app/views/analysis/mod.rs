@@ -64,6 +64,7 @@ views! {
     spectrum_stack::SpectrumStackView,
     population_synthesis::PopulationSynthesisView,
     orbit_leapfrog::OrbitLeapfrogView,
+    planck::PlanckView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
