@@ -27,6 +27,19 @@ pub const G: f64 = 6.674_30e-11;
 pub const M_SUN: f64 = 1.989e30;
 pub const AU: f64 = 1.496e11;
 pub const V_EARTH: f64 = 29_780.0;
+/// Summary keys and artifact names (the result view reads them by these names).
+pub const STEPS: &str = "steps";
+pub const ORBITS: &str = "orbits";
+pub const DT_S: &str = "dt_s";
+pub const DAYS: &str = "days";
+pub const MAX_REL_ENERGY_ERROR: &str = "max_rel_energy_error";
+pub const FINAL_REL_ENERGY_ERROR: &str = "final_rel_energy_error";
+pub const MAX_REL_ENERGY_ERROR_ALL_ORBITS: &str = "max_rel_energy_error_all_orbits";
+pub const FINAL_RADIUS_AU: &str = "final_radius_au";
+/// Orbit 0's sampled track: t_days, x_au, y_au.
+pub const TRAJECTORY: &str = "trajectory";
+/// Orbit 0's sampled energy: t_days, rel_energy_error = E/E0 − 1.
+pub const ENERGY: &str = "energy";
 /// Points kept of the trajectory and energy curves.
 const TRACK_POINTS: usize = 2_000;
 /// Steps between cancellation checks.
@@ -267,24 +280,24 @@ pub fn run_steps(
     let worst = tracks.iter().map(|t| t.max_rel_de).fold(0.0, f64::max);
     let finals: Vec<f64> = tracks.iter().map(|t| t.final_r / AU).collect();
     Ok(Output::new()
-        .sum("steps", steps)
-        .sum("orbits", orbits)
-        .sum("dt_s", dt)
-        .sum("days", steps as f64 * dt / 86_400.0)
-        .sum("max_rel_energy_error", t0.max_rel_de)
-        .sum("final_rel_energy_error", t0.final_e / t0.e0 - 1.0)
-        .sum("max_rel_energy_error_all_orbits", worst)
+        .sum(STEPS, steps)
+        .sum(ORBITS, orbits)
+        .sum(DT_S, dt)
+        .sum(DAYS, steps as f64 * dt / 86_400.0)
+        .sum(MAX_REL_ENERGY_ERROR, t0.max_rel_de)
+        .sum(FINAL_REL_ENERGY_ERROR, t0.final_e / t0.e0 - 1.0)
+        .sum(MAX_REL_ENERGY_ERROR_ALL_ORBITS, worst)
         .sum("final_x_au", t0.final_x / AU)
         .sum("final_y_au", t0.final_y / AU)
-        .sum("final_radius_au", finals)
+        .sum(FINAL_RADIUS_AU, finals)
         .table(
-            "trajectory",
+            TRAJECTORY,
             &["t_days", "x_au", "y_au"],
             traj,
             Tolerance::Exact,
         )
         .table(
-            "energy",
+            ENERGY,
             &["t_days", "rel_energy_error"],
             energy,
             Tolerance::Exact,

@@ -32,6 +32,21 @@ pub const WIEN_B: f64 = 2.897_771_955e-3;
 /// Stefan-Boltzmann constant (W m^-2 K^-4), CODATA 2018.
 pub const SIGMA_SB: f64 = 5.670_374_419e-8;
 
+/// Summary keys and artifact names (the result view reads them by these names).
+pub const TEMPERATURE_K: &str = "temperature_k";
+pub const N_WAVELENGTHS: &str = "n_wavelengths";
+pub const PEAK_NM: &str = "peak_nm";
+pub const WIEN_PEAK_NM: &str = "wien_peak_nm";
+pub const PEAK_REL_DIFF: &str = "peak_rel_diff";
+pub const PEAK_RADIANCE: &str = "peak_radiance_w_m3_sr";
+pub const BAND_FRACTION: &str = "band_fraction_of_sigma_t4";
+/// B_λ at each input wavelength (W m^-3 sr^-1).
+pub const RADIANCE: &str = "radiance";
+/// One row: temperature_k, peak_nm, wien_nm, peak_radiance.
+pub const PEAK: &str = "peak";
+/// The default grid's range (nm).
+pub const GRID_NM: (f64, f64) = (100.0, 3000.0);
+
 /// Elements per block (one rayon task, one cancellation check); fixed, so the summed
 /// integral does not depend on the thread count.
 const BLOCK: usize = 1 << 15;
@@ -90,7 +105,7 @@ impl Analysis for Planck {
                 "planck: {size} wavelengths is more than the limit of {MAX_POINTS}"
             )));
         }
-        Ok(Dataset::Table(wavelength_grid(size, 100.0, 3000.0)))
+        Ok(Dataset::Table(wavelength_grid(size, GRID_NM.0, GRID_NM.1)))
     }
     fn size_of(&self, input: &Dataset) -> usize {
         match input {
@@ -152,7 +167,7 @@ impl Analysis for Planck {
                 // A spectrum's wavelengths are in Å: convert to nm.
                 Dataset::Spectrum(s) => Cow::Owned(s.wavelength.iter().map(|w| w / 10.0).collect()),
                 Dataset::None => Cow::Owned(
-                    wavelength_grid(self.default_size(), 100.0, 3000.0)
+                    wavelength_grid(self.default_size(), GRID_NM.0, GRID_NM.1)
                         .data
                         .column(0)
                         .to_vec(),
@@ -228,20 +243,20 @@ impl Analysis for Planck {
         peak_table[[0, 2]] = wien_nm;
         peak_table[[0, 3]] = peak_idx.map_or(f64::NAN, |i| b[i]);
         Ok(Output::new()
-            .sum("temperature_k", t)
-            .sum("n_wavelengths", n)
-            .sum("peak_nm", num(peak_nm))
-            .sum("wien_peak_nm", wien_nm)
-            .sum("peak_rel_diff", num(peak_nm.map(|p| p / wien_nm - 1.0)))
-            .sum("peak_radiance_w_m3_sr", num(peak_idx.map(|i| b[i])))
-            .sum("band_fraction_of_sigma_t4", num(Some(band)))
+            .sum(TEMPERATURE_K, t)
+            .sum(N_WAVELENGTHS, n)
+            .sum(PEAK_NM, num(peak_nm))
+            .sum(WIEN_PEAK_NM, wien_nm)
+            .sum(PEAK_REL_DIFF, num(peak_nm.map(|p| p / wien_nm - 1.0)))
+            .sum(PEAK_RADIANCE, num(peak_idx.map(|i| b[i])))
+            .sum(BAND_FRACTION, num(Some(band)))
             .f64(
-                "radiance",
+                RADIANCE,
                 Array1::from(b).into_dyn(),
                 Tolerance::Rel(1e-12),
             )
             .table(
-                "peak",
+                PEAK,
                 &["temperature_k", "peak_nm", "wien_nm", "peak_radiance"],
                 peak_table,
                 Tolerance::Rel(1e-9),

@@ -63,6 +63,8 @@ views! {
     streaming_stats::StreamingStatsView,
     spectrum_stack::SpectrumStackView,
     population_synthesis::PopulationSynthesisView,
+    orbit_leapfrog::OrbitLeapfrogView,
+    planck::PlanckView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
