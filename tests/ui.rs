@@ -512,6 +512,11 @@ fn history_shows_parameters_and_filters() {
     h.run_steps(3);
     assert_eq!(h.query_all_by_label_contains("window=101").count(), 3);
     assert_eq!(h.query_all_by_label("✓").count(), 3);
+    // One analysis, every row from Run: said once above the table, not in two columns.
+    assert!(h
+        .query_by_label("spectrum-pipeline, all from Run")
+        .is_some());
+    assert!(h.query_by_label("from").is_none());
     h.state_mut().history_filter = "parallel".into();
     h.run_steps(3);
     assert_eq!(h.query_all_by_label("✓").count(), 1);

@@ -388,41 +388,64 @@ pub fn history_ui(
         HistorySort::Median => rows.sort_by(|a, b| a.1.median_s.total_cmp(&b.1.median_s)),
         HistorySort::PeakHeap => rows.sort_by_key(|r| std::cmp::Reverse(r.1.peak_bytes)),
     }
+    // Columns every row would repeat are said once above the table instead (a projector
+    // beside the side panel has ~520 points for it).
+    let cols = HistoryColumns {
+        analysis: !rows
+            .windows(2)
+            .all(|w| w[0].0.record.analysis == w[1].0.record.analysis),
+        origin: rows.iter().any(|r| r.0.origin != super::RunOrigin::Run),
+    };
+    if let (false, Some(first)) = (cols.analysis, rows.first()) {
+        let from = if cols.origin { "" } else { ", all from Run" };
+        ui.label(RichText::new(format!("{}{from}", first.0.record.analysis)).strong());
+    }
     // Parameters shortened to fit a projector's width (all of them on hover).
     let char_w = 0.55 * egui::TextStyle::Body.resolve(ui.style()).size;
-    let params_chars = ((ui.available_width() - 520.0) / char_w).clamp(16.0, 60.0) as usize;
+    let others = 320.0
+        + f32::from(u8::from(cols.analysis)) * 150.0
+        + f32::from(u8::from(cols.origin)) * 50.0;
+    let params_chars = ((ui.available_width() - others) / char_w).clamp(16.0, 60.0) as usize;
     if rows.is_empty() && !history.is_empty() {
         ui.label(format!("No run matches '{filter}'."));
     }
     egui::ScrollArea::both()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            egui::Grid::new("history")
-                .striped(true)
-                .num_columns(8)
-                .show(ui, |ui| {
-                    for h in [
-                        "run",
-                        "analysis",
-                        "from",
-                        "parameters",
-                        "variant",
-                        "median",
-                        "heap",
-                        "agree",
-                    ] {
+            egui::Grid::new("history").striped(true).show(ui, |ui| {
+                let headers = [
+                    ("run", true),
+                    ("analysis", cols.analysis),
+                    ("from", cols.origin),
+                    ("parameters", true),
+                    ("variant", true),
+                    ("median", true),
+                    ("heap", true),
+                    ("agree", true),
+                ];
+                for (h, shown) in headers {
+                    if shown {
                         ui.label(RichText::new(h).strong());
                     }
-                    ui.end_row();
-                    for (h, v) in rows {
-                        if history_row_ui(ui, h, v, params_chars) {
-                            show_profile = Some(h.id);
-                        }
-                        ui.end_row();
+                }
+                ui.end_row();
+                for (h, v) in rows {
+                    if history_row_ui(ui, h, v, params_chars, cols) {
+                        show_profile = Some(h.id);
                     }
-                });
+                    ui.end_row();
+                }
+            });
         });
     show_profile
+}
+
+/// Which of the History table's optional columns are shown: the analysis when rows of
+/// more than one are listed, the origin when a sweep point is among them.
+#[derive(Clone, Copy)]
+struct HistoryColumns {
+    analysis: bool,
+    origin: bool,
 }
 
 /// One row of the History table; true when its run's number (a button opening the run's
@@ -432,6 +455,7 @@ fn history_row_ui(
     h: &super::HistoryEntry,
     v: &crate::bench::VariantRun,
     params_chars: usize,
+    cols: HistoryColumns,
 ) -> bool {
     let pressed = if h.record.profile.is_some() {
         ui.small_button(format!("#{} ▶", h.id))
@@ -444,13 +468,17 @@ fn history_row_ui(
         ui.label(format!("#{}", h.id)).on_hover_text(&h.when);
         false
     };
-    ui.label(&h.record.analysis)
-        .on_hover_text(format!("{} {}", h.record.size, h.record.size_unit));
-    let origin = origin_text(h.origin);
-    if h.origin == super::RunOrigin::Run {
-        ui.label(origin);
-    } else {
-        ui.label(RichText::new(format!("◆ {origin}")).color(Color32::from_rgb(230, 180, 60)));
+    if cols.analysis {
+        ui.label(&h.record.analysis)
+            .on_hover_text(format!("{} {}", h.record.size, h.record.size_unit));
+    }
+    if cols.origin {
+        let origin = origin_text(h.origin);
+        if h.origin == super::RunOrigin::Run {
+            ui.label(origin);
+        } else {
+            ui.label(RichText::new(format!("◆ {origin}")).color(Color32::from_rgb(230, 180, 60)));
+        }
     }
     let params = params_text(&h.record);
     let short: String = if params.chars().count() > params_chars {
