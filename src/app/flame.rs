@@ -14,7 +14,7 @@ use egui_plot::{Plot, PlotPoint, Polygon, Text};
 /// Height of one depth row in plot units, and the gap between lanes and variant groups.
 const ROW: f64 = 1.0;
 const LANE_GAP: f64 = 0.35;
-const HEADER: f64 = 0.9;
+const HEADER: f64 = 1.1;
 
 /// A lane: its thread name, variant and where its rows start (plot y of its top).
 struct Lane {
@@ -163,13 +163,16 @@ pub fn flame_ui(ui: &mut egui::Ui, id: impl std::hash::Hash, profile: &RunProfil
                 pl.text(
                     Text::new(
                         "variant",
-                        PlotPoint::new(0.0, *y - 0.1),
+                        // Standing on its group's first lane: taller text (lecture
+                        // mode, a short plot) grows up into the free gap above, not
+                        // over the bars.
+                        PlotPoint::new(0.0, *y - HEADER),
                         RichText::new(v.name())
                             .strong()
                             .text_style(egui::TextStyle::Body)
                             .color(variant_color(*v)),
                     )
-                    .anchor(Align2::LEFT_TOP),
+                    .anchor(Align2::LEFT_BOTTOM),
                 );
             }
             for s in &spans {
