@@ -64,6 +64,7 @@ views! {
     spectrum_stack::SpectrumStackView,
     population_synthesis::PopulationSynthesisView,
     monte_carlo_pi::MonteCarloPiView,
+    magnitude_sum::MagnitudeSumView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
