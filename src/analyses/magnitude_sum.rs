@@ -27,6 +27,19 @@ const BLOCK: usize = 1 << 16;
 /// Largest input accepted (pairs).
 const MAX_PAIRS: usize = 500_000_000;
 
+/// Summary: pairs combined.
+pub const N_PAIRS: &str = "n_pairs";
+/// Summary: the smallest finite combined magnitude (null if none).
+pub const BRIGHTEST: &str = "brightest";
+/// Summary: the largest finite combined magnitude (null if none).
+pub const FAINTEST: &str = "faintest";
+/// Summary: mean of min(m1, m2) − m, how much brighter a pair is than its brighter star.
+pub const MEAN_GAIN: &str = "mean_gain_over_brighter_mag";
+/// Summary: combined magnitudes that are not finite.
+pub const N_NON_FINITE: &str = "n_non_finite";
+/// Artifact: the combined magnitude of each pair, in input order.
+pub const COMBINED_MAG: &str = "combined_mag";
+
 /// 2.5 / ln 10: -2.5 log10(x) = -MAG_LN * ln(x).
 const MAG_LN: f64 = 2.5 / std::f64::consts::LN_10;
 /// 0.4 ln 10: 10^(-0.4 d) = exp(-FLUX_LN d).
@@ -175,13 +188,13 @@ impl Analysis for MagnitudeSum {
             }
         };
         Ok(Output::new()
-            .sum("n_pairs", n)
-            .sum("brightest", finite(brightest))
-            .sum("faintest", finite(faintest))
-            .sum("mean_gain_over_brighter_mag", finite(gain))
-            .sum("n_non_finite", n_bad)
+            .sum(N_PAIRS, n)
+            .sum(BRIGHTEST, finite(brightest))
+            .sum(FAINTEST, finite(faintest))
+            .sum(MEAN_GAIN, finite(gain))
+            .sum(N_NON_FINITE, n_bad)
             .f64(
-                "combined_mag",
+                COMBINED_MAG,
                 Array1::from(out).into_dyn(),
                 Tolerance::Rel(1e-12),
             ))

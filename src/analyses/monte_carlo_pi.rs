@@ -25,6 +25,23 @@ pub const BLOCK: usize = 1 << 16;
 pub const MAX_SAMPLES: usize = 100_000_000_000;
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// Summary: samples drawn.
+pub const SAMPLES: &str = "samples";
+/// Summary: the seed the streams were drawn from.
+pub const SEED: &str = "seed";
+/// Summary: samples inside the quarter circle.
+pub const INSIDE: &str = "inside";
+/// Summary (and a one-element artifact): 4 · inside / samples.
+pub const PI_ESTIMATE: &str = "pi_estimate";
+/// Summary: estimate − π.
+pub const ERROR: &str = "error";
+/// Summary: the expected standard error 4·sqrt(p(1−p)/N), p = π/4.
+pub const EXPECTED_SIGMA: &str = "expected_sigma";
+/// Summary: error / expected standard error.
+pub const ERROR_IN_SIGMA: &str = "error_in_sigma";
+/// Artifact (i64): samples inside per block of [`BLOCK`], in block order.
+pub const BLOCK_COUNTS: &str = "block_counts";
+
 impl Analysis for MonteCarloPi {
     fn id(&self) -> &'static str {
         "monte-carlo-pi"
@@ -114,16 +131,16 @@ impl Analysis for MonteCarloPi {
         let sigma = 4.0 * (p * (1.0 - p) / n as f64).sqrt();
         let counts: Vec<i64> = counts.iter().map(|&c| c as i64).collect();
         Ok(Output::new()
-            .sum("samples", n)
-            .sum("seed", seed)
-            .sum("inside", inside)
-            .sum("pi_estimate", pi)
-            .sum("error", pi - std::f64::consts::PI)
-            .sum("expected_sigma", sigma)
-            .sum("error_in_sigma", (pi - std::f64::consts::PI) / sigma)
-            .i64("block_counts", Array1::from(counts).into_dyn())
+            .sum(SAMPLES, n)
+            .sum(SEED, seed)
+            .sum(INSIDE, inside)
+            .sum(PI_ESTIMATE, pi)
+            .sum(ERROR, pi - std::f64::consts::PI)
+            .sum(EXPECTED_SIGMA, sigma)
+            .sum(ERROR_IN_SIGMA, (pi - std::f64::consts::PI) / sigma)
+            .i64(BLOCK_COUNTS, Array1::from(counts).into_dyn())
             .f64(
-                "pi_estimate",
+                PI_ESTIMATE,
                 Array1::from(vec![pi]).into_dyn(),
                 Tolerance::Exact,
             ))
@@ -175,6 +192,22 @@ fn n_blocks(n: usize) -> usize {
 
 fn block_len(n: usize, b: usize) -> usize {
     (n - b * BLOCK).min(BLOCK)
+}
+
+/// The first `count` of a run's `n` samples (x, y) in the order the run draws them
+/// (block 0's stream first, then block 1's, …): the very points every variant counts.
+pub fn first_samples(n: usize, seed: u64, count: usize) -> Vec<[f64; 2]> {
+    let count = count.min(n);
+    let mut pts = Vec::with_capacity(count);
+    for b in 0..n_blocks(count) {
+        let mut r = Rng::for_block(seed, b as u64);
+        for _ in 0..block_len(count, b) {
+            let x = r.uniform();
+            let y = r.uniform();
+            pts.push([x, y]);
+        }
+    }
+    pts
 }
 
 /// The textbook loop: draw x, draw y, branch.
@@ -282,5 +315,24 @@ mod tests {
             naive(n, 5, &ctx).expect("naive"),
             blocks(n, 5, false, &ctx).expect("blocks")
         );
+    }
+
+    /// The points the result view draws are the run's own: counted per block they give
+    /// the run's block counts.
+    #[test]
+    fn first_samples_are_the_counted_points() {
+        let ctx = Ctx::detached(1);
+        let n = 2 * BLOCK + 5;
+        let pts = first_samples(n, 9, usize::MAX);
+        assert_eq!(pts.len(), n);
+        let counts = blocks(n, 9, false, &ctx).expect("blocks");
+        for (b, c) in counts.iter().enumerate() {
+            let inside = pts[b * BLOCK..b * BLOCK + block_len(n, b)]
+                .iter()
+                .filter(|p| p[0] * p[0] + p[1] * p[1] <= 1.0)
+                .count() as u64;
+            assert_eq!(inside, *c, "block {b}");
+        }
+        assert_eq!(first_samples(n, 9, 10), pts[..10].to_vec());
     }
 }

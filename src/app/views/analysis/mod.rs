@@ -65,6 +65,8 @@ views! {
     population_synthesis::PopulationSynthesisView,
     orbit_leapfrog::OrbitLeapfrogView,
     planck::PlanckView,
+    monte_carlo_pi::MonteCarloPiView,
+    magnitude_sum::MagnitudeSumView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
