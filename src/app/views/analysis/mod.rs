@@ -63,6 +63,7 @@ views! {
     streaming_stats::StreamingStatsView,
     spectrum_stack::SpectrumStackView,
     population_synthesis::PopulationSynthesisView,
+    peak_count::PeakCountView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
