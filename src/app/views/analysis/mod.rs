@@ -64,6 +64,7 @@ views! {
     spectrum_stack::SpectrumStackView,
     population_synthesis::PopulationSynthesisView,
     peak_count::PeakCountView,
+    banded_median::BandedMedianView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
