@@ -24,6 +24,25 @@ use rayon::prelude::*;
 
 pub struct BandedMedian;
 
+/// Artifact: the frame after the in-place 3×3 median (rows × cols, f64).
+pub const MEDIAN: &str = "median";
+/// Summary: the bands the frame was filtered in.
+pub const BANDS: &str = "bands";
+/// Summary: rows per band (the last band may have fewer).
+pub const BAND_ROWS: &str = "band_rows";
+/// Summary: bytes of the one shared copy of the frame.
+pub const FRAME_BYTES: &str = "frame_bytes";
+/// Summary: bytes of every band's two saved halo rows.
+pub const HALO_BYTES: &str = "halo_bytes";
+/// Summary: bytes of the working rows held at once (per band, times the bands at once).
+pub const WORK_BYTES: &str = "work_bytes";
+/// Summary: peak bytes held: the shared frame + halo rows + working rows.
+pub const BYTES_ALLOCATED: &str = "bytes_allocated";
+/// Summary: what an out-of-place filter holds: the frame and a second, output frame.
+pub const OUT_OF_PLACE_BYTES: &str = "out_of_place_bytes";
+/// Summary: (halo + working bytes) / frame bytes, the in-place filter's overhead.
+pub const EXTRA_FRACTION: &str = "extra_fraction";
+
 impl Analysis for BandedMedian {
     fn id(&self) -> &'static str {
         "banded-median"
@@ -174,19 +193,19 @@ impl Analysis for BandedMedian {
         Ok(Output::new()
             .sum("rows", rows)
             .sum("cols", cols)
-            .sum("bands", n_bands)
-            .sum("band_rows", band)
-            .sum("frame_bytes", frame_bytes)
-            .sum("halo_bytes", halo_bytes)
-            .sum("work_bytes", work_bytes)
-            .sum("bytes_allocated", frame_bytes + extra)
+            .sum(BANDS, n_bands)
+            .sum(BAND_ROWS, band)
+            .sum(FRAME_BYTES, frame_bytes)
+            .sum(HALO_BYTES, halo_bytes)
+            .sum(WORK_BYTES, work_bytes)
+            .sum(BYTES_ALLOCATED, frame_bytes + extra)
             .sum(
                 "bytes_allocated_total",
                 frame_bytes + halo_bytes + work.iter().sum::<usize>(),
             )
-            .sum("out_of_place_bytes", 2 * frame_bytes)
-            .sum("extra_fraction", extra as f64 / frame_bytes as f64)
-            .f64("median", to_dyn(shared, rows, cols)?, Tolerance::Exact))
+            .sum(OUT_OF_PLACE_BYTES, 2 * frame_bytes)
+            .sum(EXTRA_FRACTION, extra as f64 / frame_bytes as f64)
+            .f64(MEDIAN, to_dyn(shared, rows, cols)?, Tolerance::Exact))
     }
 }
 
@@ -261,7 +280,7 @@ mod tests {
             .expect("params");
             for v in crate::engine::ALL_VARIANTS {
                 let o = BandedMedian.run(v, &d, &p, &Ctx::detached(2)).expect("run");
-                let got = o.f64_slice("median").map(|s| s.to_vec());
+                let got = o.f64_slice(MEDIAN).map(|s| s.to_vec());
                 assert_eq!(got.as_deref(), Some(&want[..]), "{v} band {band}");
             }
         }

@@ -27,6 +27,17 @@ pub const POINTS: usize = 2_048;
 /// Most spectra generated (× 2,048 points × 8 bytes: 100,000 -> 1.6 GB).
 pub const MAX_SPECTRA: usize = 100_000;
 
+/// Artifact: the peaks counted in each spectrum (i64, one per spectrum, in batch order).
+pub const COUNTS: &str = "counts";
+/// Summary: the number of spectra.
+pub const SPECTRA: &str = "spectra";
+/// Summary: the peaks counted over the whole batch.
+pub const TOTAL_PEAKS: &str = "total_peaks";
+/// Summary (and a one-value artifact): the mean number of peaks per spectrum.
+pub const MEAN_PEAKS: &str = "mean_peaks";
+/// Summary: the most peaks in one spectrum.
+pub const MAX_PEAKS: &str = "max_peaks";
+
 impl Analysis for PeakCount {
     fn id(&self) -> &'static str {
         "peak-count"
@@ -117,15 +128,15 @@ impl Analysis for PeakCount {
         let n = counts.len();
         let max = counts.iter().copied().max().unwrap_or(0);
         Ok(Output::new()
-            .sum("spectra", n)
+            .sum(SPECTRA, n)
             .sum("points", b.flux.ncols())
-            .sum("total_peaks", total)
-            .sum("mean_peaks", total as f64 / n as f64)
-            .sum("max_peaks", max)
-            .i64("counts", Array1::from(counts).into_dyn())
+            .sum(TOTAL_PEAKS, total)
+            .sum(MEAN_PEAKS, total as f64 / n as f64)
+            .sum(MAX_PEAKS, max)
+            .i64(COUNTS, Array1::from(counts).into_dyn())
             // keep the declared tolerance type in use for the summary-only floats
             .f64(
-                "mean_peaks",
+                MEAN_PEAKS,
                 Array1::from(vec![total as f64 / n as f64]).into_dyn(),
                 Tolerance::Exact,
             ))
@@ -221,16 +232,19 @@ pub fn count_peaks_fast(x: &[f64], height: f64) -> usize {
     }
 }
 
+/// A spectrum's mean, population σ and peak threshold mean + k·σ, as the vectorized and
+/// parallel variants compute them (the Result view marks the peaks above this threshold).
+pub fn threshold(spectrum: &[f64], k: f64) -> (f64, f64, f64) {
+    let (mean, std) = mean_std(spectrum, false);
+    (mean, std, mean + k * std)
+}
+
 fn one_row(row: ndarray::ArrayView1<f64>, k: f64) -> i64 {
     match row.as_slice() {
-        Some(s) => {
-            let (mean, std) = mean_std(s, false);
-            count_peaks_fast(s, mean + k * std) as i64
-        }
+        Some(s) => count_peaks_fast(s, threshold(s, k).2) as i64,
         None => {
             let v = row.to_vec();
-            let (mean, std) = mean_std(&v, false);
-            count_peaks_fast(&v, mean + k * std) as i64
+            count_peaks_fast(&v, threshold(&v, k).2) as i64
         }
     }
 }
@@ -264,6 +278,28 @@ fn rows(b: &SpectrumBatch, k: f64, parallel: bool, ctx: &Ctx) -> Result<Vec<i64>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Result view marks `find_peaks` above `threshold` in one spectrum: those marks
+    /// are the counts every variant reports.
+    #[test]
+    fn marked_peaks_are_the_counts() {
+        let d = PeakCount.generate(12, 5).expect("gen");
+        let Dataset::SpectrumBatch(b) = &d else {
+            panic!("batch")
+        };
+        let p = Params::resolve(&PeakCount.params(), &[]).expect("params");
+        for v in crate::engine::ALL_VARIANTS {
+            let o = PeakCount.run(v, &d, &p, &Ctx::detached(2)).expect("run");
+            let Some(crate::engine::ArtifactData::I64(c)) = o.get(COUNTS) else {
+                panic!("counts")
+            };
+            for (i, row) in b.flux.rows().into_iter().enumerate() {
+                let s = row.to_vec();
+                let marked = find_peaks(&s, threshold(&s, 3.0).2).len() as i64;
+                assert_eq!(c[i], marked, "{v} spectrum {i}");
+            }
+        }
+    }
 
     #[test]
     fn count_equals_find_peaks() {

@@ -130,6 +130,8 @@ pub(crate) fn frame_image_ui(
 /// The stretch, limits and colormap pickers and the sources switch.
 pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
     ui.horizontal_wrapped(|ui| {
+        let combo = ui.spacing().combo_width;
+        room_for(ui, combo, "stretch");
         egui::ComboBox::from_label("stretch")
             .selected_text(st.stretch.name())
             .show_ui(ui, |ui| {
@@ -138,6 +140,7 @@ pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
                 }
             });
         let mut minmax = st.limits == Limits::MinMax;
+        room_for(ui, combo, "limits");
         egui::ComboBox::from_label("limits")
             .selected_text(if minmax { "min/max" } else { "percentile" })
             .show_ui(ui, |ui| {
@@ -151,9 +154,12 @@ pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
                 Limits::Percentile(p) => p,
                 Limits::MinMax => 99.5,
             };
+            let slider = ui.spacing().slider_width + ui.spacing().interact_size.x;
+            room_for(ui, slider, "%");
             ui.add(egui::Slider::new(&mut p, 90.0..=99.99).text("%"));
             st.limits = Limits::Percentile(p);
         }
+        room_for(ui, combo, "colormap");
         egui::ComboBox::from_label("colormap")
             .selected_text(st.colormap.name())
             .show_ui(ui, |ui| {
@@ -163,6 +169,23 @@ pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
             });
         ui.checkbox(&mut st.show_sources, "sources");
     });
+}
+
+/// In a wrapping row, start a new row unless a widget `width` wide followed by `label`
+/// fits on this one: a combo box or slider with its label is laid out as one group,
+/// which egui wraps only when no room at all is left (it ran off the right edge of a
+/// narrow pane at lecture size).
+fn room_for(ui: &mut egui::Ui, width: f32, label: &str) {
+    let text = egui::WidgetText::from(label).into_galley(
+        ui,
+        Some(egui::TextWrapMode::Extend),
+        f32::INFINITY,
+        egui::TextStyle::Button,
+    );
+    let need = width + 2.0 * ui.spacing().item_spacing.x + text.size().x;
+    if ui.available_size_before_wrap().x < need {
+        ui.end_row();
+    }
 }
 
 /// The 2-D arrays of the result, which can be shown in place of the frame.

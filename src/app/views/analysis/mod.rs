@@ -67,6 +67,8 @@ views! {
     planck::PlanckView,
     monte_carlo_pi::MonteCarloPiView,
     magnitude_sum::MagnitudeSumView,
+    peak_count::PeakCountView,
+    banded_median::BandedMedianView,
 }
 
 /// The purpose-made view of this analysis, if it has one.
