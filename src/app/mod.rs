@@ -630,6 +630,19 @@ impl AstroApp {
 }
 
 impl eframe::App for AstroApp {
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        if self
+            .script
+            .as_ref()
+            .is_some_and(script::Script::takes_a_screenshot)
+        {
+            raw_input
+                .events
+                .retain(|e| !matches!(e, egui::Event::PointerMoved(_)));
+            raw_input.events.push(egui::Event::PointerGone);
+        }
+    }
+
     fn update(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         let t0 = std::time::Instant::now();
         puffin::GlobalProfiler::lock().new_frame();

@@ -45,6 +45,12 @@ impl Script {
         }
     }
 
+    /// Whether this session ends in a screenshot: its window takes no pointer, so the
+    /// picture has no hover label where Xvfb happens to leave the pointer (mid-screen).
+    pub fn takes_a_screenshot(&self) -> bool {
+        self.request.screenshot.is_some()
+    }
+
     pub fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

@@ -68,28 +68,7 @@ pub(super) fn light_curve_ui(
             p.points(Points::new(ylabel.as_str(), t).radius(line_w + 0.5));
         });
     if let Some((cols, table)) = pg {
-        let xy: Vec<[f64; 2]> = stride(table.rows().into_iter().map(|r| [r[0], r[1]]));
-        let resp = Plot::new("periodogram")
-            .height(h / rows - 12.0)
-            .x_axis_label(format!("frequency (1/{unit}) — click to fold at a peak"))
-            .y_axis_label(cols.get(1).map_or("power", |s| s.as_str()))
-            .show(ui, |p| {
-                p.line(Line::new("periodogram", xy).width(line_w).color(palette(0)));
-                if let Some(pp) = period {
-                    p.vline(
-                        VLine::new("fold frequency", 1.0 / pp)
-                            .color(Color32::from_rgb(230, 60, 60)),
-                    );
-                }
-                p.pointer_coordinate()
-            });
-        if resp.response.clicked() {
-            if let Some(c) = resp.inner {
-                if c.x > 0.0 {
-                    st.fold_period = Some(1.0 / c.x);
-                }
-            }
-        }
+        periodogram_ui(ui, st, cols, table, period, unit, h / rows - 12.0, line_w);
     }
     if let Some(p) = period.filter(|p| *p > 0.0) {
         let time = l.time.as_slice().unwrap_or(&[]);
@@ -155,5 +134,100 @@ fn summary_line_ui(ui: &mut egui::Ui, o: &Output, unit: &str) {
                 .color(ui.visuals().warn_fg_color)
                 .strong(),
         );
+    }
+}
+
+/// The periodogram, clicked to fold at a peak. A grid spanning more than two decades
+/// (astropy's automatic grid reaches 5× the average Nyquist frequency: 0.27 /d next to
+/// 250 /d on the generated curve) is drawn against log frequency, so the peak is not a
+/// sliver at the left edge; peaks survive decimation (the highest point of each bucket).
+#[allow(clippy::too_many_arguments)]
+fn periodogram_ui(
+    ui: &mut egui::Ui,
+    st: &mut ViewerState,
+    cols: &[String],
+    table: &ndarray::Array2<f64>,
+    period: Option<f64>,
+    unit: &str,
+    height: f32,
+    line_w: f32,
+) {
+    let pos = |f: f64| f > 0.0 && f.is_finite();
+    let (fmin, fmax) = table
+        .column(0)
+        .iter()
+        .copied()
+        .filter(|f| pos(*f))
+        .fold((f64::INFINITY, 0.0f64), |(a, b), f| (a.min(f), b.max(f)));
+    let log_f = fmax / fmin > 100.0;
+    let x_of = move |f: f64| if log_f { f.log10() } else { f };
+    let f_of = move |x: f64| if log_f { 10f64.powf(x) } else { x };
+    let rows: Vec<[f64; 2]> = table
+        .rows()
+        .into_iter()
+        .filter(|r| !log_f || pos(r[0]))
+        .map(|r| [x_of(r[0]), r[1]])
+        .collect();
+    let xy = bucket_max(&rows, super::MAX_DRAWN);
+    let unit_owned = unit.to_string();
+    let mut plot = Plot::new("periodogram")
+        .height(height)
+        .x_axis_label(if log_f {
+            format!("frequency (1/{unit}, log) — click to fold at a peak")
+        } else {
+            format!("frequency (1/{unit}) — click to fold at a peak")
+        })
+        .y_axis_label(cols.get(1).map_or("power", |s| s.as_str()))
+        .label_formatter(move |_, p| {
+            let f = f_of(p.x);
+            format!(
+                "frequency {} /{unit_owned}\nperiod {} {unit_owned}\npower {:.3}",
+                format_number(f),
+                format_number(1.0 / f),
+                p.y
+            )
+        });
+    if log_f {
+        plot = plot.x_axis_formatter(crate::app::timing::log_axis);
+    }
+    let resp = plot.show(ui, |p| {
+        p.line(Line::new("periodogram", xy).width(line_w).color(palette(0)));
+        if let Some(pp) = period.filter(|pp| *pp > 0.0) {
+            p.vline(
+                VLine::new("fold frequency", x_of(1.0 / pp)).color(Color32::from_rgb(230, 60, 60)),
+            );
+        }
+        p.pointer_coordinate()
+    });
+    if resp.response.clicked() {
+        if let Some(c) = resp.inner {
+            let f = f_of(c.x);
+            if f > 0.0 {
+                st.fold_period = Some(1.0 / f);
+            }
+        }
+    }
+}
+
+/// At most about `max` points of a curve: the highest point of each run of consecutive
+/// points, so narrow peaks are kept (striding would step over them).
+fn bucket_max(xy: &[[f64; 2]], max: usize) -> Vec<[f64; 2]> {
+    let step = xy.len().div_ceil(max.max(1)).max(1);
+    xy.chunks(step)
+        .filter_map(|c| c.iter().copied().max_by(|a, b| a[1].total_cmp(&b[1])))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_max;
+
+    #[test]
+    fn decimation_keeps_a_one_point_peak() {
+        let mut xy: Vec<[f64; 2]> = (0..10_000).map(|i| [i as f64, 0.0]).collect();
+        xy[4_321][1] = 1.0;
+        let kept = bucket_max(&xy, 100);
+        assert!(kept.len() <= 100);
+        assert!(kept.contains(&[4_321.0, 1.0]));
     }
 }
