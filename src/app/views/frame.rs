@@ -26,7 +26,7 @@ pub(super) struct TexKey {
 /// The CCD image with stretch, limits, colormap, hover readout and sources on top.
 pub(super) fn frame_ui(ui: &mut egui::Ui, st: &mut ViewerState, f: &Frame, out: Option<&Output>) {
     let sources = out.and_then(|o| o.table_of(ccd_pipeline::SOURCES));
-    display_controls_ui(ui, st);
+    display_controls_ui(ui, st, true);
     frame_image_ui(ui, st, f, out, sources);
 }
 
@@ -127,8 +127,9 @@ pub(crate) fn frame_image_ui(
     ui.label(RichText::new(text).monospace());
 }
 
-/// The stretch, limits and colormap pickers and the sources switch.
-pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
+/// The stretch, limits and colormap pickers, and the sources switch where a view draws
+/// sources.
+pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState, sources_switch: bool) {
     ui.horizontal_wrapped(|ui| {
         let combo = ui.spacing().combo_width;
         room_for(ui, combo, "stretch");
@@ -167,7 +168,9 @@ pub(crate) fn display_controls_ui(ui: &mut egui::Ui, st: &mut ViewerState) {
                     ui.selectable_value(&mut st.colormap, c, c.name());
                 }
             });
-        ui.checkbox(&mut st.show_sources, "sources");
+        if sources_switch {
+            ui.checkbox(&mut st.show_sources, "sources");
+        }
     });
 }
 

@@ -83,7 +83,7 @@ impl ResultView for BandedMedianView {
                 100.0 * s(bm::EXTRA_FRACTION)
             ),
         );
-        frame::display_controls_ui(ui, st);
+        frame::display_controls_ui(ui, st, false);
         let show_id = ui.id().with("banded-median-bands");
         let show_bands = ui.data(|d| d.get_temp::<bool>(show_id)).unwrap_or(true);
 
@@ -98,9 +98,18 @@ impl ResultView for BandedMedianView {
             show_bands,
             show_id,
         };
-        let avail = ui.available_size();
+        let mut avail = ui.available_size();
         let gap = ui.spacing().item_spacing.x;
-        if avail.x > 1.8 * avail.y {
+        if avail.x < 600.0 && avail.y < 360.0 {
+            // A projector with the side panel shown leaves ~520×280 points: the frames
+            // get all of it; the headline already gives the bytes held.
+            note(
+                ui,
+                "bytes held: see the headline; hide the side panel (F9) for their chart",
+            );
+            avail.y = ui.available_height();
+            frames.ui(ui, st, avail);
+        } else if avail.x > 1.8 * avail.y {
             // wide and short (a projector with the side panel hidden): three columns
             let w = ((avail.x - gap) * 0.62).max(100.0);
             ui.horizontal_top(|ui| {

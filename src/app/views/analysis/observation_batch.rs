@@ -55,7 +55,7 @@ impl ResultView for ObservationBatchView {
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut st.frame_index, 0..=n - 1).text("frame"));
             ui.separator();
-            frame::display_controls_ui(ui, st);
+            frame::display_controls_ui(ui, st, true);
         });
         let i = st.frame_index.min(n - 1);
         let mine = frame_rows(table, i);
