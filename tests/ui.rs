@@ -35,9 +35,11 @@ fn wait_idle(h: &mut Harness<'static, AstroApp>) {
 
 /// The status bar shows the live UI frame time: mask it out of comparisons.
 fn snapshot(h: &mut Harness<'static, AstroApp>, name: &str) {
+    // In points of the UI as drawn (lecture mode zooms it by 1.6).
+    let screen = h.ctx.content_rect();
     h.mask(egui::Rect::from_min_max(
-        egui::pos2(0.0, 850.0),
-        egui::pos2(1400.0, 880.0),
+        egui::pos2(screen.min.x, screen.max.y - 30.0),
+        screen.max,
     ));
     // A few pixels of the dense 50,000-point line may rasterise differently between runs.
     let opts = SnapshotOptions::new()
