@@ -1,9 +1,10 @@
 //! Chapter 7.2's `phase_fold_vectorized`: phase = (t % P) / P, sort by phase, and
 //! (optionally) the mean curve in phase bins — the folded light curve the GUI draws.
-//! Variants differ in the sort: the chapter's argsort by a key function, a stable
-//! sort of contiguous (phase, index) pairs, and the same over rayon. All sorts are
-//! stable (ties keep index order), so the permutation is identical, and all are blocked
-//! merge sorts that look for Cancel between blocks.
+//! Variants differ in the sort: the chapter's argsort by a key function (a blocked
+//! merge sort that looks for Cancel between blocks), and an O(n) bucket sort (phases
+//! live in [0, 1): counting by floor(phase·n), then each bucket in exact order), whose
+//! buckets the parallel variant computes and sorts over rayon. All sorts are stable
+//! (ties keep index order), so the permutation is identical.
 
 use crate::data::{generate, Dataset, Kind, LightCurve};
 use crate::engine::{
@@ -211,23 +212,8 @@ impl Analysis for PhaseFold {
                         ctx,
                     )?
                 }
-                Variant::Vectorized => {
-                    // (phase, index) pairs in one contiguous array, stable sort (runs
-                    // of already-ordered phases, one per cycle, are merged, not re-sorted).
-                    let keys: Vec<(f64, u32)> =
-                        ph.iter().enumerate().map(|(i, &p)| (p, i as u32)).collect();
-                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, ctx)?;
-                    keys.into_iter().map(|k| k.1).collect()
-                }
-                Variant::Parallel => {
-                    let keys: Vec<(f64, u32)> = ph
-                        .par_iter()
-                        .enumerate()
-                        .map(|(i, &p)| (p, i as u32))
-                        .collect();
-                    let keys = stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), true, ctx)?;
-                    keys.into_par_iter().map(|k| k.1).collect()
-                }
+                Variant::Vectorized => bucket_argsort(&ph, false, ctx)?,
+                Variant::Parallel => bucket_argsort(&ph, true, ctx)?,
             }
         );
         ctx.check()?;
@@ -434,6 +420,93 @@ fn merge_into<T: Copy, F: Fn(&T, &T) -> Ordering>(src: &[T], mid: usize, dst: &m
     }
 }
 
+/// Buckets per point in [`bucket_argsort`]: about one phase per bucket for phases
+/// spread over the cycle.
+const BUCKET_SORT_SMALL: usize = 24;
+
+/// Stable argsort of phases in [0, 1) in O(n) for phases spread over the cycle, where
+/// numpy's `argsort` compares O(n log n) times: a counting sort by bucket
+/// `floor(phase·n)` (monotone in the phase, so the buckets come in phase order), then
+/// each bucket put in exact order by a stable sort (insertion for the usual handful, the
+/// standard stable sort for a crowded bucket, so equal or clustered phases cost
+/// O(k log k), never O(k²)). Counting is stable and so is each bucket's sort: equal
+/// phases keep their index order, the permutation of the naive variant's stable sort.
+/// `parallel` computes the buckets and sorts groups of buckets over rayon; Cancel is
+/// looked for between the passes.
+fn bucket_argsort(ph: &[f64], parallel: bool, ctx: &Ctx) -> Result<Vec<u32>> {
+    let n = ph.len();
+    let m = n.max(1);
+    let bucket_of = |p: f64| ((p * m as f64) as usize).min(m - 1);
+    let buckets: Vec<u32> = if parallel {
+        ph.par_iter().map(|&p| bucket_of(p) as u32).collect()
+    } else {
+        ph.iter().map(|&p| bucket_of(p) as u32).collect()
+    };
+    // start[b]..start[b + 1]: where bucket b's points go.
+    let mut start = vec![0u32; m + 1];
+    for &b in &buckets {
+        start[b as usize + 1] += 1;
+    }
+    for b in 0..m {
+        start[b + 1] += start[b];
+    }
+    ctx.check()?;
+    let mut next = start.clone();
+    let mut keys = vec![(0.0f64, 0u32); n];
+    for (i, (&p, &b)) in ph.iter().zip(&buckets).enumerate() {
+        let slot = &mut next[b as usize];
+        keys[*slot as usize] = (p, i as u32);
+        *slot += 1;
+    }
+    ctx.check()?;
+    let sort_buckets = |keys: &mut [(f64, u32)], bounds: &[u32]| {
+        let base = bounds[0] as usize;
+        for w in bounds.windows(2) {
+            let s = &mut keys[w[0] as usize - base..w[1] as usize - base];
+            if s.len() <= BUCKET_SORT_SMALL {
+                insertion_sort(s);
+            } else {
+                s.sort_by(|a, b| a.0.total_cmp(&b.0));
+            }
+        }
+    };
+    if parallel {
+        // Groups of buckets, a few per thread, each a disjoint slice of `keys`.
+        let groups = (4 * ctx.threads).clamp(1, m);
+        let mut parts = Vec::with_capacity(groups);
+        let mut rest: &mut [(f64, u32)] = &mut keys;
+        let mut from = 0;
+        for g in 1..=groups {
+            let to = m * g / groups;
+            let len = (start[to] - start[from]) as usize;
+            let (part, tail) = rest.split_at_mut(len);
+            parts.push((part, &start[from..=to]));
+            rest = tail;
+            from = to;
+        }
+        parts
+            .into_par_iter()
+            .for_each(|(part, bounds)| sort_buckets(part, bounds));
+        Ok(keys.par_iter().map(|k| k.1).collect())
+    } else {
+        sort_buckets(&mut keys, &start);
+        Ok(keys.iter().map(|k| k.1).collect())
+    }
+}
+
+/// Stable insertion sort by phase (a bucket holds a handful of points).
+fn insertion_sort(s: &mut [(f64, u32)]) {
+    for i in 1..s.len() {
+        let x = s[i];
+        let mut j = i;
+        while j > 0 && s[j - 1].0.total_cmp(&x.0) == Ordering::Greater {
+            s[j] = s[j - 1];
+            j -= 1;
+        }
+        s[j] = x;
+    }
+}
+
 /// Stable LSD radix sort of indices by phase. Phases are non-negative floats, whose
 /// bit patterns sort like their values; a stable sort keeps equal phases in index
 /// order, the same permutation as the other variants. Passes whose byte is the same
@@ -505,6 +578,40 @@ mod tests {
         // folded at the true period, the binned curve is a sine of amplitude ~0.1
         let amp = outs[0].summary_f64("binned_semi_amplitude").expect("amp");
         assert!((amp - 0.1).abs() < 0.01, "{amp}");
+    }
+
+    #[test]
+    fn bucket_sort_is_the_stable_sort() {
+        let ctx = Ctx::detached(3);
+        let stable = |ph: &[f64]| {
+            let mut idx: Vec<u32> = (0..ph.len() as u32).collect();
+            idx.sort_by(|&a, &b| ph[a as usize].total_cmp(&ph[b as usize]));
+            idx
+        };
+        let n = 20_011;
+        let cases: Vec<Vec<f64>> = vec![
+            // spread over the cycle, with ordered runs (one per cycle)
+            (0..n).map(|i| phase(i as f64 * 0.37, 3.7, 0.0)).collect(),
+            // many ties: 1000 distinct phases
+            (0..n).map(|i| ((i * 7919) % 1000) as f64 / 1000.0).collect(),
+            // every phase equal (a period dividing every time): one crowded bucket
+            vec![0.25; n],
+            // clustered: all within one bucket's width, distinct
+            (0..n).map(|i| 0.5 + (i % 97) as f64 * 1e-12).collect(),
+            vec![],
+            vec![0.0, 0.999_999_999_999, 0.0, 0.5],
+        ];
+        for ph in &cases {
+            let want = stable(ph);
+            for parallel in [false, true] {
+                let got = bucket_argsort(ph, parallel, &ctx).expect("sort");
+                assert!(got == want, "n={} parallel={parallel}", ph.len());
+            }
+        }
+        let c = crate::engine::Control::new();
+        c.cancel();
+        let cancelled = Ctx::new(c, 1, 0.0, 1.0);
+        assert!(bucket_argsort(&cases[0], false, &cancelled).is_err());
     }
 
     #[test]
