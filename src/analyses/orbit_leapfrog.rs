@@ -264,18 +264,20 @@ pub fn run_steps(
     ctx.progress(1.0);
     let t0 = &tracks[0];
     let (traj, energy) = stage!(ctx, "tables", {
+        // Filled row by row into flat buffers (no zeroing pass, no indexed stores).
         let m = t0.xy.len();
-        let mut traj = Array2::zeros((m, 3));
-        let mut energy = Array2::zeros((m, 2));
-        for (r, &(step, x, y, e)) in t0.xy.iter().enumerate() {
+        let mut traj = Vec::with_capacity(3 * m);
+        let mut energy = Vec::with_capacity(2 * m);
+        for &(step, x, y, e) in &t0.xy {
             let days = step as f64 * dt / 86_400.0;
-            traj[[r, 0]] = days;
-            traj[[r, 1]] = x / AU;
-            traj[[r, 2]] = y / AU;
-            energy[[r, 0]] = days;
-            energy[[r, 1]] = e / t0.e0 - 1.0;
+            traj.extend_from_slice(&[days, x / AU, y / AU]);
+            energy.extend_from_slice(&[days, e / t0.e0 - 1.0]);
         }
-        (traj, energy)
+        let shaped = |v: Vec<f64>, cols: usize| {
+            Array2::from_shape_vec((m, cols), v)
+                .map_err(|e| Error::input(format!("orbit-leapfrog tables: {e}")))
+        };
+        (shaped(traj, 3)?, shaped(energy, 2)?)
     });
     let worst = tracks.iter().map(|t| t.max_rel_de).fold(0.0, f64::max);
     let finals: Vec<f64> = tracks.iter().map(|t| t.final_r / AU).collect();
