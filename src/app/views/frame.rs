@@ -80,12 +80,7 @@ pub(crate) fn frame_image_ui(
         .y_axis_label("row (y)")
         .height(ui.available_height() - 24.0)
         .show(ui, |p| {
-            p.image(PlotImage::new(
-                "frame",
-                tex.id(),
-                PlotPoint::new((cols as f64 - 1.0) / 2.0, (rows as f64 - 1.0) / 2.0),
-                egui::vec2(cols as f32, rows as f32),
-            ));
+            p.image(whole_frame_image(tex.id(), rows, cols));
             if let Some((names, t)) = sources {
                 draw_sources(p, names, t);
             }
@@ -125,6 +120,17 @@ pub(crate) fn frame_image_ui(
         }
     }
     ui.label(RichText::new(text).monospace());
+}
+
+/// A `rows`×`cols` frame's texture placed with pixel (r, c) centred on plot point
+/// (c, r), so hover and source coordinates are pixel indices.
+pub(crate) fn whole_frame_image(texture: egui::TextureId, rows: usize, cols: usize) -> PlotImage {
+    PlotImage::new(
+        "frame",
+        texture,
+        PlotPoint::new((cols as f64 - 1.0) / 2.0, (rows as f64 - 1.0) / 2.0),
+        egui::vec2(cols as f32, rows as f32),
+    )
 }
 
 /// The stretch, limits and colormap pickers, and the sources switch where a view draws

@@ -235,12 +235,7 @@ impl Frames<'_> {
                 )
             })
             .show(ui, |p| {
-                p.image(PlotImage::new(
-                    "frame",
-                    tex.id(),
-                    PlotPoint::new((cols as f64 - 1.0) / 2.0, (rows as f64 - 1.0) / 2.0),
-                    egui::vec2(cols as f32, rows as f32),
-                ));
+                p.image(frame::whole_frame_image(tex.id(), rows, cols));
                 if let Some(c) = crop {
                     let [r0, r1, c0, c1] = c.rect;
                     let t = if which == 0 { &c.before } else { &c.after };

@@ -3,6 +3,7 @@
 //! marked), and the process's resident memory as the chunks were read, against what
 //! holding the whole file would take.
 
+use super::common::group_digits;
 use super::{ResultCtx, ResultView};
 use crate::analyses::catalog_chunks::{self as cc, CatalogChunks};
 use crate::app::theme::palette;
@@ -54,14 +55,7 @@ fn count(v: f64) -> String {
     if !v.is_finite() {
         return "–".to_string();
     }
-    let digits = format!("{:.0}", v.abs());
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
+    let out = group_digits(&format!("{:.0}", v.abs()));
     if v < 0.0 {
         format!("-{out}")
     } else {

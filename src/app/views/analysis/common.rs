@@ -151,3 +151,40 @@ pub(super) fn span(v: &ndarray::Array1<f64>) -> (f64, f64) {
             (a.min(x), b.max(x))
         })
 }
+
+/// A hover label's first line: the series' name and a line break, or nothing for an
+/// unnamed series (egui_plot passes "" where the pointer is on no series).
+pub(super) fn series_line(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name}\n")
+    }
+}
+
+/// A string of decimal digits with commas between groups of three (12,345,678).
+pub(super) fn group_digits(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count with commas between groups of three digits.
+pub(super) fn grouped(n: u64) -> String {
+    group_digits(&n.to_string())
+}
+
+/// One entry of a legend written above a plot: its text in the series' colour, kept on
+/// one line (a wrapping row breaks between entries, not inside one).
+pub(super) fn key(ui: &mut egui::Ui, color: Color32, text: &str) {
+    ui.label(
+        RichText::new(text.replace(' ', "\u{a0}"))
+            .color(color)
+            .strong(),
+    );
+}

@@ -5,7 +5,7 @@
 //! many), matched sources are ringed only when few enough are in view, and the segment
 //! to the counterpart only when zoomed in further still (separations are sub-arcsecond).
 
-use super::common::{addr, cached, headline, note, num, span, split, Histogram};
+use super::common::{addr, cached, headline, note, num, series_line, span, split, Histogram};
 use super::{ResultCtx, ResultView};
 use crate::analyses::cross_match as cm;
 use crate::app::theme::palette;
@@ -116,11 +116,7 @@ fn sky_window_ui(ui: &mut egui::Ui, c1: &Catalog, c2: &Catalog, t: &Array2<f64>,
         .x_axis_label("RA (deg)")
         .y_axis_label("Dec (deg)")
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!("{who}RA {:.5}°\nDec {:.5}°", p.x, p.y)
         })
         .show(ui, |p| draw_window(p, c1, c2, t, line_w));

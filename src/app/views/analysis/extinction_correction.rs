@@ -3,7 +3,7 @@
 //! R_V·0.574·colour, blue stars (colour < 0) stay where they were, so the red side of
 //! the diagram shears upwards.
 
-use super::common::{headline, note, num, split};
+use super::common::{headline, note, num, series_line, split};
 use super::{ResultCtx, ResultView};
 use crate::analyses::extinction_correction as ec;
 use crate::app::theme::palette;
@@ -150,11 +150,7 @@ fn cmd_ui(
         .x_axis_label("colour (mag)")
         .y_axis_label("magnitude (brighter up)")
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!("{who}colour {:.3}\nmag {:.3}", p.x, p.y)
         })
         .show(ui, |p| {

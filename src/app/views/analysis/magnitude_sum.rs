@@ -4,7 +4,9 @@
 //! with the largest deviation of all pairs from it; beside it the histogram of the
 //! combined magnitudes against the inputs' and the brighter input's.
 
-use super::common::{addr, cached, headline, note, num, split, Histogram};
+use super::common::{
+    addr, cached, grouped, headline, key, note, num, series_line, split, Histogram,
+};
 use super::{ResultCtx, ResultView};
 use crate::analyses::magnitude_sum::{self as ms, MagnitudeSum};
 use crate::app::theme::palette;
@@ -25,19 +27,6 @@ const THEORY_RED: Color32 = Color32::from_rgb(230, 60, 60);
 /// The brightening of a pair with magnitude difference `d`: 2.5·log10(1 + 10^(−0.4 d)).
 fn gain(d: f64) -> f64 {
     2.5 * (1.0 + 10f64.powf(-0.4 * d)).log10()
-}
-
-/// `n` with commas between groups of three digits.
-fn grouped(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Bins of width 0.01, 0.02, 0.05, 0.1, … mag covering [lo, hi] in about `BINS`
@@ -105,7 +94,7 @@ impl ResultView for MagnitudeSumView {
             ui,
             format!(
                 "{} pairs combined · brightest {} · faintest {} · mean gain over the brighter star {} mag · {bad:.0} non-finite",
-                grouped(m.len()),
+                grouped(m.len() as u64),
                 show(s(ms::BRIGHTEST)),
                 show(s(ms::FAINTEST)),
                 s(ms::MEAN_GAIN).map_or("–".to_string(), |g| format!("{g:.4}")),
@@ -189,8 +178,8 @@ fn gain_ui(ui: &mut egui::Ui, t: &Table, m: &[f64], max_dev: f64, cx: &ResultCtx
         ui,
         format!(
             "every {}th of {} pairs; all lie on the curve (largest deviation {} mag)",
-            grouped(step),
-            grouped(m.len()),
+            grouped(step as u64),
+            grouped(m.len() as u64),
             num(max_dev)
         ),
     );
@@ -275,16 +264,6 @@ fn gain_ui(ui: &mut egui::Ui, t: &Table, m: &[f64], max_dev: f64, cx: &ResultCtx
         });
 }
 
-/// One coloured entry of a key above a plot, kept on one line (non-breaking spaces) so
-/// the key wraps between entries.
-fn key(ui: &mut egui::Ui, color: Color32, text: &str) {
-    ui.label(
-        RichText::new(text.replace(' ', "\u{a0}"))
-            .color(color)
-            .strong(),
-    );
-}
-
 /// A histogram as a step outline (counts at the left edge of each bin).
 fn steps(h: &Histogram) -> Vec<[f64; 2]> {
     h.counts
@@ -317,11 +296,7 @@ fn histogram_ui(ui: &mut egui::Ui, st: &Stats, cx: &ResultCtx<'_>) {
         .include_y(0.0)
         .allow_scroll(false)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!("{who}{:.3} mag\n{:.0} per bin", p.x, p.y)
         })
         .show(ui, |p| {

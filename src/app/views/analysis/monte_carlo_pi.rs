@@ -4,14 +4,14 @@
 //! expected standard error 4·sqrt(p(1−p)/N), p = π/4, a line of slope −1/2, inside the
 //! band where 90 % of runs would lie.
 
-use super::common::{addr, cached, headline, note, num, split};
+use super::common::{addr, cached, grouped, headline, key, note, num, series_line, split};
 use super::{ResultCtx, ResultView};
 use crate::analyses::monte_carlo_pi::{self as mc, MonteCarloPi};
 use crate::app::theme::palette;
 use crate::app::timing::log_axis;
 use crate::app::views::ViewerState;
 use crate::engine::{Analysis, ArtifactData};
-use egui::{Color32, RichText};
+use egui::Color32;
 use egui_plot::{GridMark, Line, LineStyle, Plot, Points, Polygon};
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
 
@@ -32,19 +32,6 @@ const Q95: f64 = 1.960;
 /// The expected standard error of 4·k/N: 4·sqrt(p(1−p)/N), p = π/4.
 fn sigma(n: f64) -> f64 {
     4.0 * (FRAC_PI_4 * (1.0 - FRAC_PI_4) / n).sqrt()
-}
-
-/// `n` with commas between groups of three digits.
-fn grouped(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl ResultView for MonteCarloPiView {
@@ -190,11 +177,7 @@ fn points_ui(ui: &mut egui::Ui, pts: &[[f64; 2]], n: usize, line_w: f32) {
         .include_y(1.0)
         .allow_scroll(false)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!(
                 "{who}x {:.3}, y {:.3}\nx² + y² = {:.3}",
                 p.x,
@@ -219,16 +202,6 @@ fn points_ui(ui: &mut egui::Ui, pts: &[[f64; 2]], n: usize, line_w: f32) {
                     .width(line_w),
             );
         });
-}
-
-/// One coloured entry of a key above a plot, kept on one line (non-breaking spaces) so
-/// the key wraps between entries.
-fn key(ui: &mut egui::Ui, color: Color32, text: &str) {
-    ui.label(
-        RichText::new(text.replace(' ', "\u{a0}"))
-            .color(color)
-            .strong(),
-    );
 }
 
 /// A log10 axis labelled 1, 10, 100, 1000, then 1e4, 1e5, … (short enough not to
@@ -275,11 +248,7 @@ fn error_ui(ui: &mut egui::Ui, running: &[(u64, u64)], line_w: f32) {
         .y_axis_formatter(log_axis)
         .allow_scroll(false)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!(
                 "{who}N = {}\n|error| {}",
                 grouped(10f64.powf(p.x).round() as u64),

@@ -2,7 +2,7 @@
 //! the origin) beside the relative energy error (E − E0)/|E0| against time, which a
 //! symplectic integrator keeps bounded at O(dt²) with no secular drift.
 
-use super::common::{headline, note, num, split};
+use super::common::{headline, note, num, series_line, split};
 use super::{ResultCtx, ResultView};
 use crate::analyses::orbit_leapfrog::{self as ol, OrbitLeapfrog, State};
 use crate::app::theme::palette;
@@ -274,11 +274,7 @@ fn energy_ui(
         // Headroom above the curve for the legend.
         .include_y(hi / unit + pad + 0.6 * (hi - lo) / unit)
         .label_formatter(move |name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!(
                 "{who}t = {:.3} yr ({:.1} d)\n(E − E0)/|E0| = {:.3e}",
                 p.x,

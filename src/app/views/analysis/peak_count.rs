@@ -4,7 +4,7 @@
 //! histogram of peaks per spectrum over the whole batch with the shown spectrum's count
 //! highlighted (click a bar to show a spectrum with that many peaks).
 
-use super::common::{cached, headline, note, num, split};
+use super::common::{cached, headline, note, num, series_line, split};
 use super::{ResultCtx, ResultView};
 use crate::analyses::peak_count::{self as pc, PeakCount};
 use crate::app::theme::palette;
@@ -138,11 +138,7 @@ fn spectrum_ui(
         .include_y(top)
         .allow_scroll(false)
         .label_formatter(move |name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             let at = if has_wl {
                 format!("λ {} Å", num(p.x))
             } else {

@@ -2,7 +2,7 @@
 //! folded at the period, two cycles wide, with the binned mean curve and its standard
 //! error on top: the periodic signal the fold reveals.
 
-use super::common::{headline, note, num};
+use super::common::{headline, note, num, series_line};
 use super::{ResultCtx, ResultView};
 use crate::analyses::phase_fold as pf;
 use crate::app::theme::palette;
@@ -111,11 +111,7 @@ fn folded_ui(
         .include_x(0.0)
         .include_x(2.0)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!("{who}phase {:.3}\nvalue {:.4}", p.x.rem_euclid(1.0), p.y)
         })
         .show(ui, |p| {

@@ -3,7 +3,7 @@
 //! couple of faint reference temperatures, and beside it the running band integral as a
 //! share of σT⁴/π against the analytic black-body fraction.
 
-use super::common::{addr, cached, headline, note, num, split};
+use super::common::{addr, cached, headline, note, num, series_line, split};
 use super::{ResultCtx, ResultView};
 use crate::analyses::planck::{self as pl, Planck};
 use crate::app::theme::palette;
@@ -237,11 +237,7 @@ fn spectrum_ui(
         .include_x(prep.hi.log10())
         .include_y(floor)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!(
                 "{who}λ = {} nm\nB_λ = {:.3e} W/(m³ sr)",
                 num(10f64.powf(p.x)),
@@ -350,11 +346,7 @@ fn band_ui(ui: &mut egui::Ui, prep: &Prepared, t: f64, frac: f64, lw: f32) {
         .include_y(0.0)
         .include_y(105.0)
         .label_formatter(|name, p| {
-            let who = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name}\n")
-            };
+            let who = series_line(name);
             format!(
                 "{who}λ = {} nm\n{:.3} % of σT⁴/π",
                 num(10f64.powf(p.x)),
