@@ -208,7 +208,6 @@ impl Analysis for PhaseFold {
                     stable_sort_checked(
                         idx,
                         |&a, &b| ph[a as usize].total_cmp(&ph[b as usize]),
-                        false,
                         ctx,
                     )?
                 }
@@ -360,23 +359,16 @@ const SORT_BLOCK: usize = 1 << 15;
 /// `sort_by` of millions of keys runs for over 100 ms without a chance to stop, which
 /// is too long for the Cancel button. Blocks of [`SORT_BLOCK`] are sorted with the
 /// standard stable sort (which still exploits the one ordered run per cycle), then
-/// merged pairwise, level by level; `parallel` spreads the blocks and the merges of a
-/// level over rayon. Stable, so every variant gives the same permutation.
-fn stable_sort_checked<T, F>(mut a: Vec<T>, cmp: F, parallel: bool, ctx: &Ctx) -> Result<Vec<T>>
+/// merged pairwise, level by level. Stable, so it gives the bucket sort's permutation.
+fn stable_sort_checked<T, F>(mut a: Vec<T>, cmp: F, ctx: &Ctx) -> Result<Vec<T>>
 where
-    T: Copy + Send + Sync,
-    F: Fn(&T, &T) -> Ordering + Sync,
+    T: Copy,
+    F: Fn(&T, &T) -> Ordering,
 {
     let n = a.len();
-    // Sort the blocks, a group of blocks between two checks.
-    let group = SORT_BLOCK * if parallel { 4 * ctx.threads } else { 1 };
-    for g in a.chunks_mut(group) {
+    for block in a.chunks_mut(SORT_BLOCK) {
         ctx.check()?;
-        if parallel {
-            g.par_chunks_mut(SORT_BLOCK).for_each(|c| c.sort_by(&cmp));
-        } else {
-            g.sort_by(&cmp);
-        }
+        block.sort_by(&cmp);
     }
     if n <= SORT_BLOCK {
         return Ok(a);
@@ -384,18 +376,9 @@ where
     let mut b = a.clone();
     let mut width = SORT_BLOCK;
     while width < n {
-        let pairs = a.chunks(2 * width).zip(b.chunks_mut(2 * width));
-        if parallel {
+        for (src, dst) in a.chunks(2 * width).zip(b.chunks_mut(2 * width)) {
             ctx.check()?;
-            pairs
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .for_each(|(src, dst)| merge_into(src, width, dst, &cmp));
-        } else {
-            for (src, dst) in pairs {
-                ctx.check()?;
-                merge_into(src, width, dst, &cmp);
-            }
+            merge_into(src, width, dst, &cmp);
         }
         std::mem::swap(&mut a, &mut b);
         width *= 2;
@@ -624,15 +607,12 @@ mod tests {
             .collect();
         let mut want = keys.clone();
         want.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for parallel in [false, true] {
-            let got = stable_sort_checked(keys.clone(), |a, b| a.0.total_cmp(&b.0), parallel, &ctx)
-                .expect("sort");
-            assert!(got == want, "parallel={parallel}");
-        }
+        let got = stable_sort_checked(keys.clone(), |a, b| a.0.total_cmp(&b.0), &ctx).expect("sort");
+        assert!(got == want);
         let c = crate::engine::Control::new();
         c.cancel();
         let cancelled = Ctx::new(c, 1, 0.0, 1.0);
-        assert!(stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), false, &cancelled).is_err());
+        assert!(stable_sort_checked(keys, |a, b| a.0.total_cmp(&b.0), &cancelled).is_err());
     }
 
     #[test]
