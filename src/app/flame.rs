@@ -360,7 +360,27 @@ pub(super) fn flame_tab_ui(app: &mut super::AstroApp, ui: &mut egui::Ui) {
             None => app.flame = FlameSource::LatestRun,
         },
         FlameSource::LatestRun => match latest {
-            Some(r) => record_flame_ui(ui, "latest", r, app.flame_stretch),
+            Some(r) => {
+                let python = app.last.as_ref().and_then(|l| match &l.python {
+                    Some(crate::bench::python::PythonOutcome::Ran {
+                        profile: Some(p), ..
+                    }) if !p.profiles.is_empty() => Some(p),
+                    _ => None,
+                });
+                match python {
+                    // Ours above, the Python reference's call tree beneath: the same input.
+                    Some(p) => {
+                        let h = ui.available_height();
+                        let w = ui.available_width();
+                        ui.allocate_ui(egui::vec2(w, h * 0.55), |ui| {
+                            record_flame_ui(ui, "latest", r, app.flame_stretch);
+                        });
+                        ui.separator();
+                        super::py_flame::python_flame_ui(ui, p, &mut app.py_flame_pick);
+                    }
+                    None => record_flame_ui(ui, "latest", r, app.flame_stretch),
+                }
+            }
             None => {
                 ui.label("No run of this analysis yet: press Run all variants, and this tab shows where that run spent its time.");
             }

@@ -7,6 +7,7 @@ mod flame;
 mod machine_view;
 mod memory_view;
 mod panels;
+mod py_flame;
 mod reports;
 pub mod roofline;
 mod runs;
@@ -146,6 +147,8 @@ struct LastRun {
     annotated: bool,
     /// The History entry holding the same record.
     history_id: usize,
+    /// The Python reference's run on the same input ("Run Python too"), once it is back.
+    python: Option<crate::bench::python::PythonOutcome>,
 }
 
 pub struct AstroApp {
@@ -189,6 +192,24 @@ pub struct AstroApp {
     estimate_cache: Option<(String, Option<engine::guard::Estimate>)>,
     /// The History tab's filter words.
     pub history_filter: String,
+    /// The Python implementation whose call tree the Flame graph tab shows (None: the
+    /// deepest tree).
+    pub py_flame_pick: Option<usize>,
+    /// What the Python reference is doing, while it runs after ours.
+    pub python_line: Option<String>,
+    /// The Python run's one-line outcome, for the status line when the job ends.
+    python_said: Option<String>,
+}
+
+/// The Python run's outcome in one line: what ran and whether it agrees, or what is
+/// missing (with the pip line), or the script's last error line.
+fn python_said(o: &crate::bench::python::PythonOutcome) -> String {
+    match o {
+        crate::bench::python::PythonOutcome::Ran { notes, .. } if !notes.is_empty() => {
+            format!("{} ({})", o.headline(), notes.join("; "))
+        }
+        _ => o.headline(),
+    }
 }
 
 const APP_KEY: &str = "astroperf-settings";
@@ -238,6 +259,9 @@ impl AstroApp {
             confirm: None,
             estimate_cache: None,
             history_filter: String::new(),
+            python_line: None,
+            python_said: None,
+            py_flame_pick: None,
         };
         if analyses::find(&app.settings.analysis).is_none() {
             app.settings.analysis = DEFAULT_ANALYSIS.id().into();
@@ -373,7 +397,22 @@ impl AstroApp {
                         data,
                         annotated: false,
                         history_id: self.history.len(),
+                        python: None,
                     });
+                }
+                Msg::PythonProgress(line) => self.python_line = Some(line),
+                Msg::Python(outcome) => {
+                    self.python_line = None;
+                    if let crate::bench::python::PythonOutcome::Ran { records, .. } = &*outcome {
+                        for r in records {
+                            self.push_history(r.clone(), RunOrigin::Run);
+                        }
+                    }
+                    self.python_said = Some(python_said(&outcome));
+                    if let Some(l) = &mut self.last {
+                        l.python = Some(*outcome);
+                    }
+                    self.py_flame_pick = None;
                 }
                 Msg::SweepPoint { kind, x, record } => {
                     let origin = match kind {
@@ -392,13 +431,18 @@ impl AstroApp {
                 }
                 Msg::Done(err) => {
                     self.worker.busy = false;
+                    self.python_line = None;
+                    let python = self.python_said.take();
                     // A failed run leaves the previous result on screen: mark it stale.
                     self.stale = err
                         .as_ref()
                         .filter(|e| **e != crate::Error::Cancelled.to_string())
                         .map(|e| format!("{}: {e}", self.worker.label));
                     self.status = Some(match err {
-                        None => (format!("{} finished", self.worker.label), false),
+                        None => match python {
+                            Some(p) => (format!("{} finished · {p}", self.worker.label), false),
+                            None => (format!("{} finished", self.worker.label), false),
+                        },
                         Some(e) => {
                             let cancelled = e == crate::Error::Cancelled.to_string();
                             (format!("{}: {e}", self.worker.label), !cancelled)

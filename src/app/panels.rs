@@ -89,6 +89,16 @@ pub fn menu_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                     });
                 }
             }
+            ui.horizontal(|ui| {
+                ui.label("Python for \"Run Python too\":");
+                let (default, from) = crate::bench::python::interpreter(None);
+                ui.add(
+                    egui::TextEdit::singleline(&mut app.settings.python_exe)
+                        .hint_text(format!("{} ({from})", default.display()))
+                        .desired_width(200.0),
+                )
+                .on_hover_text("a path to the interpreter (e.g. a venv's bin/python); empty: $ASTROPERF_PYTHON, else python3 on PATH");
+            });
             ui.separator();
             if ui
                 .button("Save profile (.puffin)…")
@@ -217,6 +227,18 @@ fn toolbar_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     {
         app.worker.cancel();
     }
+    let given = app.settings.python_exe.trim();
+    let (exe, from) = crate::bench::python::interpreter(
+        Some(std::path::Path::new(given)).filter(|_| !given.is_empty()),
+    );
+    ui.add_enabled(
+        !busy,
+        egui::Checkbox::new(&mut app.settings.run_python, "Run Python too"),
+    )
+    .on_hover_text(format!(
+        "after ours, run the chapter's Python (pure Python, numpy/scipy, numba) on the same input with {} ({from}), profile it under cProfile and check it agrees; its bars join the Timing tab, its call tree the Flame graph tab",
+        exe.display()
+    ));
 }
 
 pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
@@ -231,6 +253,11 @@ pub fn status_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
                     .show_percentage(),
             );
             ui.label(&app.worker.label);
+            if let Some(p) = &app.python_line {
+                ui.label(
+                    RichText::new(format!("· {p}")).color(super::theme::python_color("numpy")),
+                );
+            }
             if ui.button("Cancel").clicked() {
                 app.worker.cancel();
             }

@@ -3,6 +3,7 @@
 //! thread-sweep jobs handed to the worker.
 
 use super::{worker, AstroApp, Confirm, Tab};
+use crate::bench::python::PythonOptions;
 use crate::data::Loaded;
 use crate::engine::{self, Analysis, ParamValue, Variant};
 use std::sync::Arc;
@@ -182,6 +183,13 @@ impl AstroApp {
             data,
             params: self.params(a),
             cfg: self.run_config(variants),
+            python: self.settings.run_python.then(|| PythonOptions {
+                exe: Some(self.settings.python_exe.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(std::path::PathBuf::from),
+                repeat: self.settings.repeat,
+                ..PythonOptions::default()
+            }),
         };
         self.submit(job, format!("running {}", a.id()));
     }

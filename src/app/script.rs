@@ -93,6 +93,10 @@ pub fn apply_settings(app: &mut AstroApp, request: &GuiRequest) {
     if request.hide_panel {
         app.settings.side_panel = false;
     }
+    // Only set, never cleared: a script without --python keeps what the user chose.
+    if request.python {
+        app.settings.run_python = true;
+    }
     if let Some(t) = request.tab.as_deref().and_then(Tab::from_flag) {
         app.settings.tab = t;
     }

@@ -84,6 +84,10 @@ pub struct Settings {
     /// The Timing tab's log time axis as the user set it (None: automatic, on when the
     /// bars differ by more than 20×).
     pub timing_log: Option<bool>,
+    /// Run the chapter's Python on the same input after ours ("Run Python too").
+    pub run_python: bool,
+    /// The interpreter for it; empty: $ASTROPERF_PYTHON, else python3 on PATH.
+    pub python_exe: String,
 }
 
 impl Default for Settings {
@@ -104,6 +108,8 @@ impl Default for Settings {
             viewer: Default::default(),
             history_sort: Default::default(),
             timing_log: None,
+            run_python: false,
+            python_exe: String::new(),
         }
     }
 }

@@ -69,12 +69,15 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
         }
         Tab::Timing => match current {
             Some(l) => {
-                let extra: Vec<RunRecord> = app
+                let mut extra: Vec<RunRecord> = app
                     .compare
                     .iter()
                     .filter(|r| r.analysis == l.record.analysis)
                     .cloned()
                     .collect();
+                if let Some(crate::bench::python::PythonOutcome::Ran { records, .. }) = &l.python {
+                    extra.extend(records.iter().cloned());
+                }
                 super::timing_bars::timing_ui(
                     ui,
                     &l.record,

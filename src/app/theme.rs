@@ -12,6 +12,29 @@ pub fn variant_color(v: Variant) -> Color32 {
     }
 }
 
+/// The Python reference's bars: one warm gold family (Python's yellow), lighter for the
+/// slower libraries, so they read as one tool beside our red, blue and green variants.
+pub fn python_color(library: &str) -> Color32 {
+    match library {
+        "python" => Color32::from_rgb(245, 220, 120),
+        "numpy" | "scipy" | "astropy" => Color32::from_rgb(228, 180, 40),
+        _ => Color32::from_rgb(196, 140, 20),
+    }
+}
+
+/// A run's name and colour wherever runs are listed (Timing bars, History): our variant, or
+/// the Python implementation it timed ("py numba prange").
+pub fn run_label(r: &crate::bench::RunRecord, v: &crate::bench::VariantRun) -> (String, Color32) {
+    if r.tool == "astroperf" {
+        (v.variant.name().to_string(), variant_color(v.variant))
+    } else {
+        let library = crate::bench::python::library_of(v);
+        let method = crate::bench::python::short_method(crate::bench::python::method_of(v));
+        let tool = if r.tool == "python" { "py" } else { &r.tool };
+        (format!("{tool} {method}"), python_color(library))
+    }
+}
+
 /// Distinct colours for stages and series.
 pub fn palette(i: usize) -> Color32 {
     const P: [Color32; 8] = [

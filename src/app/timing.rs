@@ -327,9 +327,10 @@ fn origin_text(o: super::RunOrigin) -> String {
 /// origin or parameters (case-insensitive).
 fn row_matches(h: &super::HistoryEntry, v: &crate::bench::VariantRun, filter: &str) -> bool {
     let hay = format!(
-        "{} {} {} {}",
+        "{} {} {} {} {}",
         h.record.analysis,
         v.variant.name(),
+        super::theme::run_label(&h.record, v).0,
         origin_text(h.origin),
         params_text(&h.record)
     )
@@ -491,10 +492,8 @@ fn history_row_ui(
         params.clone()
     };
     ui.label(short).on_hover_text(params);
-    ui.label(
-        RichText::new(format!("{} ×{}", v.variant.name(), v.threads))
-            .color(variant_color(v.variant)),
-    );
+    let (name, color) = super::theme::run_label(&h.record, v);
+    ui.label(RichText::new(format!("{name} ×{}", v.threads)).color(color));
     ui.label(fmt_secs(v.median_s)).on_hover_text(format!(
         "fastest {} · MAD {} · {} calls",
         fmt_secs(v.min_s),
@@ -503,7 +502,18 @@ fn history_row_ui(
     ));
     ui.label(super::widgets::human_bytes(v.peak_bytes as usize))
         .on_hover_text(format!("heap peak; {} allocations per call", v.allocs));
-    if v.agrees {
+    if h.record.tool != "astroperf" {
+        let why = v
+            .agreement
+            .as_deref()
+            .unwrap_or("not compared with astroperf");
+        match v.agrees_with_astroperf {
+            Some(true) => ui.label(RichText::new("✓ ours").color(Color32::from_rgb(80, 200, 120))),
+            Some(false) => ui.label(RichText::new("⚠ ours").color(Color32::from_rgb(230, 80, 60))),
+            None => ui.label("–"),
+        }
+        .on_hover_text(why);
+    } else if v.agrees {
         ui.label(RichText::new("✓").color(Color32::from_rgb(80, 200, 120)))
             .on_hover_text("the variants' outputs agree");
     } else {

@@ -5,7 +5,7 @@
 //! beside a 100 ms one is otherwise a sliver); a second chart gives the speed-up over
 //! naive with the ideal thread scaling marked on the parallel row.
 
-use super::theme::variant_color;
+use super::theme::{run_label, variant_color};
 use crate::bench::report::fmt_secs;
 use crate::bench::{RunRecord, VariantRun};
 use crate::engine::Variant;
@@ -52,11 +52,12 @@ pub fn timing_ui(
             ours: true,
         })
         .collect();
-    for (k, e) in extra.iter().enumerate() {
+    for e in extra {
         for v in &e.runs {
+            let (name, color) = run_label(e, v);
             rows.push(Row {
-                name: format!("{} {}", e.tool, v.variant),
-                color: Color32::from_gray(150 - 25 * (k as u8 % 3)),
+                name,
+                color,
                 run: v,
                 ours: false,
             });
@@ -86,6 +87,24 @@ pub fn timing_ui(
             *log = (on != auto).then_some(on);
         }
     });
+    if rows.iter().any(|r| !r.ours) {
+        let disagree = extra
+            .iter()
+            .flat_map(|e| &e.runs)
+            .filter(|v| v.agrees_with_astroperf == Some(false))
+            .count();
+        ui.label(
+            RichText::new(format!(
+                "gold bars: Python on the same input (pale = pure Python, gold = numpy/scipy/astropy, amber = numba; its first call includes the JIT){}",
+                if disagree > 0 {
+                    format!(" · ⚠ {disagree} Python result(s) differ from ours: hover a bar")
+                } else {
+                    String::new()
+                }
+            ))
+            .color(super::theme::python_color("numpy")),
+        );
+    }
     let body = egui::TextStyle::Body.resolve(ui.style());
     // Rows as tall as the tab allows (two charts and their headings), within reason.
     let n = rows.len() as f32;
@@ -321,6 +340,15 @@ fn row_hover_ui(ui: &mut egui::Ui, row: &Row) {
         fmt_secs(v.max_s),
         fmt_secs(v.first_s)
     ));
+    if !row.ours {
+        ui.label(crate::bench::python::method_of(v));
+        if crate::bench::python::library_of(v) == "numba" {
+            ui.label("first call includes numba's JIT compilation");
+        }
+        if let Some(a) = &v.agreement {
+            ui.label(format!("against astroperf: {a}"));
+        }
+    }
     ui.label(format!(
         "{} calls · {} thread(s)",
         v.times_s.len(),

@@ -2,6 +2,7 @@
 //! through the same harness as the CLI, and sends results back; the UI polls the
 //! channel each frame and repaints on arrival, so it keeps rendering during a run.
 
+use crate::bench::python::{self, PyEvent, PythonOptions, PythonOutcome};
 use crate::bench::{self, Outputs, RunConfig, RunRecord};
 use crate::data::Loaded;
 use crate::engine::{guard, Analysis, Control, Params, Variant};
@@ -21,6 +22,8 @@ pub enum Job {
         data: Arc<Loaded>,
         params: Params,
         cfg: RunConfig,
+        /// Also run the Python reference on the same input afterwards.
+        python: Option<PythonOptions>,
     },
     /// Time the variants on generated inputs of growing size.
     SizeSweep {
@@ -72,6 +75,10 @@ pub enum Msg {
     },
     /// A run stopped by Cancel: what had finished, marked cancelled (for the history).
     Cancelled { record: RunRecord },
+    /// What the Python reference is doing now (for the status line).
+    PythonProgress(String),
+    /// The Python reference's run on the same input as the last `Run`.
+    Python(Box<PythonOutcome>),
     /// The job ended (successfully or not); `None` = fine.
     Done(Option<String>),
 }
@@ -156,6 +163,7 @@ fn execute(
             data,
             params,
             cfg,
+            python,
         } => {
             let (record, outputs) =
                 bench::run_partial(analysis, &data.data, &data.info, &params, &cfg, control)
@@ -164,11 +172,36 @@ fn execute(
                 send(Msg::Cancelled { record });
                 return Err(crate::Error::Cancelled.to_string());
             }
+            let ours = python.as_ref().map(|_| record.clone());
             send(Msg::Run {
                 record,
                 outputs: Arc::new(outputs),
-                data,
+                data: data.clone(),
             });
+            if let (Some(opts), Some(ours)) = (python, ours) {
+                control.set_progress(0.0);
+                let outcome = python::run_reference(
+                    analysis,
+                    &data.data,
+                    &params,
+                    &ours,
+                    &opts,
+                    control,
+                    &mut |ev| {
+                        if let PyEvent::Progress(p) = ev {
+                            if p.total > 0 {
+                                control.set_progress(p.done as f64 / p.total as f64);
+                            }
+                            send(Msg::PythonProgress(p.line()));
+                        }
+                    },
+                );
+                let cancelled = matches!(outcome, PythonOutcome::Cancelled);
+                send(Msg::Python(Box::new(outcome)));
+                if cancelled {
+                    return Err(crate::Error::Cancelled.to_string());
+                }
+            }
         }
         Job::SizeSweep {
             analysis,
@@ -343,6 +376,7 @@ mod tests {
                 warmup: 0,
                 naive_budget_s: None,
             },
+            python: None,
         }
     }
 
@@ -428,6 +462,7 @@ mod tests {
                     warmup: 0,
                     naive_budget_s: None,
                 },
+                python: None,
             },
             "long".into(),
         )

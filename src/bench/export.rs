@@ -41,8 +41,21 @@ pub fn export_input(
     seed: u64,
     params: &Params,
 ) -> Result<Value> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let data = a.generate(size, seed)?;
+    export_dataset(dir, a, &data, seed, params)
+}
+
+/// Write a given input of `a` (a loaded file or generated data) as .npy files into `dir`;
+/// returns its manifest entry. `seed` tells the reference how astroperf generated it (the
+/// reference draws its own random numbers where a workload has no input file).
+pub fn export_dataset(
+    dir: &Path,
+    a: &dyn Analysis,
+    data: &Dataset,
+    seed: u64,
+    params: &Params,
+) -> Result<Value> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let id = a.id();
     let mut files = serde_json::Map::new();
     let mut put = |key: &str, arr: ArrayD<f64>| -> Result<()> {
@@ -50,7 +63,7 @@ pub fn export_input(
         files.insert(key.to_string(), Value::String(name));
         Ok(())
     };
-    match &data {
+    match data {
         Dataset::Spectrum(s) => {
             put("wavelength", col(&s.wavelength))?;
             put("flux", col(&s.flux))?;
@@ -104,7 +117,7 @@ pub fn export_input(
     Ok(json!({
         "analysis": id,
         "input_kind": data.kind(),
-        "size": a.size_of(&data),
+        "size": a.size_of(data),
         "size_unit": a.size_unit(),
         "seed": seed,
         "params": params.to_json(&a.params()),

@@ -143,6 +143,8 @@ pub fn run_partial(
         agree: disagreement.is_none(),
         disagreement,
         tool: "astroperf".to_string(),
+        same_input: None,
+        agrees_with_astroperf: None,
         runs,
         skipped,
         cancelled,
@@ -531,6 +533,8 @@ impl<'a> Harness<'a> {
             rss_peak_bytes: calls.rss_peak_bytes,
             summary: output.summary.clone(),
             agrees: true,
+            agrees_with_astroperf: None,
+            agreement: None,
         });
         Ok(VariantOutcome::Timed { run, output, note })
     }

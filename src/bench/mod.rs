@@ -8,6 +8,7 @@ pub mod export;
 mod harness;
 pub mod machine;
 pub mod profile;
+pub mod python;
 pub mod report;
 pub mod roofline;
 
@@ -95,6 +96,12 @@ pub struct VariantRun {
     pub summary: Map<String, Value>,
     /// Whether this variant's artifacts agree with the first variant's.
     pub agrees: bool,
+    /// Another tool's run only (`run --python`): whether its result agrees with astroperf's
+    /// on the same input (`None`: not compared), and why, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agrees_with_astroperf: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,6 +124,13 @@ pub struct RunRecord {
     pub disagreement: Option<String>,
     /// Which language/tool produced the record ("astroperf", or "python" for imported ones).
     pub tool: String,
+    /// Another tool's record: whether it ran on exactly astroperf's input (false where it
+    /// drew its own random numbers), and whether all its runs agree with astroperf's result
+    /// (`None` when not compared); see [`python::cross_check`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_input: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agrees_with_astroperf: Option<bool>,
     pub runs: Vec<VariantRun>,
     /// Variants not timed, with the reason (e.g. over the naive budget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

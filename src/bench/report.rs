@@ -252,3 +252,60 @@ fn streaming_rows(records: &[RunRecord], bandwidth: Option<&Bandwidth>) -> Vec<S
         })
         .collect()
 }
+
+/// Ours and another tool's implementations in one table (`run --python`): each row's time
+/// against astroperf's fastest variant, and whether its result agrees with ours.
+pub fn python_table(ours: &RunRecord, others: &[RunRecord]) -> String {
+    let best = ours
+        .runs
+        .iter()
+        .map(|v| v.median_s)
+        .fold(f64::INFINITY, f64::min);
+    let mut s = String::from(
+        "| tool | implementation | threads | median | fastest | first call | time / astroperf best | agrees with astroperf |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    let ratio = |m: f64| {
+        if best.is_finite() && best > 0.0 {
+            format!("{:.2}×", m / best)
+        } else {
+            "–".into()
+        }
+    };
+    for v in &ours.runs {
+        s.push_str(&format!(
+            "| astroperf | {} | {} | {} | {} | {} | {} | {} |\n",
+            v.variant,
+            v.threads,
+            fmt_secs(v.median_s),
+            fmt_secs(v.min_s),
+            fmt_secs(v.first_s),
+            ratio(v.median_s),
+            if v.agrees {
+                "(reference)"
+            } else {
+                "✗ variants differ"
+            }
+        ));
+    }
+    for r in others {
+        for v in &r.runs {
+            let agreement = match v.agrees_with_astroperf {
+                Some(true) => "✓".to_string(),
+                Some(false) => format!("✗ {}", v.agreement.as_deref().unwrap_or("differs")),
+                None => v.agreement.clone().unwrap_or_else(|| "not compared".into()),
+            };
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                r.tool,
+                super::python::method_of(v),
+                v.threads,
+                fmt_secs(v.median_s),
+                fmt_secs(v.min_s),
+                fmt_secs(v.first_s),
+                ratio(v.median_s),
+                agreement
+            ));
+        }
+    }
+    s
+}

@@ -47,6 +47,8 @@ pub struct GuiRequest {
     pub exit: bool,
     /// The window's inner size in points, if given.
     pub size: Option<[f32; 2]>,
+    /// Tick "Run Python too" before the run.
+    pub python: bool,
 }
 
 impl GuiRequest {
@@ -80,6 +82,10 @@ pub struct GuiArgs {
     /// Hide the side panel, giving the plots the whole width (F9 in the app).
     #[arg(long)]
     pub hide_panel: bool,
+    /// Also run the chapter's Python on the same input after ours ("Run Python too"; the
+    /// interpreter is $ASTROPERF_PYTHON or python3).
+    #[arg(long)]
+    pub python: bool,
     /// Save a PNG of the window once the run (if any) has finished and the tab is drawn.
     #[arg(long, value_name = "OUT.png")]
     pub screenshot: Option<PathBuf>,
@@ -173,6 +179,7 @@ pub fn request(args: GuiArgs) -> Result<GuiRequest> {
         tab: args.tab,
         lecture: args.lecture,
         hide_panel: args.hide_panel,
+        python: args.python,
         screenshot: args.screenshot,
         history_json: args.history_json,
         exit: args.exit,

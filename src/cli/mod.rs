@@ -88,6 +88,23 @@ pub struct RunArgs {
     /// named) as a .puffin file, for the app's Load profile or puffin_viewer.
     #[arg(long, value_name = "FILE.puffin")]
     profile: Option<PathBuf>,
+    /// Also run the chapter's Python (the bundled reference script: pure Python, numpy/scipy,
+    /// numba serial and parallel) on the same input, profile it under cProfile, and check
+    /// its results against ours. Without Python or numpy, ours still runs (one line says
+    /// what is missing).
+    #[arg(long)]
+    python: bool,
+    /// The Python interpreter for --python (default: $ASTROPERF_PYTHON, else python3).
+    #[arg(long, value_name = "PATH", requires = "python")]
+    python_exe: Option<PathBuf>,
+    /// Seconds the Python run may take before it is stopped.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600,
+        requires = "python"
+    )]
+    python_timeout: u64,
     /// Run even when the estimated time (> 60 s) or memory (> half of what is available)
     /// is beyond the guard's limits, and overwrite existing files in --out.
     #[arg(long)]

@@ -2,6 +2,7 @@
 //! table (or JSON) printed and the results optionally written into `--out`.
 
 use super::{interruptible, RunArgs};
+use crate::bench::python::{self, PyEvent, PythonOptions, PythonOutcome};
 use crate::bench::{self, report, Outputs, RunConfig, RunRecord};
 use crate::data::generate::parse_pairs;
 use crate::data::{self, Dataset, Loaded};
@@ -25,14 +26,9 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         puffin::set_scopes_on(true);
         bench::profile::init_other_thread();
     }
-    let (mut record, outputs) = bench::run_partial(
-        a,
-        &loaded.data,
-        &loaded.info,
-        &params,
-        &cfg,
-        &interruptible(),
-    )?;
+    let control = interruptible();
+    let (mut record, outputs) =
+        bench::run_partial(a, &loaded.data, &loaded.info, &params, &cfg, &control)?;
     if let Some(c) = &record.cancelled {
         // What had finished, marked as cancelled: never a completed timing.
         if args.json {
@@ -58,7 +54,19 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
     if let Some(p) = &args.profile {
         save_profile(p, &record)?;
     }
-    print_record(&record, &loaded, args.json);
+    let python = args
+        .python
+        .then(|| run_python(&args, a, &loaded, &params, &record, &control));
+    if matches!(python, Some(PythonOutcome::Cancelled)) {
+        return Err(Error::Cancelled);
+    }
+    match &python {
+        Some(py) => print_with_python(&record, &loaded, py, args.json),
+        None => print_record(&record, &loaded, args.json),
+    }
+    if matches!(python, Some(PythonOutcome::Failed(_))) && record.agree {
+        return Ok(5);
+    }
     if !record.agree {
         eprintln!(
             "astroperf: variants disagree: {}",
@@ -166,6 +174,76 @@ fn save_outputs(dir: &Path, outputs: &Outputs, force: bool) -> Result<()> {
         o.write(dir)?;
     }
     Ok(())
+}
+
+/// The reference script on the same input; its progress goes to stderr as it arrives.
+fn run_python(
+    args: &RunArgs,
+    a: &dyn Analysis,
+    loaded: &Loaded,
+    params: &Params,
+    record: &RunRecord,
+    control: &crate::engine::Control,
+) -> PythonOutcome {
+    let opts = PythonOptions {
+        exe: args.python_exe.clone(),
+        repeat: args.repeat,
+        timeout: std::time::Duration::from_secs(args.python_timeout.max(1)),
+        profile: true,
+    };
+    let mut last_phase = String::new();
+    python::run_reference(a, &loaded.data, params, record, &opts, control, &mut |ev| {
+        if let PyEvent::Progress(p) = ev {
+            // One line per implementation and phase, not per call.
+            let key = format!("{} {}", p.method, p.phase);
+            if key != last_phase && p.phase != "done" {
+                eprintln!("python: {} {} …", p.method, p.phase);
+                last_phase = key;
+            }
+        }
+    })
+}
+
+/// Ours and the Python records: the JSON with a top-level `python` list, or the table with
+/// a row per Python implementation and its agreement with ours.
+fn print_with_python(record: &RunRecord, loaded: &Loaded, py: &PythonOutcome, json: bool) {
+    let (records, profile, notes): (&[RunRecord], _, Vec<String>) = match py {
+        PythonOutcome::Ran {
+            records,
+            profile,
+            notes,
+        } => (records, profile.as_ref(), notes.clone()),
+        other => (&[], None, vec![other.headline()]),
+    };
+    if json {
+        let mut v = serde_json::to_value(record).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "python".into(),
+                serde_json::to_value(records).unwrap_or_default(),
+            );
+            if let Some(p) = profile {
+                m.insert(
+                    "python_profile".into(),
+                    serde_json::to_value(p).unwrap_or_default(),
+                );
+            }
+            m.insert("python_notes".into(), serde_json::json!(notes));
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        for n in &notes {
+            eprintln!("{n}");
+        }
+        return;
+    }
+    print_record(record, loaded, false);
+    if !records.is_empty() {
+        println!();
+        print!("{}", report::python_table(record, records));
+    }
+    for n in &notes {
+        println!("{n}");
+    }
 }
 
 fn save_profile(path: &Path, record: &RunRecord) -> Result<()> {

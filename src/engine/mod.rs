@@ -143,6 +143,13 @@ pub trait Analysis: Send + Sync {
     fn call_bytes(&self, _input: &Dataset, _params: &Params, _threads: usize) -> Option<f64> {
         None
     }
+    /// How closely another tool's summary values (the Python reference's, `run --python`)
+    /// must match ours on the same input to agree: counts and indices are always compared
+    /// exactly; floats within this. Libraries sum in other orders and some use other
+    /// formulas for the same quantity (astropy's periodogram), so it is an analysis' fact.
+    fn cross_tool_tolerance(&self) -> Tolerance {
+        Tolerance::Rel(1e-9)
+    }
     /// Run one variant. All variants return the same artifacts, compared with their tolerance.
     fn run(&self, variant: Variant, input: &Dataset, params: &Params, ctx: &Ctx) -> Result<Output>;
 }
