@@ -10,8 +10,11 @@ use astroperf::bench::python::{self, PyEvent, PythonOptions, PythonOutcome};
 use astroperf::bench::{self, RunConfig, RunRecord};
 use astroperf::engine::{Analysis, Control, Params};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
+use stub_python::{answering, stub};
+
+mod stub_python;
 
 fn planck() -> &'static dyn Analysis {
     analyses::find("planck").expect("planck is registered")
@@ -62,42 +65,6 @@ fn canned(ours: &RunRecord, same_input: bool, edit: impl Fn(&mut Value)) -> Valu
             "summary": summary, "agrees": true
         }]
     }])
-}
-
-const PROFILE: &str = r#"{"analysis": "planck", "profiles": [{"variant": "vectorized",
- "method": "numpy stub", "total_s": 0.001, "tree": {"name": "planck", "file": "ref.py",
- "line": 3, "total_s": 0.001, "self_s": 0.0004, "calls": 1, "children": [{"name": "expm1",
- "file": "~", "line": 0, "total_s": 0.0006, "self_s": 0.0006, "calls": 1, "children": []}]}}]}"#;
-
-/// A shell script standing in for the interpreter: it prints one progress line, then runs
-/// `body` with `$out` and `$prof` set to the files the caller asked for.
-fn stub(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    let script = format!(
-        "#!/bin/sh\nout=''; prof=''\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    --out) out=\"$2\"; shift;;\n    --profile) prof=\"$2\"; shift;;\n  esac\n  shift\ndone\necho '@progress {{\"analysis\": \"planck\", \"method\": \"numpy stub\", \"variant\": \"vectorized\", \"phase\": \"timed\", \"done\": 1, \"total\": 2}}' >&2\n{body}\n"
-    );
-    std::fs::write(&p, script).expect("write stub");
-    let mut perm = std::fs::metadata(&p).expect("stat").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(&p, perm).expect("chmod");
-    p
-}
-
-/// A stub that answers with `records` (and the canned profile).
-fn answering(dir: &Path, name: &str, records: &Value) -> PathBuf {
-    let rec = dir.join(format!("{name}.json"));
-    let prof = dir.join(format!("{name}.profile.json"));
-    std::fs::write(&rec, records.to_string()).expect("write records");
-    std::fs::write(&prof, PROFILE).expect("write profile");
-    stub(
-        dir,
-        name,
-        &format!(
-            "cp '{}' \"$out\"\n[ -n \"$prof\" ] && cp '{}' \"$prof\"\nexit 0",
-            rec.display(),
-            prof.display()
-        ),
-    )
 }
 
 fn opts(exe: &Path, timeout_s: u64) -> PythonOptions {

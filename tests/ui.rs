@@ -533,3 +533,67 @@ result_view_tests! {
     result_view_memory_layout => "memory-layout" ["One frame held six ways", "time to make the layout", "time of one full pass"],
     result_view_catalog_chunks => "catalog-chunks" ["Magnitudes: selected rows against all rows", "Resident memory (RSS) while reading the chunks"],
 }
+
+mod stub_python;
+
+/// "Run Python too" with a stub interpreter answering canned records: after our run the
+/// Python rows join History (named by their method, in the Python colours), the Timing
+/// tab says what the gold bars are, and the Flame graph tab puts the Python call tree
+/// beneath ours.
+#[test]
+#[cfg(unix)]
+fn run_python_too_puts_python_beside_ours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let record = serde_json::json!([{
+        "analysis": "spectrum-pipeline",
+        "input": {"kind": "spectrum", "source": "stub", "shape": [10]},
+        "size": 10, "size_unit": "pixels", "params": {}, "agree": true, "tool": "python",
+        "same_input": true,
+        "runs": [{
+            "variant": "vectorized", "threads": 1, "first_s": 0.004, "times_s": [0.002],
+            "median_s": 0.002, "min_s": 0.002, "max_s": 0.002, "mad_s": 0.0,
+            "throughput": 1.0, "throughput_unit": "pixels/s", "stages": [],
+            "summary": {"method": "numpy stub", "library": "numpy"}, "agrees": true
+        }]
+    }]);
+    let exe = stub_python::answering(dir.path(), "py", &record);
+    let mut h = Harness::builder()
+        .with_size([1400.0, 880.0])
+        .build_eframe(move |cc| {
+            let settings = Settings {
+                repeat: 1,
+                variants: [false, true, true],
+                run_python: true,
+                python_exe: exe.display().to_string(),
+                ..Default::default()
+            };
+            AstroApp::with_settings(&cc.egui_ctx, settings)
+        });
+    h.run_steps(3);
+    assert!(h.query_by_label("Run Python too").is_some());
+    h.get_by_label("Run").click();
+    wait_idle(&mut h);
+    let recs = h.state().history_records();
+    assert_eq!(recs.len(), 2, "ours and the Python record");
+    let py = &recs[1];
+    assert_eq!(py.tool, "python");
+    assert_eq!(py.runs[0].agrees_with_astroperf, None);
+    assert!(py.runs[0]
+        .agreement
+        .as_deref()
+        .is_some_and(|a| a.contains("no result value in common")));
+    h.get_by_label("History").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("py numpy stub ×1").is_some());
+    h.get_by_label("Timing").click();
+    h.run_steps(3);
+    assert!(h
+        .query_by_label_contains("gold bars: Python on the same input")
+        .is_some());
+    h.get_by_label("Flame graph").click();
+    h.run_steps(3);
+    assert!(h
+        .query_by_label("Python, one call under cProfile on the same input:")
+        .is_some());
+    assert!(h.query_by_label_contains("numpy stub").is_some());
+}

@@ -434,15 +434,15 @@ pub fn cross_check(a: &dyn Analysis, ours: &RunRecord, py: &mut RunRecord) {
     let tol = a.cross_tool_tolerance();
     let mut all = Some(true);
     for run in &mut py.runs {
-        let (agrees, why) = match (&not_compared, reference) {
-            (Some(_), _) | (None, None) => (None, not_compared.clone().unwrap_or_default()),
-            (None, Some(ours)) => compare_summaries(ours, &run.summary, tol)
-                .map_or_else(|why| (Some(false), why), |why| (Some(true), why)),
+        let verdict = match (&not_compared, reference) {
+            (Some(why), _) => Verdict::NotCompared(why.clone()),
+            (None, None) => Verdict::NotCompared("not compared".into()),
+            (None, Some(ours)) => compare_summaries(ours, &run.summary, tol),
         };
-        let why = if why.is_empty() {
-            "not compared".to_string()
-        } else {
-            why
+        let (agrees, why) = match verdict {
+            Verdict::Agrees(w) => (Some(true), w),
+            Verdict::Differs(w) => (Some(false), w),
+            Verdict::NotCompared(w) => (None, w),
         };
         all = match (all, agrees) {
             (Some(x), Some(y)) => Some(x && y),
@@ -452,6 +452,14 @@ pub fn cross_check(a: &dyn Analysis, ours: &RunRecord, py: &mut RunRecord) {
         run.agreement = Some(why);
     }
     py.agrees_with_astroperf = if py.runs.is_empty() { None } else { all };
+}
+
+/// What comparing two summaries found, with the reason in words.
+#[derive(Debug)]
+enum Verdict {
+    Agrees(String),
+    Differs(String),
+    NotCompared(String),
 }
 
 /// A parameter both runs name with different values, said as a sentence.
@@ -491,13 +499,13 @@ fn within(a: f64, b: f64, tol: Tolerance) -> bool {
     }
 }
 
-/// Whether two summaries agree on every value they both name: `Ok(reason)` or
-/// `Err(reason)` naming the first value that differs.
+/// Whether two summaries agree on every value they both name; a difference names the
+/// values that differ.
 fn compare_summaries(
     ours: &serde_json::Map<String, Value>,
     theirs: &serde_json::Map<String, Value>,
     tol: Tolerance,
-) -> Result<String, String> {
+) -> Verdict {
     let shared: Vec<(&String, &Value, &Value)> = theirs
         .iter()
         .filter(|(k, v)| !NOT_RESULTS.contains(&k.as_str()) && !v.is_string())
@@ -505,7 +513,9 @@ fn compare_summaries(
         .filter(|(_, o, _)| !o.is_string())
         .collect();
     if shared.is_empty() {
-        return Err("no result value in common with astroperf's summary to compare".into());
+        return Verdict::NotCompared(
+            "not compared: no result value in common with astroperf's summary".into(),
+        );
     }
     let bad: Vec<String> = shared
         .iter()
@@ -514,14 +524,14 @@ fn compare_summaries(
         .collect();
     let names: Vec<&str> = shared.iter().map(|(k, _, _)| k.as_str()).collect();
     if bad.is_empty() {
-        Ok(format!(
+        Verdict::Agrees(format!(
             "agrees on {} value(s) ({}; counts exact, floats within {})",
             names.len(),
             names.join(", "),
             tol_text(tol)
         ))
     } else {
-        Err(format!(
+        Verdict::Differs(format!(
             "differs on {} of {} value(s): {} (tolerance {})",
             bad.len(),
             names.len(),
@@ -635,15 +645,24 @@ mod tests {
         let same =
             map(json!({"n_pairs": 45, "mean": 0.5 + 1e-12, "py_only": 3, "method": "numpy"}));
         let r = compare_summaries(&ours, &same, Tolerance::Rel(1e-9));
-        assert!(r.as_ref().is_ok_and(|s| s.contains("2 value(s)")), "{r:?}");
+        assert!(
+            matches!(&r, Verdict::Agrees(s) if s.contains("2 value(s)")),
+            "{r:?}"
+        );
         let off_count = map(json!({"n_pairs": 46, "mean": 0.5}));
         let r = compare_summaries(&ours, &off_count, Tolerance::Rel(1e-9));
-        assert!(r.as_ref().is_err_and(|s| s.contains("n_pairs")), "{r:?}");
+        assert!(
+            matches!(&r, Verdict::Differs(s) if s.contains("n_pairs")),
+            "{r:?}"
+        );
         let off_float = map(json!({"mean": 0.5001}));
-        assert!(compare_summaries(&ours, &off_float, Tolerance::Rel(1e-9)).is_err());
-        assert!(compare_summaries(&ours, &off_float, Tolerance::Rel(1e-3)).is_ok());
+        let strict = compare_summaries(&ours, &off_float, Tolerance::Rel(1e-9));
+        assert!(matches!(strict, Verdict::Differs(_)), "{strict:?}");
+        let loose = compare_summaries(&ours, &off_float, Tolerance::Rel(1e-3));
+        assert!(matches!(loose, Verdict::Agrees(_)), "{loose:?}");
         let nothing = map(json!({"other": 1, "method": "m"}));
-        assert!(compare_summaries(&ours, &nothing, Tolerance::Rel(1e-9)).is_err());
+        let r = compare_summaries(&ours, &nothing, Tolerance::Rel(1e-9));
+        assert!(matches!(r, Verdict::NotCompared(_)), "{r:?}");
     }
 
     #[test]
