@@ -220,6 +220,7 @@ fn streaming_stats_equal_two_pass_on_the_held_stream_and_on_a_memory_map() {
         offset: 0,
         dtype: Dtype::F64,
         shape: vec![n as usize],
+        file: None,
     });
     assert_eq!(a.size_of(&m), n as usize);
     let mapped = all_agree(a, &m, &p);

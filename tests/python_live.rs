@@ -346,3 +346,22 @@ fn the_real_script_agrees_with_ours_when_numpy_is_present() {
         }
     }
 }
+
+/// Every registered analysis has a Python reference in the bundled script (memory-layout
+/// and catalog-chunks included): its WORKLOADS table names each id.
+#[test]
+fn every_analysis_has_a_python_reference() {
+    let script = python::REFERENCE_SCRIPT;
+    let table = script
+        .split("\nWORKLOADS = {")
+        .nth(1)
+        .and_then(|t| t.split('}').next())
+        .expect("the script's WORKLOADS table");
+    for a in analyses::registry() {
+        assert!(
+            table.contains(&format!("\"{}\":", a.id())),
+            "{} has no Python reference in reference_bench.py",
+            a.id()
+        );
+    }
+}

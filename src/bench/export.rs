@@ -114,7 +114,19 @@ pub fn export_dataset(
         Dataset::Table(t) => put("table", t.data.clone().into_dyn())?,
         Dataset::None | Dataset::Mapped(_) => {}
     }
-    Ok(json!({
+    // A mapped file is named, not copied (it may be gigabytes): the reference maps it too.
+    let mapped = match data {
+        Dataset::Mapped(m) => m.file.as_ref().map(|f| {
+            json!({
+                "path": std::path::absolute(f).unwrap_or_else(|_| f.clone()),
+                "dtype": m.dtype.name(),
+                "shape": m.shape,
+                "offset": m.offset,
+            })
+        }),
+        _ => None,
+    };
+    let mut entry = json!({
         "analysis": id,
         "input_kind": data.kind(),
         "size": a.size_of(data),
@@ -122,5 +134,9 @@ pub fn export_dataset(
         "seed": seed,
         "params": params.to_json(&a.params()),
         "files": files,
-    }))
+    });
+    if let (Some(m), Some(obj)) = (mapped, entry.as_object_mut()) {
+        obj.insert("mapped".into(), m);
+    }
+    Ok(entry)
 }

@@ -48,7 +48,11 @@ pub(crate) fn finish(path: &Path, m: Mapped, how: String) -> Loaded {
 /// Map a raw little-endian array: `.f32` = float32, `.f64`/`.raw` = float64, 1-D.
 pub fn load_raw(path: &Path) -> Result<Loaded> {
     let map = map(path)?;
-    raw(path, map)
+    let mut loaded = raw(path, map)?;
+    if let Dataset::Mapped(m) = &mut loaded.data {
+        m.file = Some(path.to_path_buf());
+    }
+    Ok(loaded)
 }
 
 /// [`load_raw`] for bytes already in memory (fuzzing, tests): they are copied into an
@@ -89,6 +93,7 @@ fn raw(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Loaded> {
         offset: 0,
         dtype,
         shape: vec![len / dtype.size()],
+        file: None,
     };
     Ok(finish(
         path,
@@ -131,6 +136,7 @@ impl Mapped {
                 offset: 0,
                 dtype: Dtype::F64,
                 shape,
+                file: None,
             };
             if m.bytes() > m.map.len() {
                 return Err(crate::Error::format(

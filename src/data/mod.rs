@@ -175,6 +175,9 @@ pub struct Mapped {
     pub offset: usize,
     pub dtype: Dtype,
     pub shape: Vec<usize>,
+    /// The file mapped, when the user named it (None: an anonymous or private temporary
+    /// map). The Python reference reads the same file through numpy.memmap.
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Mapped {

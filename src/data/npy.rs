@@ -211,6 +211,7 @@ pub fn load_mapped(path: &Path) -> Result<Loaded> {
         offset: h.data_offset,
         dtype,
         shape: h.shape.clone(),
+        file: Some(path.to_path_buf()),
     };
     if m.offset + m.bytes() > m.map.len() {
         return Err(Error::format(path, "NPY data run past the end of the file"));
