@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renew the README's pictures with the real app (release build) under Xvfb:
 # every analysis' Result view at 1600x1000, and lecture mode at 1280x720 (a projector)
-# for the Result, Timing and History tabs. Needs xvfb-run (Debian: xvfb, xauth); the
+# for the Result, Timing and History tabs; Python beside Rust in Timing and Flame graph. Needs xvfb-run (Debian: xvfb, xauth); the
 # pictures are then reduced to 256 colours when pngquant is installed.
 # Usage: docs/screenshots/make.sh [path/to/astroperf]
 set -euo pipefail
@@ -22,6 +22,10 @@ shot 1280x720 lecture_history_720.png --analysis spectrum-pipeline --run all --t
 shot 1280x720 lecture_ccd_720.png ../../assets/samples/eso_ntt_emmi_R.fits --analysis ccd-pipeline --run vectorized --tab result --lecture --hide-panel
 shot 1280x720 lecture_sunspots_720.png ../../assets/samples/sunspots_yearly.csv --analysis period-search --run vectorized --tab result --lecture --hide-panel
 shot 1600x1000 timing_1600.png --analysis spectrum-pipeline --run all --tab timing
+# Python beside Rust (needs python3 with numpy and scipy, or ASTROPERF_PYTHON)
+shot 1600x1000 python_timing_1600.png --analysis spectrum-pipeline --run all --python --tab timing
+shot 1600x1000 python_flame_1600.png --analysis spectrum-pipeline --run all --python --tab flame-graph
+shot 1280x720 lecture_python_flame_720.png --analysis spectrum-pipeline --run all --python --tab flame-graph --lecture
 if command -v pngquant >/dev/null; then
   pngquant --force --ext .png --quality 70-95 -- *.png || true
 fi

@@ -370,11 +370,15 @@ pub(super) fn flame_tab_ui(app: &mut super::AstroApp, ui: &mut egui::Ui) {
                 match python {
                     // Ours above, the Python reference's call tree beneath: the same input.
                     Some(p) => {
-                        let h = ui.available_height();
-                        let w = ui.available_width();
-                        ui.allocate_ui(egui::vec2(w, h * 0.55), |ui| {
-                            record_flame_ui(ui, "latest", r, app.flame_stretch);
-                        });
+                        // Half each: our graph and its totals are clipped to the top half
+                        // (the totals scroll), so the Python tree always gets its half.
+                        let (top, _) = ui.allocate_exact_size(
+                            egui::vec2(ui.available_width(), ui.available_height() * 0.5),
+                            egui::Sense::hover(),
+                        );
+                        let mut ours = ui.new_child(egui::UiBuilder::new().max_rect(top));
+                        ours.set_clip_rect(top.intersect(ui.clip_rect()));
+                        record_flame_ui(&mut ours, "latest", r, app.flame_stretch);
                         ui.separator();
                         super::py_flame::python_flame_ui(ui, p, &mut app.py_flame_pick);
                     }

@@ -148,10 +148,19 @@ fn icicle_ui(ui: &mut egui::Ui, root: &PyNode, body: &FontId) {
         let pct = 100.0 * b.node.total_s / root.total_s.max(1e-300);
         let full = format!("{name} {pct:.0}%");
         let fits = |t: &str| (t.chars().count() as f32 + 1.0) * char_w < b.rect.width();
+        // The whole label, else the name, else as much of the name as fits.
+        let room = (b.rect.width() / char_w - 1.0).max(0.0) as usize;
         let text = if fits(&full) {
             Some(full)
         } else if fits(name) {
             Some(name.to_string())
+        } else if room >= 4 {
+            Some(
+                name.chars()
+                    .take(room - 1)
+                    .chain(std::iter::once('…'))
+                    .collect(),
+            )
         } else {
             None
         };

@@ -69,7 +69,9 @@ pub fn timing_ui(
     }
     let auto = wants_log(rows.iter().map(|r| r.run.median_s));
     let mut on = log.unwrap_or(auto);
-    ui.horizontal(|ui| {
+    // Wrapped: beside the side panel at 1280×720 the line is wider than the tab, and an
+    // overflowing row would widen every chart beneath it past the window's edge.
+    ui.horizontal_wrapped(|ui| {
         ui.label(format!(
             "{} on {} {} · median of {} calls; whisker = fastest–slowest call; thin pale bar = first call (warm-up)",
             r.analysis,
@@ -95,7 +97,7 @@ pub fn timing_ui(
             .count();
         ui.label(
             RichText::new(format!(
-                "gold bars: Python on the same input (pale = pure Python, gold = numpy/scipy/astropy, amber = numba; its first call includes the JIT){}",
+                "gold bars: Python on the same input (pale: pure Python, amber: numba){}",
                 if disagree > 0 {
                     format!(" · ⚠ {disagree} Python result(s) differ from ours: hover a bar")
                 } else {
@@ -110,7 +112,7 @@ pub fn timing_ui(
     let n = rows.len() as f32;
     let chrome = body.size * 8.0;
     let row_h =
-        ((ui.available_height() - chrome) / (2.0 * n)).clamp(body.size * 2.2, body.size * 5.0);
+        ((ui.available_height() - chrome) / (2.0 * n)).clamp(body.size * 1.7, body.size * 5.0);
     let time_h = row_h * n + body.size * 1.8;
     let speed_h = time_h;
     heading(ui, "Time per call", &body);
