@@ -7,13 +7,20 @@ of for each analysis on exactly those arrays, and writes a JSON array of run rec
 astroperf's ``run --json`` schema with ``"tool": "python"``. Load the file with
 ``astroperf bench --compare FILE`` (Markdown report) or the GUI's "Compare with Python...".
 
-numpy is required (it reads the .npy files); scipy, astropy and numba are optional: an
-implementation whose package is missing is skipped with a note on stderr.
+numpy is required (it reads the .npy files); scipy, astropy, numba and sep are optional:
+an implementation whose package is missing is skipped with a note on stderr.
 
 Variant names follow astroperf's three: pure Python -> ``naive``, numpy/scipy/astropy (and
 serial numba) -> ``vectorized``, numba ``prange`` / multi-threaded -> ``parallel``. The
 implementation actually timed is in each run's ``summary.method``, its main package in
-``summary.library`` (one of python, numpy, scipy, astropy, numba).
+``summary.library`` (one of python, numpy, scipy, astropy, numba, sep).
+
+ccd-pipeline's default ``detect=background`` (SExtractor-like) is timed with sep (the
+SExtractor library, C, serial: ``vectorized``) on the same frame with astroperf's
+parameter values. It is a peer implementation, not astroperf's algorithm, so its results
+are ``py_*`` keys (``py_n_sources``, ``py_global_rms``, ``py_median_flux_auto``, ...) and
+nothing numeric is compared; only the settings strings (``detect``, ``thresh_type``,
+``filter``, ``clean``, ``deblend``) are astroperf's, identical by construction.
 
 Timing protocol: ``time.perf_counter``; one warm-up call (its time is ``first_s``: for numba
 that includes JIT compilation), then ``--repeat`` timed calls; median, min, max and the
@@ -92,6 +99,7 @@ scipy_spatial = optional("scipy.spatial") if np is not None else None
 scipy_distance = optional("scipy.spatial.distance") if np is not None else None
 astropy_ts = optional("astropy.timeseries") if np is not None else None
 numba = optional("numba") if np is not None else None
+sep = optional("sep") if np is not None else None
 
 # Physical constants (SI) as astroperf uses them.
 H_PLANCK = 6.62607015e-34
@@ -113,7 +121,7 @@ ARCSEC = math.pi / (180.0 * 3600.0)
 
 class Impl:
     """One implementation of a workload: a zero-argument callable plus how to read it.
-    ``library`` is the package doing the main work: python, numpy, scipy, astropy or numba."""
+    ``library`` is the package doing the main work: python, numpy, scipy, astropy, numba or sep."""
 
     def __init__(self, variant, method, fn, summarize=None, check=None, threads=1, library=None):
         self.variant = variant
@@ -1040,11 +1048,212 @@ def ccd_threshold(img, k, eight, median):
     return cleaned, labels, rows, mean, std, thr, int(mask.sum())
 
 
-def w_ccd(e, a, args):
-    need(scipy_ndimage, "scipy")
+# SExtractor's default.conv (sep normalises a conv kernel itself).
+PYRAMID3 = [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+
+
+def gaussian_kernel(fwhm):
+    """astroperf's 1-D Gaussian detection kernel (background.rs gaussian_kernel): sigma =
+    fwhm / 2.354820045, radius ceil(3 sigma) (at least 1), normalised."""
+    sigma = fwhm / 2.354820045
+    rad = max(math.ceil(3.0 * sigma), 1)
+    i = np.arange(-rad, rad + 1, dtype=np.float64)
+    k = np.exp(-(i * i) / (2.0 * sigma * sigma))
+    return k / k.sum()
+
+
+def rust_float(x):
+    """A float as Rust's Display prints it (shortest round trip, positional, no '.0')."""
+    return np.format_float_positional(float(x), trim="-")
+
+
+def sep_config(pr):
+    """sep's arguments for ccd-pipeline's background-mode params (ccd_pipeline.rs):
+    back_size -> bw = bh, the mesh median filter fixed at 3x3 (fw = fh = 3, as astroperf),
+    thresh in units of the global RMS (thresh_rms=global: err=bkg.globalrms, SExtractor
+    without a weight map) or of the RMS map (local: err=bkg.rms()), filter off / the 3x3
+    pyramid / the outer product of astroperf's 1-D Gaussian of filter_fwhm, deblend off
+    as deblend_cont=1 (sep's way to disable it), FLUX_APER's circle radius aper_radius."""
+    fwhm = float(pr.get("filter_fwhm", 0.0))
+    if not pr.get("filter", True):
+        kernel, fdesc = None, "none"
+    elif fwhm > 0.0:
+        g = gaussian_kernel(fwhm)
+        kernel, fdesc = np.outer(g, g), f"gaussian ({g.size} taps)"
+    else:
+        kernel, fdesc = np.array(PYRAMID3), "3x3 default.conv"
+    deblend = bool(pr.get("deblend", True))
+    clean = bool(pr.get("clean", True))
+    return {
+        "bs": max(int(pr.get("back_size", 64)), 1),
+        "thresh": float(pr.get("thresh", 1.5)),
+        "local": pr.get("thresh_rms", "global") == "local",
+        "minarea": int(pr.get("minarea", 5)),
+        "kernel": kernel,
+        "nthresh": int(pr.get("deblend_nthresh", 32)),
+        "cont": float(pr.get("deblend_mincont", 0.005)) if deblend else 1.0,
+        "clean": clean,
+        "clean_param": float(pr.get("clean_param", 1.0)),
+        "aper": float(pr.get("aper_radius", 5.0)),
+        "satur": float(pr.get("satur_level", 50000.0)),
+        # astroperf's own descriptions of the settings (strings: never compared)
+        "desc": {
+            "detect": "background",
+            "thresh_type": "local" if pr.get("thresh_rms", "global") == "local" else "global",
+            "filter": fdesc,
+            "clean": f"clean_param {rust_float(pr.get('clean_param', 1.0))}" if clean else "off",
+            "deblend": (
+                f"nthresh {int(pr.get('deblend_nthresh', 32))} mincont {rust_float(pr.get('deblend_mincont', 0.005))}"
+                if deblend
+                else "off"
+            ),
+        },
+    }
+
+
+# sep's calls, each in a function of its own so that --profile's tree shows the stages
+# (sep is Cython: cProfile does not see its functions, only these Python frames).
+
+
+def sep_background(img, mask, c):
+    bkg = sep.Background(img, mask=mask, bw=c["bs"], bh=c["bs"], fw=3, fh=3)
+    return bkg, img - bkg.back(), bkg.rms()
+
+
+def sep_detect(sub, rms, globalrms, mask, c):
+    return sep.extract(
+        sub,
+        c["thresh"],
+        err=rms if c["local"] else globalrms,
+        mask=mask,
+        minarea=c["minarea"],
+        filter_kernel=c["kernel"],
+        filter_type="conv",
+        deblend_nthresh=c["nthresh"],
+        deblend_cont=c["cont"],
+        clean=c["clean"],
+        clean_param=c["clean_param"],
+        segmentation_map=True,
+    )
+
+
+def sep_flux_auto(sub, rms, objs, seg):
+    x, y, a, b = objs["x"], objs["y"], objs["a"], objs["b"]
+    th = np.clip(objs["theta"], -np.pi / 2, np.pi / 2)  # sep wants theta in [-pi/2, pi/2]
+    ids = np.arange(1, len(objs) + 1, dtype=np.int32)
+    kr, kflag = sep.kron_radius(sub, x, y, a, b, th, 6.0, seg_id=ids, segmap=seg)
+    kfac = np.maximum(2.5 * kr, 3.5)
+    kfac = np.where(np.isfinite(kfac), kfac, 3.5)
+    fa, fa_err, fflag = sep.sum_ellipse(sub, x, y, a, b, th, kfac, err=rms, subpix=1, seg_id=ids, segmap=seg)
+    return kfac, fa, fa_err, kflag | fflag
+
+
+def sep_flux_aper(sub, rms, objs, seg, r):
+    ids = np.arange(1, len(objs) + 1, dtype=np.int32)
+    fap, fap_err, _ = sep.sum_circle(sub, objs["x"], objs["y"], r, err=rms, subpix=5, seg_id=ids, segmap=seg)
+    return fap, fap_err
+
+
+def sep_extract(img, mask, c):
+    """SExtractor-like extraction with sep, as crowded_fields.py's run_sep calls it:
+    Background (mesh bs, 3x3 mesh filter), extract on data - back with the conv filter,
+    deblending and CLEAN, then FLUX_AUTO as SExtractor does it (kron_radius within 6
+    isophotal radii, Kron factor max(2.5 r1, 3.5), sum_ellipse over whole pixels by
+    centre, other objects masked by the segmentation map, errors from the RMS map), a
+    circular FLUX_APER (5x5 subpixels like astroperf) and the saturated objects (FLAGS 4:
+    an input pixel >= satur_level)."""
+    bkg, sub, rms = sep_background(img, mask, c)
+    objs, seg = sep_detect(sub, rms, bkg.globalrms, mask, c)
+    n = len(objs)
+    if n:
+        kfac, fa, fa_err, pflag = sep_flux_auto(sub, rms, objs, seg)
+        fap, fap_err = sep_flux_aper(sub, rms, objs, seg, c["aper"]) if c["aper"] > 0.0 else (np.zeros(n), np.zeros(n))
+    else:
+        kfac = fa = fa_err = fap = fap_err = np.zeros(0)
+        pflag = np.zeros(0, dtype=np.int16)
+    saturated = np.zeros(n + 1, dtype=bool)
+    saturated[seg[img >= c["satur"]]] = True
+    return {
+        "objs": objs,
+        "flag": objs["flag"].astype(np.int64) | pflag,
+        "saturated": saturated[1:],
+        "kron_radius": kfac,
+        "flux_auto": fa,
+        "fluxerr_auto": fa_err,
+        "flux_aper": fap,
+        "fluxerr_aper": fap_err,
+        "globalback": float(bkg.globalback),
+        "globalrms": float(bkg.globalrms),
+    }
+
+
+def w_ccd_background(e, a, args):
+    """ccd-pipeline detect=background: sep (SExtractor's algorithms as a C library) with
+    astroperf's parameter values. A peer implementation, not astroperf's algorithm (edges,
+    mesh interpolation, deblending and CLEAN details differ), so its results carry py_*
+    names: only astroperf's own settings strings are shared."""
+    need(sep, "sep")
     pr = e["params"]
+    img = np.ascontiguousarray(a["frame"], dtype=np.float64)  # native byte order for sep
+    c = sep_config(pr)
+    finite = np.isfinite(img)
+    mask = None
+    if not finite.all():  # sep would smear NaN through the filter: mask them, as zeros
+        mask = ~finite
+        img = np.where(finite, img, 0.0)
+    # never overflow the pixel stack (SExtractor's MEMORY_PIXSTACK; sep's default 300000)
+    sep.set_extract_pixstack(max(300_000, int(img.size)))
+    sep.set_sub_object_limit(8192)
+    spec = {"source": exported_source(e, args), "shape": img.shape}
+    merged = int(getattr(sep, "OBJ_MERGED", 1))
+
+    def med(v):
+        return float(np.median(v)) if v.size else None
+
+    def summ(r):
+        fa = r["flux_auto"]
+        out = dict(c["desc"])
+        out.update(
+            {
+                "py_n_sources": int(len(r["objs"])),
+                "py_n_blended": int(np.count_nonzero(r["objs"]["flag"] & merged)),
+                "py_n_saturated": int(np.count_nonzero(r["saturated"])),
+                "py_global_back": r["globalback"],
+                "py_global_rms": r["globalrms"],
+                "py_median_npix": med(r["objs"]["npix"].astype(np.float64)),
+                "py_median_flux_iso": med(r["objs"]["flux"]),
+                "py_median_kron_radius": med(r["kron_radius"]),
+                "py_median_flux_auto": med(fa),
+                "py_sum_flux_auto": float(fa.sum()),
+                "py_median_flux_aper": med(r["flux_aper"]),
+            }
+        )
+        return out
+
+    def check(r):
+        return (r["objs"]["x"], r["objs"]["y"], r["flux_auto"])
+
+    ver = getattr(sep, "__version__", "?")
+    impls = [
+        Impl(
+            "vectorized",
+            f"sep {ver} Background + extract + Kron FLUX_AUTO (SExtractor's algorithms, astroperf's params)",
+            lambda: sep_extract(img, mask, c),
+            summ,
+            check,
+            library="sep",
+        )
+    ]
+    return spec, impls
+
+
+def w_ccd(e, a, args):
+    pr = e["params"]
+    if pr.get("detect", "threshold") == "background":
+        return w_ccd_background(e, a, args)
+    need(scipy_ndimage, "scipy")
     if pr.get("detect", "threshold") != "threshold":
-        raise Skip(f"detect={pr.get('detect')} (SExtractor-like background mode) has no Python reference here")
+        raise Skip(f"detect={pr.get('detect')} has no Python reference here")
     img = np.ascontiguousarray(a["frame"])
     k = float(pr["k"])
     eight = int(pr.get("connectivity", 4)) == 8
@@ -2273,7 +2482,7 @@ def main(argv=None):
     ap.add_argument("--profile", metavar="PFILE", help="after timing, run every implementation once more under cProfile and write its call tree to PFILE (JSON)")
     args = ap.parse_args(argv)
     if np is None:
-        note("reference_bench: numpy is required (pip install numpy scipy numba astropy)")
+        note("reference_bench: numpy is required (pip install numpy scipy numba astropy sep)")
         return 2
     args.repeat = max(1, args.repeat)
     for m in sorted(MISSING):
