@@ -17,7 +17,7 @@ pub fn variant_color(v: Variant) -> Color32 {
 pub fn python_color(library: &str) -> Color32 {
     match library {
         "python" => Color32::from_rgb(245, 220, 120),
-        "numpy" | "scipy" | "astropy" => Color32::from_rgb(228, 180, 40),
+        "numpy" | "scipy" | "astropy" | "sep" => Color32::from_rgb(228, 180, 40),
         _ => Color32::from_rgb(196, 140, 20),
     }
 }

@@ -493,7 +493,14 @@ fn history_row_ui(
     };
     ui.label(short).on_hover_text(params);
     let (name, color) = super::theme::run_label(&h.record, v);
-    ui.label(RichText::new(format!("{name} ×{}", v.threads)).color(color));
+    if h.record.tool == "astroperf" {
+        ui.label(RichText::new(format!("{name} ×{}", v.threads)).color(color));
+    } else {
+        // The library only, so the table keeps its width on a projector; the method on hover.
+        let library = crate::bench::python::library_of(v);
+        ui.label(RichText::new(format!("py {library} ×{}", v.threads)).color(color))
+            .on_hover_text(crate::bench::python::method_of(v));
+    }
     ui.label(fmt_secs(v.median_s)).on_hover_text(format!(
         "fastest {} · MAD {} · {} calls",
         fmt_secs(v.min_s),

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub const REFERENCE_SCRIPT: &str = include_str!("../../assets/python/reference_bench.py");
 
 /// What the user can install to get every Python implementation.
-pub const PIP_INSTALL: &str = "pip install numpy scipy numba astropy";
+pub const PIP_INSTALL: &str = "pip install numpy scipy numba astropy sep";
 
 /// Environment variable naming the Python interpreter (after `--python-exe`).
 pub const PYTHON_ENV: &str = "ASTROPERF_PYTHON";
