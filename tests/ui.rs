@@ -9,15 +9,17 @@ use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 
 fn harness() -> Harness<'static, AstroApp> {
+    harness_with(Settings {
+        repeat: 2,
+        ..Default::default()
+    })
+}
+
+/// The app at 1400×880 points with these settings.
+fn harness_with(settings: Settings) -> Harness<'static, AstroApp> {
     Harness::builder()
         .with_size([1400.0, 880.0])
-        .build_eframe(|cc| {
-            let settings = Settings {
-                repeat: 2,
-                ..Default::default()
-            };
-            AstroApp::with_settings(&cc.egui_ctx, settings)
-        })
+        .build_eframe(move |cc| AstroApp::with_settings(&cc.egui_ctx, settings))
 }
 
 /// Step the UI until the worker has finished (the UI keeps rendering meanwhile).
@@ -238,15 +240,10 @@ fn lecture_mode_enlarges_the_ui() {
 fn keyboard_shortcuts_run_cancel_and_pick_tabs() {
     // Many repeats, so the run is still going when Esc arrives even on a loaded machine
     // (with the usual two it could finish first); Cancel stops it within a call.
-    let mut h = Harness::builder()
-        .with_size([1400.0, 880.0])
-        .build_eframe(|cc| {
-            let settings = Settings {
-                repeat: 200,
-                ..Default::default()
-            };
-            AstroApp::with_settings(&cc.egui_ctx, settings)
-        });
+    let mut h = harness_with(Settings {
+        repeat: 200,
+        ..Default::default()
+    });
     h.run_steps(2);
     h.key_press_modifiers(egui::Modifiers::ALT, egui::Key::Num3);
     h.run_steps(2);
@@ -567,18 +564,13 @@ fn run_python_too_puts_python_beside_ours() {
         }]
     }]);
     let exe = stub_python::answering(dir.path(), "py", &record);
-    let mut h = Harness::builder()
-        .with_size([1400.0, 880.0])
-        .build_eframe(move |cc| {
-            let settings = Settings {
-                repeat: 1,
-                variants: [false, true, true],
-                run_python: true,
-                python_exe: exe.display().to_string(),
-                ..Default::default()
-            };
-            AstroApp::with_settings(&cc.egui_ctx, settings)
-        });
+    let mut h = harness_with(Settings {
+        repeat: 1,
+        variants: [false, true, true],
+        run_python: true,
+        python_exe: exe.display().to_string(),
+        ..Default::default()
+    });
     h.run_steps(3);
     assert!(h.query_by_label("Run Python too").is_some());
     h.get_by_label("Run").click();
