@@ -27,6 +27,9 @@ pub const REFERENCE_SCRIPT: &str = include_str!("../../assets/python/reference_b
 /// What the user can install to get every Python implementation.
 pub const PIP_INSTALL: &str = "pip install numpy scipy numba astropy sep";
 
+/// Environment variables the reference runs without (see `reference_bench.py`'s warning).
+pub const OPENBLAS_TUNING: [&str; 2] = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
 /// Environment variable naming the Python interpreter (after `--python-exe`).
 pub const PYTHON_ENV: &str = "ASTROPERF_PYTHON";
 
@@ -262,6 +265,11 @@ pub fn run_reference(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    // Tuning variables some environments set make numpy's BLAS pick a slower kernel; the
+    // script warns about them, and the timings beside ours are taken without them.
+    for var in OPENBLAS_TUNING {
+        cmd.env_remove(var);
+    }
     if opts.profile {
         cmd.arg("--profile").arg(&prof);
     }
