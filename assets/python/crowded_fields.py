@@ -105,6 +105,23 @@ PYRAMID = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float32)
 
 # ----------------------------------------------------------------------------- PSF
 
+def pixel_integrated(x, y, r, shape, profile):
+    """A radial profile, given as a function of r² (pixels²), averaged over SUB×SUB
+    sub-pixels in the box of half-size r about (x, y) (0-based), cut to the frame.
+
+    Returns (stamp, y0, x0): the stamp's lower-left pixel in the frame; (None, 0, 0) when
+    the box lies outside."""
+    x0, x1 = max(int(np.floor(x)) - r, 0), min(int(np.floor(x)) + r + 1, shape[1])
+    y0, y1 = max(int(np.floor(y)) - r, 0), min(int(np.floor(y)) + r + 1, shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return None, 0, 0
+    off = (np.arange(SUB) + 0.5) / SUB - 0.5
+    xs = (np.arange(x0, x1)[:, None] + off[None, :]).ravel() - x
+    ys = (np.arange(y0, y1)[:, None] + off[None, :]).ravel() - y
+    prof = profile(ys[:, None] ** 2 + xs[None, :] ** 2)
+    return prof.reshape(y1 - y0, SUB, x1 - x0, SUB).mean(axis=(1, 3)), y0, x0
+
+
 def moffat_stamp(x, y, flux, shape):
     """Add a pixel-integrated Moffat star at (x, y) (0-based) into a new stamp.
 
@@ -113,17 +130,10 @@ def moffat_stamp(x, y, flux, shape):
     peak = flux * (BETA - 1.0) / (np.pi * ALPHA ** 2)
     r = ALPHA * np.sqrt(max((peak / 0.05) ** (1.0 / BETA) - 1.0, 0.0))
     r = int(np.clip(np.ceil(r), 6, 60))
-    x0, x1 = max(int(np.floor(x)) - r, 0), min(int(np.floor(x)) + r + 1, shape[1])
-    y0, y1 = max(int(np.floor(y)) - r, 0), min(int(np.floor(y)) + r + 1, shape[0])
-    if x0 >= x1 or y0 >= y1:
-        return None, 0, 0
-    off = (np.arange(SUB) + 0.5) / SUB - 0.5
-    xs = (np.arange(x0, x1)[:, None] + off[None, :]).ravel() - x
-    ys = (np.arange(y0, y1)[:, None] + off[None, :]).ravel() - y
-    r2 = ys[:, None] ** 2 + xs[None, :] ** 2
-    prof = (BETA - 1.0) / (np.pi * ALPHA ** 2) * (1.0 + r2 / ALPHA ** 2) ** (-BETA)
-    prof = prof.reshape(y1 - y0, SUB, x1 - x0, SUB).mean(axis=(1, 3))
-    return flux * prof, y0, x0
+    prof, y0, x0 = pixel_integrated(
+        x, y, r, shape, lambda r2: (BETA - 1.0) / (np.pi * ALPHA ** 2) * (1.0 + r2 / ALPHA ** 2) ** (-BETA)
+    )
+    return (None if prof is None else flux * prof), y0, x0
 
 
 def psf_kernel(half=20):
@@ -315,16 +325,8 @@ def gen_galaxies():
 
 def gauss_stamp(x, y, flux, sigma, shape):
     r = int(np.ceil(5 * sigma)) + 1
-    x0, x1 = max(int(np.floor(x)) - r, 0), min(int(np.floor(x)) + r + 1, shape[1])
-    y0, y1 = max(int(np.floor(y)) - r, 0), min(int(np.floor(y)) + r + 1, shape[0])
-    if x0 >= x1 or y0 >= y1:
-        return None, 0, 0
-    off = (np.arange(SUB) + 0.5) / SUB - 0.5
-    xs = (np.arange(x0, x1)[:, None] + off[None, :]).ravel() - x
-    ys = (np.arange(y0, y1)[:, None] + off[None, :]).ravel() - y
-    g = np.exp(-0.5 * (ys[:, None] ** 2 + xs[None, :] ** 2) / sigma ** 2)
-    g = g.reshape(y1 - y0, SUB, x1 - x0, SUB).mean(axis=(1, 3))
-    return flux * g / (2 * np.pi * sigma ** 2), y0, x0
+    g, y0, x0 = pixel_integrated(x, y, r, shape, lambda r2: np.exp(-0.5 * r2 / sigma ** 2))
+    return (None if g is None else flux * g / (2 * np.pi * sigma ** 2)), y0, x0
 
 
 def write_generated(out):
