@@ -20,14 +20,10 @@ fn planck() -> &'static dyn Analysis {
     analyses::find("planck").expect("planck is registered")
 }
 
-fn defaults() -> Params {
-    Params::resolve(&planck().params(), &[]).expect("planck's defaults")
-}
-
-/// Our own run of planck at its quick size.
-fn ours() -> (astroperf::data::Loaded, RunRecord) {
-    let a = planck();
+/// Our own run of `a` at its quick size with its default parameters (one call, one thread).
+fn ours_of(a: &dyn Analysis) -> (astroperf::data::Loaded, Params, RunRecord) {
     let loaded = bench::generated_input(a, a.quick_size(), 1).expect("generate");
+    let params = Params::resolve(&a.params(), &[]).expect("defaults");
     let cfg = RunConfig {
         repeat: 1,
         warmup: 0,
@@ -38,12 +34,17 @@ fn ours() -> (astroperf::data::Loaded, RunRecord) {
         a,
         &loaded.data,
         &loaded.info,
-        &defaults(),
+        &params,
         &cfg,
         &Control::new(),
     )
     .expect("our run");
-    (loaded, record)
+    (loaded, params, record)
+}
+
+/// Our own run of planck at its quick size (the record the canned answers copy).
+fn ours() -> RunRecord {
+    ours_of(planck()).2
 }
 
 /// A Python record in the script's format whose summary is ours, changed by `edit`.
@@ -77,12 +78,12 @@ fn opts(exe: &Path, timeout_s: u64) -> PythonOptions {
 }
 
 fn run_with(exe: &Path, timeout_s: u64, control: &Control) -> (PythonOutcome, Vec<PyEvent>) {
-    let (loaded, record) = ours();
+    let (loaded, params, record) = ours_of(planck());
     let mut events = Vec::new();
     let out = python::run_reference(
         planck(),
         &loaded.data,
-        &defaults(),
+        &params,
         &record,
         &opts(exe, timeout_s),
         control,
@@ -101,7 +102,7 @@ fn runs_of(o: &PythonOutcome) -> Vec<bench::VariantRun> {
 #[test]
 fn canned_records_that_match_ours_agree_and_bring_their_profile() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_, record) = ours();
+    let record = ours();
     let exe = answering(dir.path(), "agree", &canned(&record, true, |_| {}));
     let (out, events) = run_with(&exe, 60, &Control::new());
     assert!(
@@ -135,7 +136,7 @@ fn canned_records_that_match_ours_agree_and_bring_their_profile() {
 #[test]
 fn a_different_value_disagrees_and_names_it_and_random_draws_are_not_compared() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_, record) = ours();
+    let record = ours();
     let off = canned(&record, true, |s| {
         let v = s["peak_nm"].as_f64().expect("peak_nm is a number");
         s["peak_nm"] = json!(v * 1.001);
@@ -229,7 +230,7 @@ fn cli(args: &[&str]) -> std::process::Output {
 #[test]
 fn the_cli_puts_python_records_under_python_and_exits_0_without_python() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_, record) = ours();
+    let record = ours();
     let exe = answering(dir.path(), "cli", &canned(&record, true, |_| {}));
     let args = [
         "run",
@@ -304,23 +305,7 @@ fn the_real_script_agrees_with_ours_when_numpy_is_present() {
     }
     for id in ["planck", "phase-fold", "pairwise-distances"] {
         let a = analyses::find(id).expect("registered");
-        let loaded = bench::generated_input(a, a.quick_size(), 1).expect("generate");
-        let params = Params::resolve(&a.params(), &[]).expect("defaults");
-        let cfg = RunConfig {
-            repeat: 1,
-            warmup: 0,
-            threads: 1,
-            ..Default::default()
-        };
-        let (record, _) = bench::run(
-            a,
-            &loaded.data,
-            &loaded.info,
-            &params,
-            &cfg,
-            &Control::new(),
-        )
-        .expect("our run");
+        let (loaded, params, record) = ours_of(a);
         let out = python::run_reference(
             a,
             &loaded.data,

@@ -90,11 +90,7 @@ pub fn timing_ui(
         }
     });
     if rows.iter().any(|r| !r.ours) {
-        let disagree = extra
-            .iter()
-            .flat_map(|e| &e.runs)
-            .filter(|v| v.agrees_with_astroperf == Some(false))
-            .count();
+        let disagree = crate::bench::python::disagreeing(extra);
         ui.label(
             RichText::new(format!(
                 "gold bars: Python on the same input (pale: pure Python, amber: numba){}",

@@ -180,11 +180,7 @@ impl PythonOutcome {
                 if runs == 0 {
                     "Python: no reference implementation ran".into()
                 } else {
-                    let bad = records
-                        .iter()
-                        .flat_map(|r| &r.runs)
-                        .filter(|v| v.agrees_with_astroperf == Some(false))
-                        .count();
+                    let bad = disagreeing(records);
                     format!(
                         "Python: {runs} implementation(s) timed{}",
                         if bad > 0 {
@@ -199,6 +195,15 @@ impl PythonOutcome {
             PythonOutcome::Cancelled => "Python: cancelled".into(),
         }
     }
+}
+
+/// How many runs of these records differ from astroperf's result.
+pub fn disagreeing(records: &[RunRecord]) -> usize {
+    records
+        .iter()
+        .flat_map(|r| &r.runs)
+        .filter(|v| v.agrees_with_astroperf == Some(false))
+        .count()
 }
 
 /// A directory of its own under the system's temp dir, removed when dropped.
@@ -425,27 +430,28 @@ const NOT_RESULTS: &[&str] = &["method", "library", "note", "agreement", "thread
 /// floats within the analysis' cross-tool tolerance). Not compared, with the reason, when
 /// the inputs cannot be the same (random draws) or the parameters differ.
 pub fn cross_check(a: &dyn Analysis, ours: &RunRecord, py: &mut RunRecord) {
-    let reference = ours.runs.last().map(|v| &v.summary);
-    let not_compared = if py.same_input == Some(false) {
-        Some(
+    // Our summary to compare with, or why there is none.
+    let reference: Result<&serde_json::Map<String, Value>, String> = if py.same_input == Some(false)
+    {
+        Err(
             "not compared: the Python side draws its own random numbers (numpy), astroperf's \
              counter-based streams are not reproduced"
                 .to_string(),
         )
     } else if let Some(d) = differing_param(&ours.params, &py.params) {
-        Some(format!("not compared: {d}"))
-    } else if reference.is_none() {
-        Some("not compared: astroperf timed no variant".to_string())
+        Err(format!("not compared: {d}"))
     } else {
-        None
+        ours.runs
+            .last()
+            .map(|v| &v.summary)
+            .ok_or_else(|| "not compared: astroperf timed no variant".to_string())
     };
     let tol = a.cross_tool_tolerance();
     let mut all = Some(true);
     for run in &mut py.runs {
-        let verdict = match (&not_compared, reference) {
-            (Some(why), _) => Verdict::NotCompared(why.clone()),
-            (None, None) => Verdict::NotCompared("not compared".into()),
-            (None, Some(ours)) => compare_summaries(ours, &run.summary, tol),
+        let verdict = match &reference {
+            Ok(ours) => compare_summaries(ours, &run.summary, tol),
+            Err(why) => Verdict::NotCompared(why.clone()),
         };
         let (agrees, why) = match verdict {
             Verdict::Agrees(w) => (Some(true), w),
