@@ -262,7 +262,7 @@ fn clean_removes_what_sextractor_cleans() {
     let (t_on, t_off) = (Table::of(&on), Table::of(&off));
     let (xon, yon) = (t_on.col("x_image"), t_on.col("y_image"));
     let (xoff, yoff) = (t_off.col("x_image"), t_off.col("y_image"));
-    assert_eq!(xoff.len(), SEXTRACTOR_225_N_NOCLEAN - 2, "75 without CLEAN");
+    assert_eq!(xoff.len(), SEXTRACTOR_225_N_NOCLEAN - 1, "76 without CLEAN");
     let mut removed = 0;
     for k in 0..xoff.len() {
         let s = Sex {
@@ -298,9 +298,10 @@ fn clean_removes_what_sextractor_cleans() {
 }
 
 /// Against the catalog shipped with the frame (65 objects; made by an older SExtractor
-/// with settings we do not know: SExtractor 2.25's defaults give 68, see above). 28 of
-/// its 30 brightest are within 1 px of ours; the other two are objects that both we and
-/// SExtractor 2.25 deblend into two (so their barycentres move); the median FLUX_AUTO
+/// with settings we do not know: SExtractor 2.25's defaults give 68, see above). 26 of
+/// its 30 brightest are within 1 px of ours; the other four are objects that we,
+/// SExtractor 2.25 and sep 1.4.1 all deblend (a child keeps its seed's centre, 1.0–1.9 px
+/// from the shipped position, where all three put it within 0.01 px); the median FLUX_AUTO
 /// ratio is within 10% of 1, FLUX_APER (aperture diameter 10 px there, aper_radius 5 here)
 /// within 2%, KRON_RADIUS within 10%; the saturated star and edge objects are flagged.
 #[test]
@@ -327,7 +328,7 @@ fn eso_frame_matches_shipped_sextractor_catalog() {
                 kron_ratios.push(kron[k] / s.kron);
             }
         } else {
-            // not a miss: the object is here, split in two by deblending
+            // not a miss: the object is here, deblended (at its seed's centre)
             assert!(d < 2.0, "({}, {}): nearest {d:.2} px", s.x, s.y);
             assert!(flags[k] as u32 & 2 != 0, "({}, {}) not blended", s.x, s.y);
             split_here += 1;
@@ -336,10 +337,10 @@ fn eso_frame_matches_shipped_sextractor_catalog() {
     let (r, ra, rk) = (median(ratios), median(aper_ratios), median(kron_ratios));
     eprintln!(
         "ESO frame vs shipped catalog: {n} sources (catalog 65); {within}/30 brightest \
-         within 1 px ({split_here} deblended into two); median ratios FLUX_AUTO {r:.4}, \
+         within 1 px ({split_here} deblended); median ratios FLUX_AUTO {r:.4}, \
          FLUX_APER {ra:.4}, KRON_RADIUS {rk:.4}"
     );
-    assert!(within >= 28, "{within}");
+    assert!(within >= 26, "{within}");
     assert!((r - 1.0).abs() < 0.1, "median FLUX_AUTO ratio {r}");
     assert!((ra - 1.0).abs() < 0.02, "median FLUX_APER ratio {ra}");
     assert!((rk - 1.0).abs() < 0.1, "median KRON_RADIUS ratio {rk}");

@@ -24,11 +24,13 @@
 use crate::ctx::Ctx;
 use crate::kernels::buffers::{write_all, zeroed_f64};
 use crate::kernels::edges::reflect;
-use crate::kernels::extract::clean::{clean, CleanParams};
-use crate::kernels::extract::deblend::{deblend_object, Children, DeblendParams};
+use crate::kernels::extract::clean::{clean, CleanInput, CleanParams};
+use crate::kernels::extract::deblend::{deblend_object, Child, Children, DeblendParams};
 use crate::kernels::extract::detect::{detect, label_runs, nonfinite_error, Detection};
 use crate::kernels::extract::mesh::{mesh_stats_hist, HistScratch, MeshMap};
-use crate::kernels::extract::photometry::{measure, Images, ObjectRef, PhotParams, NCOL};
+use crate::kernels::extract::photometry::{
+    iso_moments, measure, Images, IsoMoments, ObjectRef, PhotParams, NCOL,
+};
 use crate::kernels::image::{median3_rows, runs_in_row, Run};
 use crate::kernels::Method;
 use crate::{stage, Error, Result};
@@ -121,6 +123,14 @@ struct Obj {
     parent: usize,
     blended: bool,
     pix: Vec<u32>,
+    /// The detection image at `pix`.
+    det: Vec<f64>,
+    /// Centre and moments, from `pix` and `det` (for a deblended child, about its seed's
+    /// centre).
+    iso: IsoMoments,
+    /// The detection's last pixel: where SExtractor's scan completes it and hands its
+    /// objects to CLEAN.
+    entry: u64,
     merged: Vec<u32>,
 }
 
@@ -270,27 +280,29 @@ pub fn run(
         ObjectPixels { off, flat, vals }
     });
     ctx.check()?;
-    // 6. deblending
-    let children = stage!(
+    // the unfiltered image in the detection image's units (deblending's and CLEAN's
+    // area corrections read it)
+    let raw = |g: usize| {
+        let e = maps.threshold_unit_at(g);
+        if e > 0.0 {
+            sub[g] / e
+        } else {
+            f64::NEG_INFINITY
+        }
+    };
+    // 6. deblending, and each final object's centre and moments
+    let mut objects: Vec<Obj> = stage!(
         ctx,
         "deblend",
-        deblend_all(&px, cols, p.deblend.as_ref(), par, ctx)?
-    );
+        deblend_all(&px, &raw, cols, p.deblend.as_ref(), par, ctx)?
+    )
+    .into_iter()
+    .flatten()
+    .collect();
     ctx.progress(0.8);
-    // 7. final objects: the deblended children, then CLEAN's merges
-    let mut objects = objects_of(children);
+    // 7. CLEAN's merges
     let n_cleaned = match &p.clean {
-        Some(cp) => {
-            let raw = |g: usize| {
-                let e = maps.threshold_unit_at(g);
-                if e > 0.0 {
-                    sub[g] / e
-                } else {
-                    f64::NEG_INFINITY
-                }
-            };
-            clean_objects(&mut objects, &px, &raw, cols, cp, par, ctx)?
-        }
+        Some(cp) => clean_objects(&mut objects, &raw, cp, par, ctx)?,
         None => 0,
     };
     ctx.check()?;
@@ -663,25 +675,50 @@ impl ObjectPixels {
     }
 }
 
-/// The "deblend" stage: each detection's children (itself alone without deblending).
+/// The "deblend" stage: each detection's objects (its children, or itself alone without
+/// deblending or when it does not split), with their centres and moments. `raw(g)` is the
+/// unfiltered image in the detection image's units.
 fn deblend_all(
     px: &ObjectPixels,
+    raw: &(dyn Fn(usize) -> f64 + Sync),
     cols: usize,
     deblend: Option<&DeblendParams>,
     par: bool,
     ctx: &Ctx,
-) -> Result<Vec<Children>> {
-    let one = |i: usize| -> Result<Children> {
+) -> Result<Vec<Vec<Obj>>> {
+    let one = |i: usize| -> Result<Vec<Obj>> {
         let (pix, vals) = px.of(i);
-        Ok(match deblend {
+        let children: Children = match deblend {
             Some(dp) => {
                 if i % 64 == 0 || pix.len() > 4096 {
                     ctx.check()?;
                 }
-                deblend_object(pix, vals, cols, dp)
+                let r: Vec<f64> = pix.iter().map(|&g| raw(g as usize)).collect();
+                deblend_object(pix, vals, &r, cols, dp)
             }
-            None => vec![pix.to_vec()],
-        })
+            None => vec![Child {
+                pix: pix.to_vec(),
+                centre: None,
+            }],
+        };
+        let blended = children.len() > 1;
+        let entry = u64::from(*pix.last().expect("a detection has pixels"));
+        Ok(children
+            .into_iter()
+            .map(|c| {
+                let det = values_of_subset(&c.pix, pix, vals);
+                let iso = iso_moments(&c.pix, &det, cols, c.centre);
+                Obj {
+                    parent: i + 1,
+                    blended,
+                    pix: c.pix,
+                    det,
+                    iso,
+                    entry,
+                    merged: Vec::new(),
+                }
+            })
+            .collect())
     };
     let n = px.off.len() - 1;
     if par {
@@ -691,46 +728,27 @@ fn deblend_all(
     }
 }
 
-/// The objects before CLEAN: every child of every detection, in detection order.
-fn objects_of(children: Vec<Children>) -> Vec<Obj> {
-    let mut objects: Vec<Obj> = Vec::new();
-    for (i, ch) in children.into_iter().enumerate() {
-        let blended = ch.len() > 1;
-        for pix in ch {
-            objects.push(Obj {
-                parent: i + 1,
-                blended,
-                pix,
-                merged: Vec::new(),
-            });
-        }
-    }
-    objects
-}
-
 /// The "clean" stage, then its merges: each object CLEAN finds to be a wing of a brighter
 /// one gives its pixels to that one and is dropped. `raw(g)` is the detection value of
 /// pixel `g` before filtering. Returns how many objects were merged away.
 fn clean_objects(
     objects: &mut Vec<Obj>,
-    px: &ObjectPixels,
     raw: &(dyn Fn(usize) -> f64 + Sync),
-    cols: usize,
     cp: &CleanParams,
     par: bool,
     ctx: &Ctx,
 ) -> Result<usize> {
     let owner = stage!(ctx, "clean", {
-        let pix: Vec<&[u32]> = objects.iter().map(|o| o.pix.as_slice()).collect();
-        let vals: Vec<Vec<f64>> = objects
+        let input: Vec<CleanInput> = objects
             .iter()
-            .map(|o| {
-                let (ppix, pvals) = px.of(o.parent - 1);
-                values_of_subset(&o.pix, ppix, pvals)
+            .map(|o| CleanInput {
+                pix: &o.pix,
+                det: &o.det,
+                iso: o.iso,
+                entry: o.entry,
             })
             .collect();
-        let vref: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-        clean(&pix, &vref, raw, cols, cp, par, &|| ctx.check())?
+        clean(&input, raw, cp, par, &|| ctx.check())?
     });
     let n_cleaned = owner.iter().enumerate().filter(|&(i, &o)| o != i).count();
     if n_cleaned > 0 {
@@ -769,6 +787,7 @@ fn photometry(
             label: (k + 1) as i32,
             parent: ob.parent,
             blended: ob.blended,
+            iso: ob.iso,
         };
         Ok(measure(&o, im, phot))
     };
