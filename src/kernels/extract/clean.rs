@@ -15,11 +15,14 @@
 //!   when the brighter's model at the fainter's centre exceeds the fainter's `mthresh` (its
 //!   `minarea`-th brightest pixel above the threshold): the fainter one would not have
 //!   been detected on its own above the brighter one's wings. `mthresh` is taken as
-//!   SExtractor's heap selects it from the pixels in raster order: the heap skips the
-//!   (minarea+1)-th pixel, and for an object of exactly `minarea` pixels it is the first
-//!   pixel's value. With the plain minarea-th brightest pixel, 3 of the 9 objects
-//!   SExtractor 2.25 cleans on the ESO frame were cleaned here; with its selection, 6 (the
-//!   other 3 are detected or split differently), and no object SExtractor keeps;
+//!   SExtractor's heap selects it from the pixels in the order of its pixel list
+//!   ([`crate::kernels::extract::lutz`]; for a deblended child its seed's list, then the
+//!   leftover pixels it was given in the detection's list order): the heap skips the
+//!   (minarea+1)-th pixel, its sift-down is SExtractor's own (not always a heap), and for
+//!   an object of exactly `minarea` pixels it is the first pixel's value. With all three
+//!   the objects CLEAN removes on the crowded test set and the ESO frame are SExtractor's
+//!   and sep's, object for object; in raster order with a true heap, 14 more objects
+//!   were removed on the crowded set, in list order with a true heap 9 more;
 //! - objects enter in the order SExtractor's scan hands them over: a detection when the
 //!   raster scan completes it (its last pixel), its deblended children one after the
 //!   other in the order their seeds were accepted; each is compared with the objects
@@ -28,8 +31,9 @@
 //!   grid of 64-px cells (objects with a > 8 px in a list of their own), and the run can
 //!   be cancelled between objects. The first standing object that eats the newcomer takes
 //!   it; otherwise the newcomer eats every fainter one whose wings it covers. SExtractor
-//!   also retires objects from the list once its scan buffer moves past them; with a
-//!   buffer as tall as the frame (its MEMORY_BUFSIZE, 1024 lines, as here) it does not;
+//!   also retires objects from the list once its scan buffer (MEMORY_BUFSIZE, 1024 lines
+//!   by default) moves past them: on frames up to that height, as every test frame here,
+//!   it does not; on taller ones it compares fewer pairs than this;
 //! - each object's centre and shape are those it is measured with
 //!   ([`crate::kernels::extract::photometry::iso_moments`]: for a deblended child, its
 //!   seed's barycentre and the moments about it), as SExtractor's CLEAN reads them from
@@ -100,35 +104,65 @@ impl Profile {
     }
 }
 
-/// SExtractor's `mthresh` from the pixels' excess over the threshold in list (raster)
-/// order: a min-heap of the first `m` values, the (m+1)-th value skipped, then the heap
-/// keeps the `m` largest of the rest; for exactly `m` pixels, the first value.
-fn sextractor_mthresh(mut v: Vec<f64>, m: usize) -> f64 {
-    match v.len().cmp(&m) {
-        std::cmp::Ordering::Less => 0.0,
-        std::cmp::Ordering::Equal => v[0],
-        std::cmp::Ordering::Greater => {
-            v.remove(m);
-            let (_, kth, _) = v.select_nth_unstable_by(m - 1, |a, b| b.total_cmp(a));
-            *kth
+/// SExtractor's `mthresh` (`examineiso`; sep's `analysemthresh`) from the pixels' excess
+/// over the threshold in the order of its pixel list: the first `m` values fill a heap,
+/// the (m+1)-th only sorts it, and each later value larger than the heap's first replaces
+/// it and is sifted down; the result is the heap's first value (for exactly `m` pixels
+/// the first pixel's, for fewer 0). The sift-down is SExtractor's, which moves on to the
+/// slot after the child it swapped with, so the heap is not always a heap and the result
+/// is not always the m-th largest value: on `gen_cluster` an object whose m-th largest
+/// excess is 1.184 σ gets 1.383 σ, as sep does, and survives a neighbour's wing of
+/// 1.317 σ as it does in SExtractor and sep.
+fn sextractor_mthresh(v: &[f64], m: usize) -> f64 {
+    if v.len() < m || m == 0 {
+        return 0.0;
+    }
+    let mut heap: Vec<f64> = Vec::with_capacity(m);
+    for (n, &t) in v.iter().enumerate() {
+        if n < m {
+            heap.push(t);
+        } else if n == m {
+            heap.sort_unstable_by(f64::total_cmp);
+        } else if t > heap[0] {
+            heap[0] = t;
+            let mut j = 0usize;
+            loop {
+                let mut k = (j + 1) << 1;
+                if k > m {
+                    break;
+                }
+                // k − 1 and k are j's children (k only below m); take the smaller
+                let mut c = k - 1;
+                if k != m && heap[k - 1] > heap[k] {
+                    c = k;
+                    k += 1;
+                }
+                if heap[j] <= heap[c] {
+                    break;
+                }
+                heap.swap(c, j);
+                j = k;
+            }
         }
     }
+    heap[0]
 }
 
 /// Measure one object for CLEAN: `pix` its pixels, `det` the detection image (filtered,
-/// over the RMS) at them, `iso` its centre and moments, and `raw(g)` the unfiltered
-/// background-subtracted pixel g over the RMS.
+/// over the RMS) at them, `list` the same in SExtractor's list order, `iso` its centre and
+/// moments, and `raw(g)` the unfiltered background-subtracted pixel g over the RMS.
 fn profile(
     pix: &[u32],
     det: &[f64],
+    list: &[f64],
     iso: &IsoMoments,
     raw: &dyn Fn(usize) -> f64,
     p: &CleanParams,
 ) -> Profile {
     let sh = shape(iso.x2, iso.y2, iso.xy);
     let ab = abcor(pix.iter().map(|&g| raw(g as usize)), p.thresh, sh.a, sh.b);
-    let excess: Vec<f64> = det.iter().map(|&d| d - p.thresh).collect();
-    let mthresh = sextractor_mthresh(excess, p.minarea.max(1));
+    let excess: Vec<f64> = list.iter().map(|&d| d - p.thresh).collect();
+    let mthresh = sextractor_mthresh(&excess, p.minarea.max(1));
     Profile {
         x: iso.x,
         y: iso.y,
@@ -150,6 +184,9 @@ pub struct CleanInput<'a> {
     pub pix: &'a [u32],
     /// The detection image at them.
     pub det: &'a [f64],
+    /// The same values in the order of SExtractor's pixel list (its `mthresh` depends on
+    /// it); empty: `det`'s order.
+    pub det_scan: &'a [f64],
     /// Its centre and moments.
     pub iso: IsoMoments,
     /// When SExtractor's scan hands it to CLEAN: objects enter by increasing `entry`,
@@ -175,7 +212,12 @@ pub fn clean(
     }
     let one = |i: usize| {
         let o = &objects[i];
-        profile(o.pix, o.det, &o.iso, raw, p)
+        let list = if o.det_scan.is_empty() {
+            o.det
+        } else {
+            o.det_scan
+        };
+        profile(o.pix, o.det, list, &o.iso, raw, p)
     };
     let mut prof: Vec<Profile> = if par {
         (0..n).into_par_iter().map(one).collect()
@@ -341,6 +383,7 @@ mod tests {
             .map(|(o, v)| CleanInput {
                 pix: o,
                 det: v,
+                det_scan: &[],
                 iso: crate::kernels::extract::photometry::iso_moments(o, v, cols, None),
                 entry: u64::from(*o.last().expect("pixels")),
             })
@@ -388,13 +431,21 @@ mod tests {
     #[test]
     fn mthresh_follows_sextractors_heap() {
         // fewer than minarea: 0; exactly minarea: the first value
-        assert_eq!(sextractor_mthresh(vec![3.0, 1.0], 5), 0.0);
-        assert_eq!(sextractor_mthresh(vec![3.0, 1.0, 4.0, 1.5, 9.0], 5), 3.0);
-        // more: the 5th largest with the 6th value (0.2) left out of the heap
-        let v = vec![3.0, 1.0, 4.0, 1.5, 9.0, 0.2, 2.6, 5.0];
-        assert_eq!(sextractor_mthresh(v, 5), 2.6);
-        let v = vec![3.0, 1.0, 4.0, 1.5, 9.0, 8.0, 0.5];
-        assert_eq!(sextractor_mthresh(v, 5), 1.0);
+        assert_eq!(sextractor_mthresh(&[3.0, 1.0], 5), 0.0);
+        assert_eq!(sextractor_mthresh(&[3.0, 1.0, 4.0, 1.5, 9.0], 5), 3.0);
+        // more: the 6th value (0.2, then 8.0) only sorts the heap
+        let v = [3.0, 1.0, 4.0, 1.5, 9.0, 0.2, 2.6, 5.0];
+        assert_eq!(sextractor_mthresh(&v, 5), 2.6);
+        let v = [3.0, 1.0, 4.0, 1.5, 9.0, 8.0, 0.5];
+        assert_eq!(sextractor_mthresh(&v, 5), 1.0);
+        // a 15-pixel object of gen_cluster.fits (excess in σ, in the order of sep's pixel
+        // list): its 5th largest is 1.184, sep's analysemthresh gives 1.383 (46.258 ADU
+        // at σ = 33.437) and so does this
+        let v = [
+            0.448, 0.411, 0.643, 0.058, 1.621, 2.001, 1.11, 0.167, 1.383, 2.132, 1.447, 0.128,
+            0.27, 1.184, 0.833,
+        ];
+        assert_eq!(sextractor_mthresh(&v, 5), 1.383);
     }
 
     #[test]

@@ -34,6 +34,7 @@
 //! Everything about one object is serial and deterministic, so every variant (serial or
 //! rayon over objects) produces the same children in the same order.
 
+use crate::kernels::extract::lutz::scan_order;
 use crate::kernels::extract::photometry::{abcor, shape};
 
 /// Smallest part that counts as a branch, whatever DETECT_MINAREA (SExtractor's
@@ -69,6 +70,9 @@ pub struct Child {
     /// For a child of a split: its seed's barycentre (x = column, y = row, 0-based),
     /// weighted by the detection image. `None` when the object was not split.
     pub centre: Option<(f64, f64)>,
+    /// Its pixels in the order of SExtractor's pixel list (see
+    /// [`crate::kernels::extract::lutz`]), when the detection's was given; else empty.
+    pub scan: Vec<u32>,
 }
 
 /// Result of deblending one object: its children in SExtractor's order. One child means
@@ -122,6 +126,7 @@ pub fn deblend_object(
     pix: &[u32],
     vals: &[f64],
     raw: &[f64],
+    scan: Option<&[u32]>,
     cols: usize,
     p: &DeblendParams,
 ) -> Children {
@@ -130,6 +135,7 @@ pub fn deblend_object(
         vec![Child {
             pix: pix.to_vec(),
             centre: None,
+            scan: scan.map(<[u32]>::to_vec).unwrap_or_default(),
         }]
     };
     let minarea = p.branch_area();
@@ -168,10 +174,18 @@ pub fn deblend_object(
     let rank = scan_ranks(&nodes);
     seeds.sort_by_key(|&s| (std::cmp::Reverse(nodes[s as usize].level), rank[s as usize]));
     let mut owner = seed_members(&seeds, &nodes, &patch, &q);
+    let seed_owner = scan.map(|_| owner.clone());
+    // each seed's pixels (local indices), gathered in one pass
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); seeds.len()];
+    for (i, &o) in owner.iter().enumerate() {
+        if o != NONE {
+            members[o as usize].push(i as u32);
+        }
+    }
     let prof: Vec<Profile> = (0..seeds.len())
         .map(|s| {
             let level = lv.value(nodes[seeds[s] as usize].level as usize);
-            seed_profile(s as u32, &owner, &patch, v, raw, level, p.thresh)
+            seed_profile(&members[s], &patch, v, raw, level, p.thresh)
         })
         .collect();
     assign_to_likeliest(&mut owner, &prof, &patch);
@@ -180,12 +194,54 @@ pub fn deblend_object(
         .map(|pr| Child {
             pix: Vec::new(),
             centre: Some((pr.mx + patch.c0 as f64, pr.my + patch.r0 as f64)),
+            scan: Vec::new(),
         })
         .collect();
     for (i, &g) in pix.iter().enumerate() {
         out[owner[i] as usize].pix.push(g);
     }
+    if let (Some(scan), Some(seed_owner)) = (scan, seed_owner) {
+        list_orders(&mut out, scan, &seed_owner, &owner, &patch, pix, cols);
+    }
     out
+}
+
+/// Each child's pixel list in SExtractor's order: its seed's list (the part as the
+/// sub-extraction's scan chains it), then the leftover pixels `gatherup` gave it, in the
+/// order of the detection's list `scan`.
+fn list_orders(
+    out: &mut Children,
+    scan: &[u32],
+    seed_owner: &[u32],
+    owner: &[u32],
+    patch: &Patch,
+    pix: &[u32],
+    cols: usize,
+) {
+    for (s, child) in out.iter_mut().enumerate() {
+        let s = s as u32;
+        let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
+        for (i, &(r, c)) in patch.lr.iter().enumerate() {
+            if seed_owner[i] == s {
+                let (r, c) = (r as usize, c as usize);
+                (r0, r1, c0, c1) = (r0.min(r), r1.max(r), c0.min(c), c1.max(c));
+            }
+        }
+        if r0 > r1 {
+            continue;
+        }
+        child.scan = scan_order(r1 - r0 + 1, c1 - c0 + 1, &|r, c| {
+            let j = patch.grid[(r0 + r) * patch.w + c0 + c];
+            (j != u32::MAX && seed_owner[j as usize] == s).then(|| pix[j as usize])
+        });
+    }
+    for &g in scan {
+        let (r, c) = (g as usize / cols - patch.r0, g as usize % cols - patch.c0);
+        let i = patch.grid[r * patch.w + c] as usize;
+        if seed_owner[i] == NONE {
+            out[owner[i] as usize].scan.push(g);
+        }
+    }
 }
 
 /// The detection threshold and the sub-thresholds above it.
@@ -485,12 +541,11 @@ struct Profile {
     lnamp: f64,
 }
 
-/// The profile of seed `s` (its pixels are those `owner` gives it): SExtractor's
+/// The profile of a seed (`members`, its pixels' local indices): SExtractor's
 /// `preanalyse` of the seed (at its own level `level`), then the amplitude
 /// `thresh` · exp(npix / (2π·abcor·a·b)), at most 4 × its peak.
 fn seed_profile(
-    s: u32,
-    owner: &[u32],
+    members: &[u32],
     patch: &Patch,
     v: &[f64],
     raw: &[f64],
@@ -498,7 +553,7 @@ fn seed_profile(
     thresh: f64,
 ) -> Profile {
     let lr = &patch.lr;
-    let mine = || (0..patch.len()).filter(move |&i| owner[i] == s);
+    let mine = || members.iter().map(|&i| i as usize);
     let (mut sw, mut sx, mut sy, mut pk) = (0.0, 0.0, 0.0, f64::NEG_INFINITY);
     let mut np = 0.0;
     for i in mine() {
@@ -605,7 +660,7 @@ mod tests {
         let (rows, cols) = (30, 40);
         let d = gauss_frame(rows, cols, &[(15.0, 14.0, 100.0), (15.0, 22.0, 60.0)], 2.0);
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
         assert_eq!(ch.len(), 2);
         assert_eq!(ch.iter().map(|c| c.pix.len()).sum::<usize>(), pix.len());
         // each child holds its own peak; the split runs between the stars
@@ -637,7 +692,7 @@ mod tests {
         let pix = object(&d, 1.0);
         let p = DeblendParams { thresh: 1.0, ..P };
         assert_eq!(
-            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), cols, &p).len(),
+            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &p).len(),
             1
         );
         // ... but above a contrast of 0.0001 it is its own object
@@ -646,7 +701,7 @@ mod tests {
             ..p
         };
         assert_eq!(
-            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), cols, &p).len(),
+            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &p).len(),
             2
         );
         let levels = levels(1.0, 1000.0, 32);
@@ -664,7 +719,7 @@ mod tests {
             2.2,
         );
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
         assert_eq!(ch.len(), 3);
         let mut all: Vec<u32> = ch.iter().flat_map(|c| c.pix.iter().copied()).collect();
         all.sort_unstable();
@@ -680,7 +735,7 @@ mod tests {
         let stars = [(12.0, 19.0, 80.0), (12.0, 30.0, 60.0), (12.0, 37.0, 60.0)];
         let d = gauss_frame(rows, cols, &stars, 2.2);
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
         assert_eq!(ch.len(), 3);
         for (c, k) in ch.iter().zip([1, 2, 0]) {
             let (x, y) = c.centre.expect("a split child has its seed's centre");
@@ -695,12 +750,21 @@ mod tests {
             &pix,
             &at(&pix, &d),
             &at(&pix, &d),
+            None,
             cols,
             &DeblendParams { nthresh: 1, ..P },
         );
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].centre, None);
         assert_eq!(one[0].pix, pix);
+        // with the detection's list order, each child's list holds its pixels
+        let scan: Vec<u32> = pix.iter().rev().copied().collect();
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), Some(&scan), cols, &P);
+        for c in &ch {
+            let mut s = c.scan.clone();
+            s.sort_unstable();
+            assert_eq!(s, c.pix);
+        }
     }
 
     #[test]
