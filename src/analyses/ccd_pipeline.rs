@@ -3,8 +3,8 @@
 //! numbered as `scipy.ndimage.label` numbers them, and per-source npix, flux, centroid
 //! and flux-weighted centroid (`detect=threshold`, the chapter's workload, which the bench
 //! runs). The default detection mode (`detect=background`) works like SExtractor, so that
-//! a real frame gives an astronomer's catalog with the defaults (the ESO frame: 69
-//! sources, SExtractor 68; the global threshold finds 4 there): a sigma-clipped background/RMS mesh, a detection filter, a threshold in
+//! a real frame gives an astronomer's catalog with the defaults (the ESO frame: 68
+//! sources, SExtractor's 68; the global threshold finds 4 there): a sigma-clipped background/RMS mesh, a detection filter, a threshold in
 //! units of the RMS, `minarea`, 8-connected labels, multi-threshold deblending and
 //! SExtractor's measurements (x_image/y_image, moments, A/B/THETA, FLUX_ISO, FLUX_APER,
 //! KRON_RADIUS, FLUX_AUTO with errors, FLAGS) — see [`crate::kernels::extract`].

@@ -1,14 +1,15 @@
 //! SExtractor-like source extraction for `ccd-pipeline detect=background`: a background
-//! and RMS mesh (±3σ-clipped statistics per `back_size` box from a histogram, mode =
-//! 2.5·median − 1.5·mean when the field is crowded, else the clipped mean), a 3x3 median
-//! filter over the meshes, bilinear interpolation between mesh centres, a detection
-//! filter (SExtractor's default.conv [1 2 1; 2 4 2; 1 2 1]/16, a Gaussian of `filter_fwhm`,
-//! or none), a threshold of `thresh` × the global RMS (or the local RMS map) above the
-//! local background, 8-connected labels, `minarea`, multi-threshold deblending
-//! ([`crate::kernels::extract::deblend`]) and SExtractor's measurements
-//! ([`crate::kernels::extract::photometry`]), after SExtractor's CLEAN
-//! ([`crate::kernels::extract::clean`]). Not done (unlike SExtractor): weight maps, windowed
-//! positions.
+//! and RMS mesh computed as SExtractor's `back.c` does (σ-clipped histogram per `back_size`
+//! box, mode 2.5·median − 1.5·mean or the median; [`crate::kernels::extract::mesh`]),
+//! SExtractor's 3x3 median filter over the meshes (shrinking at the grid's edges), its
+//! bicubic-spline interpolation of the meshes, a detection filter (SExtractor's
+//! default.conv [1 2 1; 2 4 2; 1 2 1]/16, a Gaussian of `filter_fwhm`, or none; zero beyond
+//! the frame, as SExtractor's `convolve`), a threshold of `thresh` × the global RMS (or
+//! the local RMS map) above the local background, 8-connected labels, `minarea`,
+//! multi-threshold deblending ([`crate::kernels::extract::deblend`]) and SExtractor's
+//! measurements ([`crate::kernels::extract::photometry`]), after SExtractor's CLEAN
+//! ([`crate::kernels::extract::clean`]). Not done (unlike SExtractor): weight maps,
+//! windowed positions.
 //!
 //! Every variant computes each pixel with the same expressions, so the images agree bit
 //! for bit; the variants differ in scheduling (serial vs rayon over mesh bands and row
@@ -23,13 +24,15 @@
 
 use crate::ctx::Ctx;
 use crate::kernels::buffers::{write_all, zeroed_f64};
-use crate::kernels::edges::reflect;
-use crate::kernels::extract::clean::{clean, CleanParams};
-use crate::kernels::extract::deblend::{deblend_object, Children, DeblendParams};
+use crate::kernels::extract::clean::{clean, CleanInput, CleanParams};
+use crate::kernels::extract::deblend::{deblend_object, Child, Children, DeblendParams};
 use crate::kernels::extract::detect::{detect, label_runs, nonfinite_error, Detection};
-use crate::kernels::extract::mesh::{mesh_stats_hist, HistScratch, MeshMap};
-use crate::kernels::extract::photometry::{measure, Images, ObjectRef, PhotParams, NCOL};
-use crate::kernels::image::{median3_rows, runs_in_row, Run};
+use crate::kernels::extract::lutz::object_scan_order;
+use crate::kernels::extract::mesh::{filter_meshes, mesh_stats, HistScratch, MeshMap};
+use crate::kernels::extract::photometry::{
+    iso_moments, measure, Images, IsoMoments, ObjectRef, PhotParams, NCOL,
+};
+use crate::kernels::image::{runs_in_row, Run};
 use crate::kernels::Method;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
@@ -56,23 +59,25 @@ fn scale_local(o: &mut [f64], rms: &[f64]) {
     }
 }
 
-/// One row of the 3x3 detection filter [1 2 1; 2 4 2; 1 2 1]/16 (reflect edges): the
-/// column sums a + 2b + c once into `cs`, then (cs[j−1] + 2 cs[j] + cs[j+1]) / 16 — two
-/// vectorised passes instead of three column sums per pixel.
+/// One row of the 3x3 detection filter [1 2 1; 2 4 2; 1 2 1]/16, zero beyond the frame
+/// (SExtractor's and sep's `convolve` drop the kernel's taps that leave the image; the
+/// rows above and below the frame come in as zeros): the column sums a + 2b + c once into
+/// `cs`, then (cs[j−1] + 2 cs[j] + cs[j+1]) / 16 — two vectorised passes instead of three
+/// column sums per pixel.
 fn filter_row(a: &[f64], b: &[f64], c: &[f64], out: &mut [f64], cs: &mut Vec<f64>) {
     let n = out.len();
     cs.clear();
     cs.extend(a.iter().zip(b).zip(c).map(|((&a, &b), &c)| a + 2.0 * b + c));
     if n < 3 {
         for (j, o) in out.iter_mut().enumerate() {
-            let l = reflect(j as isize - 1, n);
-            let r = reflect(j as isize + 1, n);
-            *o = (cs[l] + 2.0 * cs[j] + cs[r]) * 0.0625;
+            let l = if j > 0 { cs[j - 1] } else { 0.0 };
+            let r = if j + 1 < n { cs[j + 1] } else { 0.0 };
+            *o = (l + 2.0 * cs[j] + r) * 0.0625;
         }
         return;
     }
-    out[0] = (cs[0] + 2.0 * cs[0] + cs[1]) * 0.0625;
-    out[n - 1] = (cs[n - 2] + 2.0 * cs[n - 1] + cs[n - 1]) * 0.0625;
+    out[0] = (2.0 * cs[0] + cs[1]) * 0.0625;
+    out[n - 1] = (cs[n - 2] + 2.0 * cs[n - 1]) * 0.0625;
     for (o, w) in out[1..n - 1].iter_mut().zip(cs.windows(3)) {
         *o = (w[0] + 2.0 * w[1] + w[2]) * 0.0625;
     }
@@ -121,6 +126,17 @@ struct Obj {
     parent: usize,
     blended: bool,
     pix: Vec<u32>,
+    /// The detection image at `pix`.
+    det: Vec<f64>,
+    /// The detection image in the order of SExtractor's pixel list (CLEAN reads it;
+    /// empty without CLEAN).
+    det_scan: Vec<f64>,
+    /// Centre and moments, from `pix` and `det` (for a deblended child, about its seed's
+    /// centre).
+    iso: IsoMoments,
+    /// The detection's last pixel: where SExtractor's scan completes it and hands its
+    /// objects to CLEAN.
+    entry: u64,
     merged: Vec<u32>,
 }
 
@@ -199,12 +215,10 @@ pub fn run(
     ctx.check()?;
     check_meshes_finite(src, &back_mesh, &rms_mesh)?;
     ctx.progress(0.3);
-    // 2. 3x3 median filter over the meshes
+    // 2. 3x3 median filter over the meshes (SExtractor's BACK_FILTERSIZE 3)
     stage!(ctx, "mesh_filter", {
         for m in [&mut back_mesh, &mut rms_mesh] {
-            let mut out = vec![0.0; ny * nx];
-            median3_rows(m, ny, nx, 0, &mut out, method != Method::Naive);
-            *m = out;
+            *m = filter_meshes(m, ny, nx, 3, 3);
         }
     });
     let maps = Maps {
@@ -270,27 +284,37 @@ pub fn run(
         ObjectPixels { off, flat, vals }
     });
     ctx.check()?;
-    // 6. deblending
-    let children = stage!(
+    // the unfiltered image in the detection image's units (deblending's and CLEAN's
+    // area corrections read it)
+    let raw = |g: usize| {
+        let e = maps.threshold_unit_at(g);
+        if e > 0.0 {
+            sub[g] / e
+        } else {
+            f64::NEG_INFINITY
+        }
+    };
+    // 6. deblending, and each final object's centre and moments
+    let mut objects: Vec<Obj> = stage!(
         ctx,
         "deblend",
-        deblend_all(&px, cols, p.deblend.as_ref(), par, ctx)?
-    );
+        deblend_all(
+            &px,
+            &raw,
+            cols,
+            p.deblend.as_ref(),
+            p.clean.is_some(),
+            par,
+            ctx
+        )?
+    )
+    .into_iter()
+    .flatten()
+    .collect();
     ctx.progress(0.8);
-    // 7. final objects: the deblended children, then CLEAN's merges
-    let mut objects = objects_of(children);
+    // 7. CLEAN's merges
     let n_cleaned = match &p.clean {
-        Some(cp) => {
-            let raw = |g: usize| {
-                let e = maps.threshold_unit_at(g);
-                if e > 0.0 {
-                    sub[g] / e
-                } else {
-                    f64::NEG_INFINITY
-                }
-            };
-            clean_objects(&mut objects, &px, &raw, cols, cp, par, ctx)?
-        }
+        Some(cp) => clean_objects(&mut objects, &raw, cp, par, ctx)?,
         None => 0,
     };
     ctx.check()?;
@@ -374,7 +398,7 @@ fn mesh_grid(
         for r in r0..r1 {
             v.extend_from_slice(&src[r * cols + c0..r * cols + c1]);
         }
-        Ok(mesh_stats_hist(v, hs))
+        Ok(mesh_stats(v, hs))
     };
     let stats: Vec<(f64, f64)> = if par {
         (0..ny * nx)
@@ -421,15 +445,15 @@ fn median_of(v: &[f64]) -> f64 {
 
 /// The background and RMS read at full resolution, and the unit the detection image is
 /// measured in (the global RMS or the local RMS map).
-struct Maps<'a> {
-    back: MeshMap<'a>,
-    noise: MeshMap<'a>,
+struct Maps {
+    back: MeshMap,
+    noise: MeshMap,
     global_rms: f64,
     /// Scale by `global_rms` (SExtractor without a weight map) instead of the local map.
     use_global: bool,
 }
 
-impl Maps<'_> {
+impl Maps {
     /// The filtered row `r` over the global RMS, or over the local RMS row (interpolated
     /// into `e` with `tmp`).
     fn scale(&self, r: usize, o: &mut [f64], tmp: &mut Vec<f64>, e: &mut [f64]) {
@@ -467,7 +491,7 @@ struct FusedPass<'a> {
     rows: usize,
     cols: usize,
     p: &'a BackParams,
-    maps: &'a Maps<'a>,
+    maps: &'a Maps,
     /// Filter and scale in this pass (every filter but the Gaussian, which needs columns).
     fused: bool,
     /// Threshold each row in the pass and keep only the runs (every method but naive).
@@ -563,12 +587,16 @@ impl FusedPass<'_> {
         let (win, tmp, bg, row, cs) = st;
         let r0 = k * ROW_BLOCK;
         let nr = s.len() / cols;
-        // window row w holds image row r0 + w − 1 (reflected at the frame's edges)
+        // window row w holds image row r0 + w − 1 (zeros beyond the frame's edges, where
+        // the detection filter reads nothing)
         let margin = usize::from(self.fused && matches!(p.filter, DetFilter::Pyramid3));
         for w in (1 - margin)..(nr + 1 + margin) {
-            let r = reflect(r0 as isize + w as isize - 1, rows);
-            self.maps.back.row(r, tmp, bg);
             let o = &mut win[w * cols..(w + 1) * cols];
+            let Some(r) = (r0 + w).checked_sub(1).filter(|&r| r < rows) else {
+                o.fill(0.0);
+                continue;
+            };
+            self.maps.back.row(r, tmp, bg);
             let x = &self.src[r * cols..(r + 1) * cols];
             for ((o, &x), &b) in o.iter_mut().zip(x).zip(&*bg) {
                 *o = x - b;
@@ -621,7 +649,11 @@ fn gaussian_detection(
         for (j, v) in o.iter_mut().enumerate() {
             let mut acc = 0.0;
             for (t, &w) in k.iter().enumerate() {
-                acc += w * x[reflect(j as isize + t as isize - h, cols)];
+                // taps beyond the frame read zero, as SExtractor's `convolve`
+                let c = j as isize + t as isize - h;
+                if c >= 0 && (c as usize) < cols {
+                    acc += w * x[c as usize];
+                }
             }
             *v = acc;
         }
@@ -631,7 +663,11 @@ fn gaussian_detection(
     rows_do(par, &mut e, cols, ctx, &|r, o| {
         o.fill(0.0);
         for (t, &w) in k.iter().enumerate() {
-            let rr = reflect(r as isize + t as isize - h, rows);
+            let rr = r as isize + t as isize - h;
+            if rr < 0 || rr as usize >= rows {
+                continue;
+            }
+            let rr = rr as usize;
             for (v, &x) in o.iter_mut().zip(&tmp[rr * cols..(rr + 1) * cols]) {
                 *v += w * x;
             }
@@ -663,25 +699,61 @@ impl ObjectPixels {
     }
 }
 
-/// The "deblend" stage: each detection's children (itself alone without deblending).
+/// The "deblend" stage: each detection's objects (its children, or itself alone without
+/// deblending or when it does not split), with their centres and moments, and (`lists`,
+/// for CLEAN) their detection values in the order of SExtractor's pixel lists. `raw(g)`
+/// is the unfiltered image in the detection image's units.
+#[allow(clippy::too_many_arguments)]
 fn deblend_all(
     px: &ObjectPixels,
+    raw: &(dyn Fn(usize) -> f64 + Sync),
     cols: usize,
     deblend: Option<&DeblendParams>,
+    lists: bool,
     par: bool,
     ctx: &Ctx,
-) -> Result<Vec<Children>> {
-    let one = |i: usize| -> Result<Children> {
+) -> Result<Vec<Vec<Obj>>> {
+    let one = |i: usize| -> Result<Vec<Obj>> {
         let (pix, vals) = px.of(i);
-        Ok(match deblend {
+        let scan = lists.then(|| object_scan_order(pix, cols));
+        let children: Children = match deblend {
             Some(dp) => {
                 if i % 64 == 0 || pix.len() > 4096 {
                     ctx.check()?;
                 }
-                deblend_object(pix, vals, cols, dp)
+                let r: Vec<f64> = pix.iter().map(|&g| raw(g as usize)).collect();
+                deblend_object(pix, vals, &r, scan.as_deref(), cols, dp)
             }
-            None => vec![pix.to_vec()],
-        })
+            None => vec![Child {
+                pix: pix.to_vec(),
+                centre: None,
+                scan: scan.unwrap_or_default(),
+            }],
+        };
+        let blended = children.len() > 1;
+        let entry = u64::from(*pix.last().expect("a detection has pixels"));
+        Ok(children
+            .into_iter()
+            .map(|c| {
+                let det = values_of_subset(&c.pix, pix, vals);
+                let iso = iso_moments(&c.pix, &det, cols, c.centre);
+                let det_scan = c
+                    .scan
+                    .iter()
+                    .map(|g| c.pix.binary_search(g).map_or(f64::NAN, |k| det[k]))
+                    .collect();
+                Obj {
+                    parent: i + 1,
+                    blended,
+                    pix: c.pix,
+                    det,
+                    det_scan,
+                    iso,
+                    entry,
+                    merged: Vec::new(),
+                }
+            })
+            .collect())
     };
     let n = px.off.len() - 1;
     if par {
@@ -691,46 +763,28 @@ fn deblend_all(
     }
 }
 
-/// The objects before CLEAN: every child of every detection, in detection order.
-fn objects_of(children: Vec<Children>) -> Vec<Obj> {
-    let mut objects: Vec<Obj> = Vec::new();
-    for (i, ch) in children.into_iter().enumerate() {
-        let blended = ch.len() > 1;
-        for pix in ch {
-            objects.push(Obj {
-                parent: i + 1,
-                blended,
-                pix,
-                merged: Vec::new(),
-            });
-        }
-    }
-    objects
-}
-
 /// The "clean" stage, then its merges: each object CLEAN finds to be a wing of a brighter
 /// one gives its pixels to that one and is dropped. `raw(g)` is the detection value of
 /// pixel `g` before filtering. Returns how many objects were merged away.
 fn clean_objects(
     objects: &mut Vec<Obj>,
-    px: &ObjectPixels,
     raw: &(dyn Fn(usize) -> f64 + Sync),
-    cols: usize,
     cp: &CleanParams,
     par: bool,
     ctx: &Ctx,
 ) -> Result<usize> {
     let owner = stage!(ctx, "clean", {
-        let pix: Vec<&[u32]> = objects.iter().map(|o| o.pix.as_slice()).collect();
-        let vals: Vec<Vec<f64>> = objects
+        let input: Vec<CleanInput> = objects
             .iter()
-            .map(|o| {
-                let (ppix, pvals) = px.of(o.parent - 1);
-                values_of_subset(&o.pix, ppix, pvals)
+            .map(|o| CleanInput {
+                pix: &o.pix,
+                det: &o.det,
+                det_scan: &o.det_scan,
+                iso: o.iso,
+                entry: o.entry,
             })
             .collect();
-        let vref: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-        clean(&pix, &vref, raw, cols, cp, par, &|| ctx.check())?
+        clean(&input, raw, cp, par, &|| ctx.check())?
     });
     let n_cleaned = owner.iter().enumerate().filter(|&(i, &o)| o != i).count();
     if n_cleaned > 0 {
@@ -769,6 +823,7 @@ fn photometry(
             label: (k + 1) as i32,
             parent: ob.parent,
             blended: ob.blended,
+            iso: ob.iso,
         };
         Ok(measure(&o, im, phot))
     };

@@ -15,22 +15,35 @@
 //!   when the brighter's model at the fainter's centre exceeds the fainter's `mthresh` (its
 //!   `minarea`-th brightest pixel above the threshold): the fainter one would not have
 //!   been detected on its own above the brighter one's wings. `mthresh` is taken as
-//!   SExtractor's heap selects it from the pixels in raster order: the heap skips the
-//!   (minarea+1)-th pixel, and for an object of exactly `minarea` pixels it is the first
-//!   pixel's value. With the plain minarea-th brightest pixel, 3 of the 9 objects
-//!   SExtractor 2.25 cleans on the ESO frame were cleaned here; with its selection, 6 (the
-//!   other 3 are detected or split differently), and no object SExtractor keeps;
-//! - objects enter in the order a raster scan finishes them (by last row) and are
-//!   compared with every earlier object still standing within 10 × (a₁ + a₂), found
-//!   through a grid of 64-px cells (objects with a > 8 px in a list of their own), and
-//!   the run can be cancelled between objects. SExtractor also drops objects
-//!   from the comparison list once its scan is far enough below them; that rule, tried
-//!   here with SExtractor's margins, lost two of the six cleans that SExtractor and sep
-//!   both make on the ESO frame, so it is not used.
+//!   SExtractor's heap selects it from the pixels in the order of its pixel list
+//!   ([`crate::kernels::extract::lutz`]; for a deblended child its seed's list, then the
+//!   leftover pixels it was given in the detection's list order): the heap skips the
+//!   (minarea+1)-th pixel, its sift-down is SExtractor's own (not always a heap), and for
+//!   an object of exactly `minarea` pixels it is the first pixel's value. With all three
+//!   the objects CLEAN removes on the crowded test set and the ESO frame are SExtractor's
+//!   and sep's, object for object; in raster order with a true heap, 14 more objects
+//!   were removed on the crowded set, in list order with a true heap 9 more;
+//! - objects enter in the order SExtractor's scan hands them over: a detection when the
+//!   raster scan completes it (its last pixel), its deblended children one after the
+//!   other in the order their seeds were accepted; each is compared with the objects
+//!   already standing within 10 × (a₁ + a₂), in the order of SExtractor's list (an object
+//!   appended at its end; a removed object's slot taken by the last one), found through a
+//!   grid of 64-px cells (objects with a > 8 px in a list of their own), and the run can
+//!   be cancelled between objects. The first standing object that eats the newcomer takes
+//!   it; otherwise the newcomer eats every fainter one whose wings it covers. SExtractor
+//!   also retires objects from the list once its scan buffer (MEMORY_BUFSIZE, 1024 lines
+//!   by default) moves past them: on frames up to that height, as every test frame here,
+//!   it does not; on taller ones it compares fewer pairs than this;
+//! - each object's centre and shape are those it is measured with
+//!   ([`crate::kernels::extract::photometry::iso_moments`]: for a deblended child, its
+//!   seed's barycentre and the moments about it), as SExtractor's CLEAN reads them from
+//!   `preanalyse`.
 //!
 //! Everything is in the units of the detection image (the filtered image over the RMS), in
 //! which the threshold is `thresh`; SExtractor's quantities are in ADU, which only scales
 //! every term of the test by the same factor when the RMS is global.
+
+use crate::kernels::extract::photometry::{abcor, shape, IsoMoments};
 
 /// CLEAN settings.
 #[derive(Clone, Copy, Debug)]
@@ -64,8 +77,6 @@ struct Profile {
     /// The `minarea`-th highest detection value above the threshold, as SExtractor's
     /// heap selects it (0 for a smaller object).
     mthresh: f64,
-    /// Last row; the scan finishes the object there.
-    ymax: usize,
 }
 
 impl Profile {
@@ -93,111 +104,102 @@ impl Profile {
     }
 }
 
-/// SExtractor's `mthresh` from the pixels' excess over the threshold in list (raster)
-/// order: a min-heap of the first `m` values, the (m+1)-th value skipped, then the heap
-/// keeps the `m` largest of the rest; for exactly `m` pixels, the first value.
-fn sextractor_mthresh(mut v: Vec<f64>, m: usize) -> f64 {
-    match v.len().cmp(&m) {
-        std::cmp::Ordering::Less => 0.0,
-        std::cmp::Ordering::Equal => v[0],
-        std::cmp::Ordering::Greater => {
-            v.remove(m);
-            let (_, kth, _) = v.select_nth_unstable_by(m - 1, |a, b| b.total_cmp(a));
-            *kth
+/// SExtractor's `mthresh` (`examineiso`; sep's `analysemthresh`) from the pixels' excess
+/// over the threshold in the order of its pixel list: the first `m` values fill a heap,
+/// the (m+1)-th only sorts it, and each later value larger than the heap's first replaces
+/// it and is sifted down; the result is the heap's first value (for exactly `m` pixels
+/// the first pixel's, for fewer 0). The sift-down is SExtractor's, which moves on to the
+/// slot after the child it swapped with, so the heap is not always a heap and the result
+/// is not always the m-th largest value: on `gen_cluster` an object whose m-th largest
+/// excess is 1.184 σ gets 1.383 σ, as sep does, and survives a neighbour's wing of
+/// 1.317 σ as it does in SExtractor and sep.
+fn sextractor_mthresh(v: &[f64], m: usize) -> f64 {
+    if v.len() < m || m == 0 {
+        return 0.0;
+    }
+    let mut heap: Vec<f64> = Vec::with_capacity(m);
+    for (n, &t) in v.iter().enumerate() {
+        if n < m {
+            heap.push(t);
+        } else if n == m {
+            heap.sort_unstable_by(f64::total_cmp);
+        } else if t > heap[0] {
+            heap[0] = t;
+            let mut j = 0usize;
+            loop {
+                let mut k = (j + 1) << 1;
+                if k > m {
+                    break;
+                }
+                // k − 1 and k are j's children (k only below m); take the smaller
+                let mut c = k - 1;
+                if k != m && heap[k - 1] > heap[k] {
+                    c = k;
+                    k += 1;
+                }
+                if heap[j] <= heap[c] {
+                    break;
+                }
+                heap.swap(c, j);
+                j = k;
+            }
         }
     }
+    heap[0]
 }
 
 /// Measure one object for CLEAN: `pix` its pixels, `det` the detection image (filtered,
-/// over the RMS) at them, and `raw(g)` the unfiltered background-subtracted pixel g over
-/// the RMS.
+/// over the RMS) at them, `list` the same in SExtractor's list order, `iso` its centre and
+/// moments, and `raw(g)` the unfiltered background-subtracted pixel g over the RMS.
 fn profile(
     pix: &[u32],
     det: &[f64],
+    list: &[f64],
+    iso: &IsoMoments,
     raw: &dyn Fn(usize) -> f64,
-    cols: usize,
     p: &CleanParams,
 ) -> Profile {
-    let g0 = pix[0] as usize;
-    let (r0, c0) = ((g0 / cols) as f64, (g0 % cols) as f64);
-    let (mut f, mut sx, mut sy, mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    let mut peak = f64::NEG_INFINITY;
-    let mut ymax = 0usize;
-    for (&g, &w) in pix.iter().zip(det) {
-        let g = g as usize;
-        let (r, c) = (g / cols, g % cols);
-        ymax = ymax.max(r);
-        let (x, y) = (c as f64 - c0, r as f64 - r0);
-        f += w;
-        sx += w * x;
-        sy += w * y;
-        sxx += w * x * x;
-        syy += w * y * y;
-        sxy += w * x * y;
-        peak = peak.max(raw(g));
-    }
-    let (xm, ym) = (sx / f, sy / f);
-    let (mut x2, mut y2, xy) = (sxx / f - xm * xm, syy / f - ym * ym, sxy / f - xm * ym);
-    let mut det2 = x2 * y2 - xy * xy;
-    if det2 < 0.00694 {
-        // SExtractor's guard for a singular (one-pixel-wide) profile
-        x2 += 1.0 / 12.0;
-        y2 += 1.0 / 12.0;
-        det2 = x2 * y2 - xy * xy;
-    }
-    let d = x2 - y2;
-    let root = (0.25 * d * d + xy * xy).sqrt();
-    let a = (0.5 * (x2 + y2) + root).max(0.0).sqrt();
-    let b = (0.5 * (x2 + y2) - root).max(0.0).sqrt();
-    let (cxx, cyy, cxy) = (y2 / det2, x2 / det2, -2.0 * xy / det2);
-    // abcor: how the isophotal area shrinks from the threshold to half-way to the peak,
-    // against a Gaussian's (capped at 1)
-    let t2 = 0.5 * (p.thresh + peak);
-    let (mut above1, mut above2) = (0.0f64, 0.0f64);
-    for &g in pix {
-        let v = raw(g as usize);
-        if v > p.thresh {
-            above1 += 1.0;
-        }
-        if v > t2 {
-            above2 += 1.0;
-        }
-    }
-    let t1t2 = p.thresh / t2;
-    let abcor = if t1t2 > 0.0 {
-        let darea = above2 - above1;
-        let num = if darea < 0.0 { darea } else { -1.0 };
-        (num / (2.0 * std::f64::consts::PI * t1t2.min(0.99).ln() * a * b)).min(1.0)
-    } else {
-        1.0
-    };
-    let excess: Vec<f64> = det.iter().map(|&d| d - p.thresh).collect();
-    let mthresh = sextractor_mthresh(excess, p.minarea.max(1));
+    let sh = shape(iso.x2, iso.y2, iso.xy);
+    let ab = abcor(pix.iter().map(|&g| raw(g as usize)), p.thresh, sh.a, sh.b);
+    let excess: Vec<f64> = list.iter().map(|&d| d - p.thresh).collect();
+    let mthresh = sextractor_mthresh(&excess, p.minarea.max(1));
     Profile {
-        x: c0 + xm,
-        y: r0 + ym,
-        a,
-        cxx,
-        cyy,
-        cxy,
-        flux: f,
+        x: iso.x,
+        y: iso.y,
+        a: sh.a,
+        cxx: sh.cxx,
+        cyy: sh.cyy,
+        cxy: sh.cxy,
+        flux: det.iter().sum(),
         npix: pix.len() as f64,
-        unit: std::f64::consts::PI * a * b,
-        abcor,
+        unit: std::f64::consts::PI * sh.a * sh.b,
+        abcor: ab,
         mthresh,
-        ymax,
     }
 }
 
-/// Run CLEAN over `objects` (pixel lists in raster order; `det[i]` the detection image at
-/// the pixels of object i). Returns, for each object, the
-/// index of the object that absorbed it, or its own index if it survives. Absorption is
-/// resolved to the final survivor (never a chain).
+/// What CLEAN reads of one object.
+pub struct CleanInput<'a> {
+    /// Its pixels (raster order).
+    pub pix: &'a [u32],
+    /// The detection image at them.
+    pub det: &'a [f64],
+    /// The same values in the order of SExtractor's pixel list (its `mthresh` depends on
+    /// it); empty: `det`'s order.
+    pub det_scan: &'a [f64],
+    /// Its centre and moments.
+    pub iso: IsoMoments,
+    /// When SExtractor's scan hands it to CLEAN: objects enter by increasing `entry`,
+    /// equal ones in their order here.
+    pub entry: u64,
+}
+
+/// Run CLEAN over `objects`. Returns, for each object, the index of the object that
+/// absorbed it, or its own index if it survives. Absorption is resolved to the final
+/// survivor (never a chain).
 pub fn clean(
-    objects: &[&[u32]],
-    det: &[&[f64]],
+    objects: &[CleanInput],
     raw: &(dyn Fn(usize) -> f64 + Sync),
-    cols: usize,
     p: &CleanParams,
     par: bool,
     check: &dyn Fn() -> crate::Result<()>,
@@ -208,39 +210,45 @@ pub fn clean(
     if n < 2 || p.thresh.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
         return Ok(owner);
     }
-    let one = |i: usize| profile(objects[i], det[i], raw, cols, p);
+    let one = |i: usize| {
+        let o = &objects[i];
+        let list = if o.det_scan.is_empty() {
+            o.det
+        } else {
+            o.det_scan
+        };
+        profile(o.pix, o.det, list, &o.iso, raw, p)
+    };
     let mut prof: Vec<Profile> = if par {
         (0..n).into_par_iter().map(one).collect()
     } else {
         (0..n).map(one).collect()
     };
-    // the order in which a raster scan completes the objects (stable: deblended children
-    // of one detection keep their order)
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| prof[i].ymax);
-    let mut rank = vec![0usize; n];
-    for (k, &i) in order.iter().enumerate() {
-        rank[i] = k;
-    }
+    order.sort_by_key(|&i| objects[i].entry);
     // Candidates: objects with a ≤ BIG_A sit in a grid of GRID px cells, so a newcomer i
     // looks only at the cells within 10·(a_i + BIG_A) of its centre, which holds every
     // such j with a distance below 10·(a_i + a_j); the few larger objects are all looked
     // at. (Comparing with every object was O(N²) on a frame of many sources.)
     const BIG_A: f64 = 8.0;
     const GRID: f64 = 64.0;
+    let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
     let (x0, y0) = prof
         .iter()
         .fold((f64::INFINITY, f64::INFINITY), |(x, y), q| {
-            (x.min(q.x), y.min(q.y))
+            (x.min(finite(q.x)), y.min(finite(q.y)))
         });
-    let cell_of = |v: f64, o: f64| (((v - o) / GRID).max(0.0) as usize).min(1 << 20);
+    let cell_of = |v: f64, o: f64| (((finite(v) - o) / GRID).max(0.0) as usize).min(1 << 20);
     let gw = prof.iter().map(|q| cell_of(q.x, x0)).max().unwrap_or(0) + 1;
     let gh = prof.iter().map(|q| cell_of(q.y, y0)).max().unwrap_or(0) + 1;
     let cells = gw.saturating_mul(gh).clamp(1, 1 << 22);
     let mut grid: Vec<Vec<usize>> = vec![Vec::new(); cells];
     let slot = move |cx: usize, cy: usize| (cy * gw + cx).min(cells - 1);
     let mut big: Vec<usize> = Vec::new();
-    let mut standing = vec![false; n];
+    // SExtractor's list of standing objects: `list[pos[j]] == j`; a removed object's
+    // slot goes to the last one (its `subcleanobj`)
+    let mut list: Vec<usize> = Vec::new();
+    let mut pos = vec![usize::MAX; n];
     let mut near: Vec<usize> = Vec::new();
     let mut victims: Vec<usize> = Vec::new();
     for (k, &i) in order.iter().enumerate() {
@@ -259,12 +267,17 @@ pub fn clean(
         near.clear();
         for cy in cy0..=cy1.min(gh - 1) {
             for cx in cx0..=cx1.min(gw - 1) {
-                near.extend(grid[slot(cx, cy)].iter().copied().filter(|&j| standing[j]));
+                near.extend(
+                    grid[slot(cx, cy)]
+                        .iter()
+                        .copied()
+                        .filter(|&j| pos[j] != usize::MAX),
+                );
             }
         }
-        near.extend(big.iter().copied().filter(|&j| standing[j]));
-        // SExtractor's list order: first come, first compared
-        near.sort_by_key(|&j| rank[j]);
+        near.extend(big.iter().copied().filter(|&j| pos[j] != usize::MAX));
+        // SExtractor compares in the order of its list
+        near.sort_by_key(|&j| pos[j]);
         victims.clear();
         let mut eaten_by = None;
         for &j in &near {
@@ -293,12 +306,20 @@ pub fn clean(
             owner[i] = j;
             continue;
         }
-        for &v in &victims {
+        // removed from the end of the list first, as SExtractor does
+        for &v in victims.iter().rev() {
             merge(&mut prof, v, i);
             owner[v] = i;
-            standing[v] = false;
+            let at = pos[v];
+            pos[v] = usize::MAX;
+            let last = list.pop().expect("a victim is in the list");
+            if last != v {
+                list[at] = last;
+                pos[last] = at;
+            }
         }
-        standing[i] = true;
+        pos[i] = list.len();
+        list.push(i);
         if prof[i].a > BIG_A {
             big.push(i);
         } else {
@@ -355,8 +376,19 @@ mod tests {
         check: &dyn Fn() -> crate::Result<()>,
     ) -> crate::Result<Vec<usize>> {
         let vals: Vec<Vec<f64>> = objs.iter().map(|o| at(o, d)).collect();
-        let vref: Vec<&[f64]> = vals.iter().map(|v| v.as_slice()).collect();
-        clean(objs, &vref, &|g| d[g], cols, p, par, check)
+        // each object handed over when a raster scan completes it (its last pixel)
+        let input: Vec<CleanInput> = objs
+            .iter()
+            .zip(&vals)
+            .map(|(o, v)| CleanInput {
+                pix: o,
+                det: v,
+                det_scan: &[],
+                iso: crate::kernels::extract::photometry::iso_moments(o, v, cols, None),
+                entry: u64::from(*o.last().expect("pixels")),
+            })
+            .collect();
+        clean(&input, &|g| d[g], p, par, check)
     }
 
     /// The pixels above `thr` within `rad` of (r, c), raster order.
@@ -399,13 +431,21 @@ mod tests {
     #[test]
     fn mthresh_follows_sextractors_heap() {
         // fewer than minarea: 0; exactly minarea: the first value
-        assert_eq!(sextractor_mthresh(vec![3.0, 1.0], 5), 0.0);
-        assert_eq!(sextractor_mthresh(vec![3.0, 1.0, 4.0, 1.5, 9.0], 5), 3.0);
-        // more: the 5th largest with the 6th value (0.2) left out of the heap
-        let v = vec![3.0, 1.0, 4.0, 1.5, 9.0, 0.2, 2.6, 5.0];
-        assert_eq!(sextractor_mthresh(v, 5), 2.6);
-        let v = vec![3.0, 1.0, 4.0, 1.5, 9.0, 8.0, 0.5];
-        assert_eq!(sextractor_mthresh(v, 5), 1.0);
+        assert_eq!(sextractor_mthresh(&[3.0, 1.0], 5), 0.0);
+        assert_eq!(sextractor_mthresh(&[3.0, 1.0, 4.0, 1.5, 9.0], 5), 3.0);
+        // more: the 6th value (0.2, then 8.0) only sorts the heap
+        let v = [3.0, 1.0, 4.0, 1.5, 9.0, 0.2, 2.6, 5.0];
+        assert_eq!(sextractor_mthresh(&v, 5), 2.6);
+        let v = [3.0, 1.0, 4.0, 1.5, 9.0, 8.0, 0.5];
+        assert_eq!(sextractor_mthresh(&v, 5), 1.0);
+        // a 15-pixel object of gen_cluster.fits (excess in σ, in the order of sep's pixel
+        // list): its 5th largest is 1.184, sep's analysemthresh gives 1.383 (46.258 ADU
+        // at σ = 33.437) and so does this
+        let v = [
+            0.448, 0.411, 0.643, 0.058, 1.621, 2.001, 1.11, 0.167, 1.383, 2.132, 1.447, 0.128,
+            0.27, 1.184, 0.833,
+        ];
+        assert_eq!(sextractor_mthresh(&v, 5), 1.383);
     }
 
     #[test]

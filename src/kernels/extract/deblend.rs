@@ -1,24 +1,45 @@
 //! SExtractor-style multi-threshold deblending for `ccd-pipeline detect=background`.
 //!
 //! Per detected object (a set of 8-connected pixels above the detection threshold) the
-//! detection image (filtered, in units of the local RMS) is cut at `nthresh − 1`
-//! sub-thresholds spaced exponentially between the detection threshold and the object's
-//! peak. The connected parts at every level form a tree (each part at level k+1 lies in
-//! exactly one part at level k). Walking the tree from the top level down as SExtractor
-//! does, a node splits when at least two of its branches are significant: their flux
-//! above their own level (Σ (d − t_k) over the branch, d the detection image) exceeds
-//! `mincont` × the object's total flux, and they have at least `minarea` pixels (as
-//! SExtractor's sub-extraction keeps only parts of DETECT_MINAREA). The surviving branches are the seeds of the new
-//! objects; pixels outside every seed go to the most likely seed under SExtractor's
-//! Gaussian profile model (amplitude t·exp(npix/(2π·a·b)) capped at 4 × the seed's peak,
-//! times exp(−r²/2) with r² from the seed's flux-weighted second moments). SExtractor's
-//! `gatherup` draws the owner at random with these probabilities; here the most probable
-//! seed takes the pixel, so the result is deterministic.
+//! detection image (filtered, in units of the RMS) is cut at `nthresh − 1` sub-thresholds
+//! spaced exponentially between the detection threshold and the object's peak. The
+//! connected parts at every level form a tree (each part at level k+1 lies in exactly one
+//! part at level k). Walking the tree from the top level down as SExtractor's `parcelout`
+//! (and sep's `deblend`) does, a node splits when at least two of its branches are
+//! significant: their flux above their own level (Σ (d − t_k) over the branch, d the
+//! detection image) exceeds `mincont` × the object's total flux. Parts of fewer than
+//! min(DETECT_MINAREA, 3) pixels do not count as branches (SExtractor's `deb_maxarea`:
+//! `prefs.c` sets it to min(DETECT_MINAREA, MAXDEBAREA = 3), and the sub-extraction at
+//! each level, `lutz`, keeps only parts of that size; sep does the same).
+//!
+//! The surviving branches are the seeds of the new objects, in the order SExtractor
+//! accepts them (highest split level first; at one level in the order of its part list,
+//! which its raster scans build parent by parent, each part where the scan completes it:
+//! its last pixel). Each seed gets a Gaussian profile as in SExtractor's `gatherup`: its
+//! barycentre and second moments weighted by the detection image, SExtractor's `abcor`
+//! area correction (from the unfiltered pixels at the seed's level), and an amplitude
+//! t₀·exp(npix / (2π·abcor·a·b)) capped at 4 × the seed's peak, t₀ the detection
+//! threshold. A pixel outside every seed goes to the seed whose profile
+//! amp·exp(−r²/(2·abcor)) is largest there (r² from the seed's second moments).
+//! SExtractor draws that owner at random with these weights; here the most probable seed
+//! takes the pixel, so the result is deterministic.
+//!
+//! Each child keeps its seed's barycentre: SExtractor (`scan.c`, `preanalyse` with
+//! ANALYSE_ROBUST for OBJ_MERGED objects) and sep (`analyse` with `robust`) report a
+//! deblended object at its seed's centre, with its second moments taken over all its final
+//! pixels about that centre.
 //!
 //! The tree is built with one union-find pass from the top level down (pixels bucketed by
 //! level), so an object costs O(npix · α) plus the bounding box, not O(npix · nthresh).
 //! Everything about one object is serial and deterministic, so every variant (serial or
 //! rayon over objects) produces the same children in the same order.
+
+use crate::kernels::extract::lutz::scan_order;
+use crate::kernels::extract::photometry::{abcor, shape};
+
+/// Smallest part that counts as a branch, whatever DETECT_MINAREA (SExtractor's
+/// MAXDEBAREA).
+pub const MAX_DEB_AREA: usize = 3;
 
 /// Deblending settings.
 #[derive(Clone, Copy, Debug)]
@@ -27,16 +48,36 @@ pub struct DeblendParams {
     pub nthresh: usize,
     /// Minimum contrast (DEBLEND_MINCONT, 0.005).
     pub mincont: f64,
-    /// Smallest branch in pixels (the detection `minarea`: SExtractor's sub-extraction
-    /// at each level keeps only parts of at least DETECT_MINAREA pixels).
+    /// The detection's `minarea` (DETECT_MINAREA); a branch needs
+    /// min(minarea, [`MAX_DEB_AREA`]) pixels.
     pub minarea: usize,
     /// Detection threshold in the units of the detection image.
     pub thresh: f64,
 }
 
-/// Result of deblending one object: the children's pixel lists (flat indices, raster
-/// order), sorted by their first pixel. One child means "not split".
-pub type Children = Vec<Vec<u32>>;
+impl DeblendParams {
+    /// The smallest part kept at a level: SExtractor's `deb_maxarea`.
+    pub fn branch_area(&self) -> usize {
+        self.minarea.clamp(1, MAX_DEB_AREA)
+    }
+}
+
+/// One object out of deblending.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Child {
+    /// Its pixels (flat indices, raster order).
+    pub pix: Vec<u32>,
+    /// For a child of a split: its seed's barycentre (x = column, y = row, 0-based),
+    /// weighted by the detection image. `None` when the object was not split.
+    pub centre: Option<(f64, f64)>,
+    /// Its pixels in the order of SExtractor's pixel list (see
+    /// [`crate::kernels::extract::lutz`]), when the detection's was given; else empty.
+    pub scan: Vec<u32>,
+}
+
+/// Result of deblending one object: its children in SExtractor's order. One child means
+/// "not split".
+pub type Children = Vec<Child>;
 
 struct Node {
     level: u32,
@@ -44,6 +85,11 @@ struct Node {
     root: u32,
     flux: f64,
     npix: u32,
+    /// The part's last pixel in raster order (a local index): where a raster scan
+    /// completes it.
+    last: u32,
+    /// The node of the level below that holds this part (`u32::MAX` at level 0).
+    down: u32,
     /// Seeds (node indices) this subtree resolves to.
     objs: Vec<u32>,
 }
@@ -74,11 +120,25 @@ pub fn levels(lo: f64, peak: f64, nthresh: usize) -> Vec<f64> {
 }
 
 /// Deblend one object. `pix` are its pixels (flat indices into a `cols`-wide frame, raster
-/// order) and `vals` the detection image at those pixels (the image itself is not kept).
-pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams) -> Children {
+/// order), `vals` the detection image (filtered) at those pixels and `raw` the unfiltered
+/// image in the same units (the images themselves are not kept).
+pub fn deblend_object(
+    pix: &[u32],
+    vals: &[f64],
+    raw: &[f64],
+    scan: Option<&[u32]>,
+    cols: usize,
+    p: &DeblendParams,
+) -> Children {
     let n = pix.len();
-    let single = || vec![pix.to_vec()];
-    let minarea = p.minarea.max(1);
+    let single = || {
+        vec![Child {
+            pix: pix.to_vec(),
+            centre: None,
+            scan: scan.map(<[u32]>::to_vec).unwrap_or_default(),
+        }]
+    };
+    let minarea = p.branch_area();
     if p.nthresh < 2 || n < 2 * minarea {
         return single();
     }
@@ -104,28 +164,84 @@ pub fn deblend_object(pix: &[u32], vals: &[f64], cols: usize, p: &DeblendParams)
     let fmin = p.mincont * v.iter().sum::<f64>();
     let (nodes, bottom) = build_tree(&patch, &q, v, top, &lv, minarea, fmin);
     // level 0 has exactly one part (the object is connected)
-    let seeds = match bottom.first() {
+    let mut seeds = match bottom.first() {
         Some(&root) if bottom.len() == 1 => nodes[root as usize].objs.clone(),
         _ => return single(),
     };
     if seeds.len() < 2 {
         return single();
     }
+    let rank = scan_ranks(&nodes);
+    seeds.sort_by_key(|&s| (std::cmp::Reverse(nodes[s as usize].level), rank[s as usize]));
     let mut owner = seed_members(&seeds, &nodes, &patch, &q);
+    let seed_owner = scan.map(|_| owner.clone());
+    // each seed's pixels (local indices), gathered in one pass
+    let mut members: Vec<Vec<u32>> = vec![Vec::new(); seeds.len()];
+    for (i, &o) in owner.iter().enumerate() {
+        if o != NONE {
+            members[o as usize].push(i as u32);
+        }
+    }
     let prof: Vec<Profile> = (0..seeds.len())
         .map(|s| {
             let level = lv.value(nodes[seeds[s] as usize].level as usize);
-            seed_profile(s as u32, &owner, &patch, v, level)
+            seed_profile(&members[s], &patch, v, raw, level, p.thresh)
         })
         .collect();
     assign_to_likeliest(&mut owner, &prof, &patch);
-    let mut out: Children = vec![Vec::new(); seeds.len()];
+    let mut out: Children = prof
+        .iter()
+        .map(|pr| Child {
+            pix: Vec::new(),
+            centre: Some((pr.mx + patch.c0 as f64, pr.my + patch.r0 as f64)),
+            scan: Vec::new(),
+        })
+        .collect();
     for (i, &g) in pix.iter().enumerate() {
-        out[owner[i] as usize].push(g);
+        out[owner[i] as usize].pix.push(g);
     }
-    out.retain(|c| !c.is_empty());
-    out.sort_by_key(|c| c[0]);
+    if let (Some(scan), Some(seed_owner)) = (scan, seed_owner) {
+        list_orders(&mut out, scan, &seed_owner, &owner, &patch, pix, cols);
+    }
     out
+}
+
+/// Each child's pixel list in SExtractor's order: its seed's list (the part as the
+/// sub-extraction's scan chains it), then the leftover pixels `gatherup` gave it, in the
+/// order of the detection's list `scan`.
+fn list_orders(
+    out: &mut Children,
+    scan: &[u32],
+    seed_owner: &[u32],
+    owner: &[u32],
+    patch: &Patch,
+    pix: &[u32],
+    cols: usize,
+) {
+    for (s, child) in out.iter_mut().enumerate() {
+        let s = s as u32;
+        let (mut r0, mut r1, mut c0, mut c1) = (usize::MAX, 0, usize::MAX, 0);
+        for (i, &(r, c)) in patch.lr.iter().enumerate() {
+            if seed_owner[i] == s {
+                let (r, c) = (r as usize, c as usize);
+                (r0, r1, c0, c1) = (r0.min(r), r1.max(r), c0.min(c), c1.max(c));
+            }
+        }
+        if r0 > r1 {
+            continue;
+        }
+        child.scan = scan_order(r1 - r0 + 1, c1 - c0 + 1, &|r, c| {
+            let j = patch.grid[(r0 + r) * patch.w + c0 + c];
+            (j != u32::MAX && seed_owner[j as usize] == s).then(|| pix[j as usize])
+        });
+    }
+    for &g in scan {
+        let (r, c) = (g as usize / cols - patch.r0, g as usize % cols - patch.c0);
+        let i = patch.grid[r * patch.w + c] as usize;
+        if seed_owner[i] == NONE {
+            out[owner[i] as usize].scan.push(g);
+        }
+    }
 }
 
 /// The detection threshold and the sub-thresholds above it.
@@ -153,6 +269,9 @@ struct Patch {
     grid: Vec<u32>,
     h: usize,
     w: usize,
+    /// The box's first row and column in the frame.
+    r0: usize,
+    c0: usize,
 }
 
 impl Patch {
@@ -179,7 +298,14 @@ impl Patch {
         for (i, &(r, c)) in lr.iter().enumerate() {
             grid[r as usize * w + c as usize] = i as u32;
         }
-        Patch { lr, grid, h, w }
+        Patch {
+            lr,
+            grid,
+            h,
+            w,
+            r0,
+            c0,
+        }
     }
 
     fn len(&self) -> usize {
@@ -243,6 +369,7 @@ fn build_tree(
     let mut parent: Vec<u32> = (0..n as u32).collect();
     let mut flux = vec![0.0f64; n];
     let mut count = vec![0u32; n];
+    let mut last: Vec<u32> = (0..n as u32).collect();
     let mut active = vec![false; n];
     let mut node_of_root = vec![u32::MAX; n];
     let mut nodes: Vec<Node> = Vec::new();
@@ -273,6 +400,7 @@ fn build_tree(
                 parent[gone as usize] = keep;
                 flux[keep as usize] += flux[gone as usize];
                 count[keep as usize] += count[gone as usize];
+                last[keep as usize] = last[keep as usize].max(last[gone as usize]);
             }
         }
         live.retain(|&r| parent[r as usize] == r);
@@ -286,6 +414,8 @@ fn build_tree(
                 root: r,
                 flux: flux[r as usize],
                 npix: count[r as usize],
+                last: last[r as usize],
+                down: u32::MAX,
                 objs: Vec::new(),
             });
         }
@@ -294,6 +424,7 @@ fn build_tree(
         for &c in &prev_nodes {
             let r = find(&mut parent, nodes[c as usize].root);
             let pn = node_of_root[r as usize];
+            nodes[c as usize].down = pn;
             kids[(pn - first) as usize].push(c);
         }
         for (off, ks) in kids.into_iter().enumerate() {
@@ -303,6 +434,34 @@ fn build_tree(
         prev_nodes = (first..nodes.len() as u32).collect();
     }
     (nodes, prev_nodes)
+}
+
+/// Each node's place in SExtractor's list of parts of its level: that list is built
+/// part of the level below by part, each part's sub-parts in the order a raster scan
+/// completes them (their last pixel). So a node ranks by (its lower part's rank, its last
+/// pixel).
+fn scan_ranks(nodes: &[Node]) -> Vec<u32> {
+    let mut rank = vec![0u32; nodes.len()];
+    // nodes are stored level by level from the top down: walk the levels upwards
+    let mut at = nodes.len();
+    while at > 0 {
+        let level = nodes[at - 1].level;
+        let mut lo = at - 1;
+        while lo > 0 && nodes[lo - 1].level == level {
+            lo -= 1;
+        }
+        let mut ids: Vec<usize> = (lo..at).collect();
+        ids.sort_by_key(|&i| {
+            let d = nodes[i].down;
+            let below = if d == u32::MAX { 0 } else { rank[d as usize] };
+            (below, nodes[i].last)
+        });
+        for (r, &i) in ids.iter().enumerate() {
+            rank[i] = r as u32;
+        }
+        at = lo;
+    }
+    rank
 }
 
 /// The seeds node `id` resolves to, from its children `ks`: SExtractor's contrast test
@@ -344,6 +503,10 @@ fn resolve_branches(
 /// Not (yet) owned by a seed.
 const NONE: u32 = u32::MAX;
 
+/// ln(1e−31): below this total probability SExtractor's `gatherup` gives a pixel to the
+/// nearest seed instead of drawing one.
+const LN_NEGLIGIBLE: f64 = -71.380_137_882_815_42;
+
 /// Seed membership: for each seed, the part at the seed's level around its root pixel;
 /// every other pixel is [`NONE`].
 fn seed_members(seeds: &[u32], nodes: &[Node], patch: &Patch, q: &[u32]) -> Vec<u32> {
@@ -365,55 +528,73 @@ fn seed_members(seeds: &[u32], nodes: &[Node], patch: &Patch, q: &[u32]) -> Vec<
     owner
 }
 
-/// A seed's Gaussian profile: flux-weighted centre (x, y), the inverse second-moment
-/// coefficients cxx, cyy, cxy, and the log of its amplitude.
-type Profile = (f64, f64, f64, f64, f64, f64);
+/// A seed's Gaussian profile, as SExtractor's `gatherup` builds it.
+struct Profile {
+    /// Barycentre (local column, row), weighted by the detection image.
+    mx: f64,
+    my: f64,
+    /// Inverse second-moment coefficients, divided by 2·abcor: the exponent at (dx, dy)
+    /// is −(cxx dx² + cyy dy² + cxy dx dy).
+    cxx: f64,
+    cyy: f64,
+    cxy: f64,
+    lnamp: f64,
+}
 
-/// The Gaussian profile of seed `s` (its pixels are those `owner` gives it), with
-/// SExtractor's amplitude: `level` · exp(npix / (2π·a·b)), at most 4 × the peak.
-fn seed_profile(s: u32, owner: &[u32], patch: &Patch, v: &[f64], level: f64) -> Profile {
+/// The profile of a seed (`members`, its pixels' local indices): SExtractor's
+/// `preanalyse` of the seed (at its own level `level`), then the amplitude
+/// `thresh` · exp(npix / (2π·abcor·a·b)), at most 4 × its peak.
+fn seed_profile(
+    members: &[u32],
+    patch: &Patch,
+    v: &[f64],
+    raw: &[f64],
+    level: f64,
+    thresh: f64,
+) -> Profile {
     let lr = &patch.lr;
-    let n = patch.len();
+    let mine = || members.iter().map(|&i| i as usize);
     let (mut sw, mut sx, mut sy, mut pk) = (0.0, 0.0, 0.0, f64::NEG_INFINITY);
     let mut np = 0.0;
-    for i in 0..n {
-        if owner[i] == s {
-            let (y, x) = (lr[i].0 as f64, lr[i].1 as f64);
-            sw += v[i];
-            sx += v[i] * x;
-            sy += v[i] * y;
-            pk = pk.max(v[i]);
-            np += 1.0;
-        }
+    for i in mine() {
+        let (y, x) = (lr[i].0 as f64, lr[i].1 as f64);
+        sw += v[i];
+        sx += v[i] * x;
+        sy += v[i] * y;
+        pk = pk.max(v[i]);
+        np += 1.0;
     }
     let (mx, my) = (sx / sw, sy / sw);
     let (mut x2, mut y2, mut xy) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        if owner[i] == s {
-            let (dy, dx) = (lr[i].0 as f64 - my, lr[i].1 as f64 - mx);
-            x2 += v[i] * dx * dx;
-            y2 += v[i] * dy * dy;
-            xy += v[i] * dx * dy;
-        }
+    for i in mine() {
+        let (dy, dx) = (lr[i].0 as f64 - my, lr[i].1 as f64 - mx);
+        x2 += v[i] * dx * dx;
+        y2 += v[i] * dy * dy;
+        xy += v[i] * dx * dy;
     }
-    let (mut x2, mut y2, xy) = (x2 / sw, y2 / sw, xy / sw);
-    // SExtractor's guard against singular (line-like) profiles
-    if x2 * y2 - xy * xy < 1.0 / 144.0 {
-        x2 += 1.0 / 12.0;
-        y2 += 1.0 / 12.0;
-    }
-    let det = x2 * y2 - xy * xy;
-    let e = np / (2.0 * std::f64::consts::PI * det.sqrt());
+    let sh = shape(x2 / sw, y2 / sw, xy / sw);
+    let ab = abcor(mine().map(|i| raw[i]), level, sh.a, sh.b);
+    let e = np / (2.0 * std::f64::consts::PI * ab * sh.a * sh.b);
     let amp = if e < 70.0 {
-        (level * e.exp()).min(4.0 * pk)
+        (thresh * e.exp()).min(4.0 * pk)
     } else {
         4.0 * pk
     };
-    let lnamp = amp.max(f64::MIN_POSITIVE).ln();
-    (mx, my, y2 / det, x2 / det, -2.0 * xy / det, lnamp)
+    let k = 0.5 / ab;
+    Profile {
+        mx,
+        my,
+        cxx: k * sh.cxx,
+        cyy: k * sh.cyy,
+        cxy: k * sh.cxy,
+        lnamp: amp.max(f64::MIN_POSITIVE).ln(),
+    }
 }
 
-/// Give every pixel outside the seeds to the seed whose profile is most probable there.
+/// Give every pixel outside the seeds to the seed whose profile is most probable there
+/// (SExtractor draws it at random with these probabilities); where every profile is
+/// negligible (SExtractor drops terms whose exponent reaches 70 and falls back when their
+/// sum is below 1e−31), to the nearest seed in the profiles' metric, as SExtractor does.
 fn assign_to_likeliest(owner: &mut [u32], prof: &[Profile], patch: &Patch) {
     for (i, o) in owner.iter_mut().enumerate() {
         if *o != NONE {
@@ -421,14 +602,22 @@ fn assign_to_likeliest(owner: &mut [u32], prof: &[Profile], patch: &Patch) {
         }
         let (y, x) = (patch.lr[i].0 as f64, patch.lr[i].1 as f64);
         let mut best = (f64::NEG_INFINITY, 0u32);
-        for (s, &(mx, my, cxx, cyy, cxy, lnpk)) in prof.iter().enumerate() {
-            let (dx, dy) = (x - mx, y - my);
-            let score = lnpk - 0.5 * (cxx * dx * dx + cyy * dy * dy + cxy * dx * dy);
-            if score > best.0 {
-                best = (score, s as u32);
+        let mut nearest = (f64::INFINITY, 0u32);
+        for (s, pr) in prof.iter().enumerate() {
+            let (dx, dy) = (x - pr.mx, y - pr.my);
+            let dist = pr.cxx * dx * dx + pr.cyy * dy * dy + pr.cxy * dx * dy;
+            if dist < nearest.0 {
+                nearest = (dist, s as u32);
+            }
+            if dist < 70.0 && pr.lnamp - dist > best.0 {
+                best = (pr.lnamp - dist, s as u32);
             }
         }
-        *o = best.1;
+        *o = if best.0 > LN_NEGLIGIBLE {
+            best.1
+        } else {
+            nearest.1
+        };
     }
 }
 
@@ -471,11 +660,11 @@ mod tests {
         let (rows, cols) = (30, 40);
         let d = gauss_frame(rows, cols, &[(15.0, 14.0, 100.0), (15.0, 22.0, 60.0)], 2.0);
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &at(&pix, &d), cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
         assert_eq!(ch.len(), 2);
-        assert_eq!(ch.iter().map(|c| c.len()).sum::<usize>(), pix.len());
+        assert_eq!(ch.iter().map(|c| c.pix.len()).sum::<usize>(), pix.len());
         // each child holds its own peak; the split runs between the stars
-        let has = |c: &Vec<u32>, r: usize, cc: usize| c.contains(&((r * cols + cc) as u32));
+        let has = |c: &Child, r: usize, cc: usize| c.pix.contains(&((r * cols + cc) as u32));
         assert!(
             has(&ch[0], 15, 14) && has(&ch[1], 15, 22)
                 || has(&ch[1], 15, 14) && has(&ch[0], 15, 22)
@@ -483,7 +672,7 @@ mod tests {
         // pixels well to one side of the saddle belong to that side's star
         let first = if has(&ch[0], 15, 14) { 0 } else { 1 };
         for (k, c) in ch.iter().enumerate() {
-            for &g in c {
+            for &g in &c.pix {
                 let col = g as usize % cols;
                 if k == first {
                     assert!(col < 21, "pixel at column {col} went to the left star");
@@ -502,13 +691,19 @@ mod tests {
         let d = gauss_frame(rows, cols, &[(15.0, 11.0, 1000.0), (15.0, 19.0, 3.0)], 1.5);
         let pix = object(&d, 1.0);
         let p = DeblendParams { thresh: 1.0, ..P };
-        assert_eq!(deblend_object(&pix, &at(&pix, &d), cols, &p).len(), 1);
+        assert_eq!(
+            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &p).len(),
+            1
+        );
         // ... but above a contrast of 0.0001 it is its own object
         let p = DeblendParams {
             mincont: 0.0001,
             ..p
         };
-        assert_eq!(deblend_object(&pix, &at(&pix, &d), cols, &p).len(), 2);
+        assert_eq!(
+            deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &p).len(),
+            2
+        );
         let levels = levels(1.0, 1000.0, 32);
         assert!((levels[0] - 1000f64.powf(1.0 / 32.0)).abs() < 1e-12);
         assert_eq!(levels.len(), 31);
@@ -524,10 +719,58 @@ mod tests {
             2.2,
         );
         let pix = object(&d, 1.5);
-        let ch = deblend_object(&pix, &at(&pix, &d), cols, &P);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
         assert_eq!(ch.len(), 3);
-        let mut all: Vec<u32> = ch.concat();
+        let mut all: Vec<u32> = ch.iter().flat_map(|c| c.pix.iter().copied()).collect();
         all.sort_unstable();
         assert_eq!(all, pix);
+    }
+
+    #[test]
+    fn children_come_in_seed_order_at_their_seed_centres() {
+        // B and C split at a high level (close together), A from both lower down: the
+        // seeds are accepted top-down, B before C (its last pixel comes first in a raster
+        // scan), then A, although A's first pixel is the first of the object
+        let (rows, cols) = (25, 60);
+        let stars = [(12.0, 19.0, 80.0), (12.0, 30.0, 60.0), (12.0, 37.0, 60.0)];
+        let d = gauss_frame(rows, cols, &stars, 2.2);
+        let pix = object(&d, 1.5);
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), None, cols, &P);
+        assert_eq!(ch.len(), 3);
+        for (c, k) in ch.iter().zip([1, 2, 0]) {
+            let (x, y) = c.centre.expect("a split child has its seed's centre");
+            let (sr, sc, _) = stars[k];
+            assert!(
+                (x - sc).abs() < 0.3 && (y - sr).abs() < 0.3,
+                "{x} {y} vs star {k}"
+            );
+        }
+        // not split: no seed centre
+        let one = deblend_object(
+            &pix,
+            &at(&pix, &d),
+            &at(&pix, &d),
+            None,
+            cols,
+            &DeblendParams { nthresh: 1, ..P },
+        );
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].centre, None);
+        assert_eq!(one[0].pix, pix);
+        // with the detection's list order, each child's list holds its pixels
+        let scan: Vec<u32> = pix.iter().rev().copied().collect();
+        let ch = deblend_object(&pix, &at(&pix, &d), &at(&pix, &d), Some(&scan), cols, &P);
+        for c in &ch {
+            let mut s = c.scan.clone();
+            s.sort_unstable();
+            assert_eq!(s, c.pix);
+        }
+    }
+
+    #[test]
+    fn a_branch_needs_three_pixels_whatever_minarea() {
+        assert_eq!(P.branch_area(), 3);
+        assert_eq!(DeblendParams { minarea: 2, ..P }.branch_area(), 2);
+        assert_eq!(DeblendParams { minarea: 0, ..P }.branch_area(), 1);
     }
 }

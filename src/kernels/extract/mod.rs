@@ -5,5 +5,6 @@ pub mod background;
 pub mod clean;
 pub mod deblend;
 pub mod detect;
+pub mod lutz;
 pub mod mesh;
 pub mod photometry;

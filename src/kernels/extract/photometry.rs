@@ -4,8 +4,12 @@
 //! and FLAGS.
 //!
 //! Conventions follow SExtractor 2.x: x is the column, y the row; `x_image`/`y_image` are
-//! 1-based (FITS); moments are flux-weighted over the object's isophotal pixels with the
-//! 1/12 px² guard for singular profiles; KRON_RADIUS is 2.5 × Σ r·I / Σ I within r < 6
+//! 1-based (FITS). The barycentre and the second moments are SExtractor's `preanalyse`
+//! ones: weighted by the detection image (the filtered image, `cdvalue` in SExtractor,
+//! here over the RMS) over the object's isophotal pixels, with the 1/12 px² guard for
+//! singular profiles; a deblended object keeps its seed's barycentre and takes its moments
+//! about it (see [`crate::kernels::extract::deblend`]). FLUX_ISO and the apertures sum the
+//! background-subtracted image; KRON_RADIUS is 2.5 × Σ r·I / Σ I within r < 6
 //! (r in units of the isophotal ellipse, r = 1 on the A, B ellipse), reported as
 //! SExtractor reports it (the Kron factor included); FLUX_AUTO sums the pixels whose
 //! centres lie in the ellipse of radius max(kron_radius, 3.5) (in units of A, B); FLUX_APER
@@ -81,6 +85,64 @@ pub struct Images<'a> {
     pub cols: usize,
 }
 
+/// Barycentre and second moments of an object (pixel coordinates, x = column).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IsoMoments {
+    pub x: f64,
+    pub y: f64,
+    pub x2: f64,
+    pub y2: f64,
+    pub xy: f64,
+}
+
+/// SExtractor's `preanalyse` moments of pixels `pix` (flat indices, `cols` wide) weighted
+/// by `w`: about their barycentre, or, for a deblended object (ANALYSE_ROBUST of an
+/// OBJ_MERGED object), about the given `centre` (its seed's barycentre), which is kept.
+pub fn iso_moments(pix: &[u32], w: &[f64], cols: usize, centre: Option<(f64, f64)>) -> IsoMoments {
+    let nan = IsoMoments {
+        x: f64::NAN,
+        y: f64::NAN,
+        x2: f64::NAN,
+        y2: f64::NAN,
+        xy: f64::NAN,
+    };
+    let Some(&g0) = pix.first() else {
+        return nan;
+    };
+    // offsets from the first pixel, as SExtractor measures from the box corner
+    let (r0, c0) = ((g0 as usize / cols) as f64, (g0 as usize % cols) as f64);
+    let at = |g: u32| {
+        let g = g as usize;
+        ((g % cols) as f64 - c0, (g / cols) as f64 - r0)
+    };
+    let (mut sw, mut sx, mut sy) = (0.0, 0.0, 0.0);
+    for (&g, &v) in pix.iter().zip(w) {
+        let (x, y) = at(g);
+        sw += v;
+        sx += v * x;
+        sy += v * y;
+    }
+    let (xm, ym) = match centre {
+        Some((x, y)) => (x - c0, y - r0),
+        None => (sx / sw, sy / sw),
+    };
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (&g, &v) in pix.iter().zip(w) {
+        let (x, y) = at(g);
+        let (dx, dy) = (x - xm, y - ym);
+        sxx += v * dx * dx;
+        syy += v * dy * dy;
+        sxy += v * dx * dy;
+    }
+    IsoMoments {
+        x: c0 + xm,
+        y: r0 + ym,
+        x2: sxx / sw,
+        y2: syy / sw,
+        xy: sxy / sw,
+    }
+}
+
 /// One object to measure.
 pub struct ObjectRef<'a> {
     pub pix: &'a [u32],
@@ -91,6 +153,8 @@ pub struct ObjectRef<'a> {
     pub label: i32,
     pub parent: usize,
     pub blended: bool,
+    /// Its barycentre and moments ([`iso_moments`] over `pix`).
+    pub iso: IsoMoments,
 }
 
 /// Shape of an object from its second moments: the inverse-covariance coefficients of
@@ -109,15 +173,16 @@ pub struct Shape {
 }
 
 /// A, B, THETA and the ellipse coefficients from (possibly singular) second moments,
-/// with SExtractor's guard: when x2·y2 − xy² < 1/144, add 1/12 to x2 and y2.
+/// with SExtractor's guard: when x2·y2 − xy² < 0.00694 (1/144), add 0.0833333 (1/12) to
+/// x2 and y2 (the constants as SExtractor writes them).
 pub fn shape(x2: f64, y2: f64, xy: f64) -> Shape {
     let (mut x2, mut y2) = (x2, y2);
     // (also when the moments are NaN)
-    if (x2 * y2 - xy * xy).partial_cmp(&(1.0 / 144.0)) == Some(std::cmp::Ordering::Less)
+    if (x2 * y2 - xy * xy).partial_cmp(&0.00694) == Some(std::cmp::Ordering::Less)
         || (x2 * y2 - xy * xy).is_nan()
     {
-        x2 += 1.0 / 12.0;
-        y2 += 1.0 / 12.0;
+        x2 += 0.0833333;
+        y2 += 0.0833333;
     }
     let t1 = 0.5 * (x2 + y2);
     let t2 = (0.25 * (x2 - y2) * (x2 - y2) + xy * xy).sqrt();
@@ -141,6 +206,31 @@ pub fn shape(x2: f64, y2: f64, xy: f64) -> Shape {
         cxx,
         cyy,
         cxy,
+    }
+}
+
+/// SExtractor's area correction `abcor` (`preanalyse`): how the isophotal area shrinks
+/// from `thresh` to half-way to the peak of `raw`, against a Gaussian of axes a, b
+/// (at most 1).
+pub fn abcor(raw: impl Iterator<Item = f64> + Clone, thresh: f64, a: f64, b: f64) -> f64 {
+    let peak = raw.clone().fold(f64::NEG_INFINITY, f64::max);
+    let thresh2 = 0.5 * (thresh + peak);
+    let (mut dnpix, mut area2) = (0.0f64, 0.0f64);
+    for x in raw {
+        if x > thresh {
+            dnpix += 1.0;
+        }
+        if x > thresh2 {
+            area2 += 1.0;
+        }
+    }
+    let t1t2 = thresh / thresh2;
+    if t1t2 > 0.0 {
+        let darea = area2 - dnpix;
+        let num = if darea < 0.0 { darea } else { -1.0 };
+        (num / (2.0 * std::f64::consts::PI * t1t2.min(0.99).ln() * a * b)).min(1.0)
+    } else {
+        1.0
     }
 }
 
@@ -302,18 +392,8 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
         flags |= FLAG_BLENDED;
     }
     let n = m.npix as f64;
-    let (yc, xc) = (m.wr / m.flux, m.wc / m.flux);
-    // second moments about the barycentre (two passes: no cancellation)
-    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
-    for &g in o.pix {
-        let g = g as usize;
-        let (dy, dx) = ((g / cols) as f64 - yc, (g % cols) as f64 - xc);
-        let v = im.sub[g];
-        sxx += v * dx * dx;
-        syy += v * dy * dy;
-        sxy += v * dx * dy;
-    }
-    let s = shape(sxx / m.flux, syy / m.flux, sxy / m.flux);
+    let (yc, xc) = (o.iso.y, o.iso.x);
+    let s = shape(o.iso.x2, o.iso.y2, o.iso.xy);
     // Kron radius within r < 6
     let mut outside = false;
     let (mut r1, mut v1) = (0.0, 0.0);
@@ -400,6 +480,25 @@ pub fn measure(o: &ObjectRef, im: &Images, p: &PhotParams) -> [f64; NCOL] {
 mod tests {
     use super::*;
 
+    fn at(pix: &[u32], d: &[f64]) -> Vec<f64> {
+        pix.iter().map(|&g| d[g as usize]).collect()
+    }
+
+    #[test]
+    fn moments_about_a_given_centre() {
+        // a 3×3 block of ones: barycentre at its middle, x2 = y2 = 2/3
+        let cols = 10;
+        let pix: Vec<u32> = [11u32, 12, 13, 21, 22, 23, 31, 32, 33].to_vec();
+        let w = vec![1.0; 9];
+        let m = iso_moments(&pix, &w, cols, None);
+        assert_eq!((m.x, m.y), (2.0, 2.0));
+        assert!((m.x2 - 2.0 / 3.0).abs() < 1e-12 && m.xy.abs() < 1e-12);
+        // about a centre one column to the left: x2 grows by 1, the centre is kept
+        let m = iso_moments(&pix, &w, cols, Some((1.0, 2.0)));
+        assert_eq!((m.x, m.y), (1.0, 2.0));
+        assert!((m.x2 - 5.0 / 3.0).abs() < 1e-12 && (m.y2 - 2.0 / 3.0).abs() < 1e-12);
+    }
+
     #[test]
     fn shape_of_a_tilted_ellipse() {
         // covariance of an ellipse with a = 3, b = 1 rotated by 30°
@@ -416,7 +515,7 @@ mod tests {
         assert!((r2 - 1.0).abs() < 1e-12);
         // a single-pixel object gets SExtractor's 1/12 guard
         let s = shape(0.0, 0.0, 0.0);
-        assert!((s.x2 - 1.0 / 12.0).abs() < 1e-15 && s.a > 0.28 && s.a < 0.3);
+        assert!((s.x2 - 0.0833333).abs() < 1e-15 && s.a > 0.28 && s.a < 0.3);
     }
 
     /// A Gaussian star on a flat zero sky: the barycentre, A ≈ B, the Kron radius (the
@@ -457,6 +556,7 @@ mod tests {
             label: 1,
             parent: 1,
             blended: false,
+            iso: iso_moments(&pix, &at(&pix, &sub), cols, None),
         };
         let p = PhotParams {
             aper_radius: 3.0 * sigma,
