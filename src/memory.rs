@@ -39,7 +39,37 @@ thread_local! {
 }
 
 /// The system allocator with counters; installed as the global allocator in `lib.rs`.
+/// Large blocks are also offered transparent huge pages (see [`prefer_huge_pages`]).
 pub struct CountingAlloc;
+
+/// Blocks of at least this many bytes ask for transparent huge pages: numpy's threshold
+/// (it calls `madvise(MADV_HUGEPAGE)` on every array of 4 MiB or more since 1.20).
+const HUGE_FROM: usize = 4 << 20;
+
+/// Ask the kernel to back the 2 MiB-aligned part of a fresh large block with transparent
+/// huge pages, as numpy does for its arrays. With the kernel's THP in `madvise` mode (the
+/// default on most distributions, and this machine's) a large buffer otherwise gets
+/// 4 KiB pages: 512 first-touch faults and 512 TLB entries where one would do. Measured
+/// on the 4096² frame copy and the 1e6-star and 2000-point outputs (README, Speed).
+#[inline]
+fn prefer_huge_pages(p: *mut u8, size: usize) {
+    #[cfg(target_os = "linux")]
+    if size >= HUGE_FROM && !p.is_null() {
+        const HUGE: usize = 2 << 20;
+        let start = (p as usize).div_ceil(HUGE) * HUGE;
+        let end = (p as usize + size) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the block just allocated; MADV_HUGEPAGE only
+            // changes how the kernel backs its pages, never their contents. A failure
+            // (THP off, an old kernel) leaves ordinary pages and is ignored.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (p, size);
+}
 
 /// Add `bytes` and `allocs` to the shared counters and raise the peak if they did.
 #[inline]
@@ -103,13 +133,15 @@ fn shrank(by: usize) {
 }
 
 // SAFETY: every method forwards to `System` with the caller's layout and pointer unchanged;
-// the counters are plain atomics and never affect what is allocated.
+// the counters are plain atomics and the huge-page advice only changes how pages are
+// backed, so neither affects what is allocated.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as it is.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             grew(layout.size());
+            prefer_huge_pages(p, layout.size());
         }
         p
     }
@@ -119,6 +151,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             grew(layout.size());
+            prefer_huge_pages(p, layout.size());
         }
         p
     }
@@ -133,6 +166,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract, passed on as it is.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
+            prefer_huge_pages(p, new_size);
             if new_size >= layout.size() {
                 grew(new_size - layout.size());
             } else {

@@ -54,14 +54,14 @@ fn header(cards: &[(&str, String)]) -> Vec<u8> {
         h.push_str(&card(k, v));
     }
     h.push_str(&format!("{:<80}", "END"));
-    while h.len() % 2880 != 0 {
+    while !h.len().is_multiple_of(2880) {
         h.push(' ');
     }
     h.into_bytes()
 }
 
 fn pad(mut d: Vec<u8>) -> Vec<u8> {
-    while d.len() % 2880 != 0 {
+    while !d.len().is_multiple_of(2880) {
         d.push(0);
     }
     d

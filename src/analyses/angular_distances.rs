@@ -236,7 +236,7 @@ fn tables(ra: &[f64], dec: &[f64], parallel: bool, ctx: &Ctx) -> Result<Vec<f64>
     let t = trig(ra, dec);
     let mut out = vec![0.0; n * n];
     let upper = |i: usize, row: &mut [f64]| -> Result<()> {
-        if i % 16 == 0 {
+        if i.is_multiple_of(16) {
             ctx.check()?;
         }
         row[i] = 0.0;

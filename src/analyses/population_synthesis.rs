@@ -704,7 +704,7 @@ mod avx2 {
             star4(q1, cut, &mut acc4);
             star4(q2, cut, &mut acc4);
         }
-        if full % 8 != 0 {
+        if !full.is_multiple_of(8) {
             let u = uniform4(st);
             star4(pow4(&k.tab, _mm256_fmadd_pd(u, span, lo)), cut, &mut acc4);
         }

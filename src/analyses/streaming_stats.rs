@@ -514,7 +514,7 @@ struct Plan<'a> {
 
 impl Plan<'_> {
     fn snapshot_after(&self, g: u64) -> bool {
-        g % self.stride == 0 || g + 1 == self.n_groups
+        g.is_multiple_of(self.stride) || g + 1 == self.n_groups
     }
     fn marked(&self, chunk: u64) -> bool {
         self.marks.binary_search(&chunk).is_ok()

@@ -18,7 +18,7 @@ pub(super) fn machine(json: bool, remeasure: bool) -> Result<u8> {
 }
 
 fn kib(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{} KiB", bytes >> 10)

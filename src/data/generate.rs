@@ -382,7 +382,7 @@ pub fn generate_from_spec(spec: &str) -> Result<Loaded> {
 /// so any block of spectra can be made on its own (in parallel, or while streaming to disk).
 pub fn stack_row(i: usize, seed: u64, row: &mut [f64]) {
     let mut r = Rng::for_block(seed, i as u64);
-    let off = if i % 100 == 0 { 150.0 } else { 100.0 };
+    let off = if i.is_multiple_of(100) { 150.0 } else { 100.0 };
     for v in row.iter_mut() {
         *v = r.normal() + off;
     }

@@ -78,7 +78,7 @@ fn raw(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Loaded> {
     if len == 0 {
         return Err(Error::format(path, "empty file (0 bytes)"));
     }
-    if len % dtype.size() != 0 {
+    if !len.is_multiple_of(dtype.size()) {
         return Err(Error::format(
             path,
             format!(

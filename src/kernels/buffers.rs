@@ -44,28 +44,13 @@ pub fn copy_checked(src: &[f64], parallel: bool, ctx: &crate::ctx::Ctx) -> crate
     Ok(out)
 }
 
-/// A zeroed f64 buffer of `n` values for a large output, backed by transparent huge
-/// pages where the kernel allows them on request (`madvise` mode, as here): a fresh
-/// 134 MB frame otherwise costs 33,000 first-touch page faults, which perf showed to be
-/// most of the full-frame stages of the background mode. `parallel` zeroes it over
-/// rayon, so the faults are shared by the threads.
+/// A zeroed f64 buffer of `n` values for a large output. The global allocator asks for
+/// transparent huge pages for it (`crate::memory`): a fresh 134 MB frame
+/// otherwise costs 33,000 first-touch page faults, which perf showed to be most of the
+/// full-frame stages of the background mode. `parallel` zeroes it over rayon, so the
+/// faults are shared by the threads.
 pub fn zeroed_f64(n: usize, parallel: bool) -> Vec<f64> {
     let mut v: Vec<f64> = Vec::with_capacity(n);
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let p = v.as_ptr() as usize;
-        let start = p.div_ceil(HUGE) * HUGE;
-        let end = (p + n * std::mem::size_of::<f64>()) / HUGE * HUGE;
-        if end > start {
-            // SAFETY: the range lies inside the allocation just made; MADV_HUGEPAGE only
-            // changes how the kernel backs untouched pages, never their contents. A
-            // failure (e.g. THP disabled) leaves ordinary pages, so it is ignored.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
     let spare = &mut v.spare_capacity_mut()[..n];
     if parallel {
         spare.par_chunks_mut(1 << 18).for_each(|c| {

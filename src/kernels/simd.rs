@@ -17,6 +17,32 @@ pub fn has_avx2() -> bool {
     }
 }
 
+/// The CPU supports AVX-512F (8 f64 lanes; min/max and compares on them).
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The CPU supports AVX-512F and AVX-512DQ (`vfpclasspd`, 64-bit mask conversions).
+#[inline]
+pub fn has_avx512_dq() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        has_avx512() && std::arch::is_x86_feature_detected!("avx512dq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// The CPU supports AVX2 and FMA (the fused multiply-add paths need both).
 #[inline]
 pub fn has_avx2_fma() -> bool {

@@ -718,7 +718,7 @@ fn deblend_all(
         let scan = lists.then(|| object_scan_order(pix, cols));
         let children: Children = match deblend {
             Some(dp) => {
-                if i % 64 == 0 || pix.len() > 4096 {
+                if i.is_multiple_of(64) || pix.len() > 4096 {
                     ctx.check()?;
                 }
                 let r: Vec<f64> = pix.iter().map(|&g| raw(g as usize)).collect();
@@ -813,7 +813,7 @@ fn photometry(
     ctx: &Ctx,
 ) -> Result<Vec<[f64; NCOL]>> {
     let one = |k: usize| -> Result<[f64; NCOL]> {
-        if k % 256 == 0 {
+        if k.is_multiple_of(256) {
             ctx.check()?;
         }
         let ob = &objects[k];
