@@ -249,7 +249,7 @@ impl Partial {
     }
 }
 
-/// A block cut for a SIMD `body` with streaming stores: the stars before the first
+/// A block cut for a SIMD `body` with aligned stores: the stars before the first
 /// `align`-byte-aligned output element and those after the last whole vector of `lanes`
 /// go through `select_chunk`; `body` gets an aligned stretch whose length is a multiple
 /// of `lanes`.
@@ -312,13 +312,14 @@ fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f
     }
 }
 
-/// `select_chunk` with AVX2 intrinsics and streaming (non-temporal) stores of the output;
-/// LLVM keeps the fused loop with its MaybeUninit stores scalar otherwise. An ordinary
-/// store first reads its cache line (read for ownership) and leaves the 8 MB output in
-/// the cache, where it evicts the 16 MB of input; a streaming store does neither. The
-/// stars around the aligned stretch go through `select_chunk` (`around_aligned`), so
-/// the corrected values are the same bits; the block's sum is added in a different lane
-/// order than `select_chunk`'s (the same for every call on a machine). The caller fences.
+/// `select_chunk` with AVX2 intrinsics; LLVM keeps the fused loop with its MaybeUninit
+/// stores scalar otherwise. Ordinary stores, not streaming ones: at 1e6 stars the 24 MB
+/// stay in the 32 MB L3 between calls, and streaming stores, which go to memory, bound
+/// the call by the DRAM write bandwidth (measured: parallel no faster than vectorized,
+/// 312/317 µs, 26 GB/s of writes). The stars around the aligned stretch go through
+/// `select_chunk` (`around_aligned`), so the corrected values are the same bits; the
+/// block's sum is added in a different lane order than `select_chunk`'s (the same for
+/// every call on a machine).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn select_chunk_avx2(
@@ -348,7 +349,7 @@ unsafe fn select_chunk_avx2(
             let corr = _mm256_sub_pd(mv, _mm256_mul_pd(rv, _mm256_mul_pd(k, cv)));
             let blue = _mm256_cmp_pd::<_CMP_LT_OQ>(cv, zero);
             let x = _mm256_blendv_pd(corr, mv, blue);
-            _mm256_stream_pd(op.add(i), x);
+            _mm256_store_pd(op.add(i), x);
             shift = _mm256_add_pd(shift, _mm256_sub_pd(mv, x));
             let ne = _mm256_cmp_pd::<_CMP_NEQ_UQ>(x, mv);
             changed = _mm256_add_pd(changed, _mm256_and_pd(ne, one));
@@ -376,7 +377,7 @@ unsafe fn select_chunk_avx2(
 /// `select_chunk` with AVX-512 (F and DQ): eight stars an instruction, the compares
 /// into mask registers, so a block costs about two instructions a star where AVX2 takes
 /// five (at 1e6 stars the 24 MB sit in the L3 and the instruction count is what binds).
-/// Streaming stores as in `select_chunk_avx2`; the same corrected bits. Counts: the
+/// Ordinary stores as in `select_chunk_avx2`; the same corrected bits. Counts: the
 /// changed stars by a masked add, a non-finite input by `vfpclasspd` (NaN or ±∞) into
 /// an OR-ed mask (only whether there is one matters: `fused` then finds the first).
 #[cfg(target_arch = "x86_64")]
@@ -408,7 +409,7 @@ unsafe fn select_chunk_avx512(
             let corr = _mm512_sub_pd(mv, _mm512_mul_pd(rv, _mm512_mul_pd(k, cv)));
             let blue = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(cv, zero);
             let x = _mm512_mask_blend_pd(blue, corr, mv);
-            _mm512_stream_pd(op.add(i), x);
+            _mm512_store_pd(op.add(i), x);
             shift = _mm512_add_pd(shift, _mm512_sub_pd(mv, x));
             let ne = _mm512_cmp_pd_mask::<_CMP_NEQ_UQ>(x, mv);
             changed = _mm512_mask_add_pd(changed, ne, changed, one);
@@ -431,24 +432,13 @@ unsafe fn select_chunk_avx512(
 fn select_block(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f64>]) -> Partial {
     #[cfg(target_arch = "x86_64")]
     if has_avx512_dq() {
-        // SAFETY: the CPU supports AVX-512F and DQ (checked at run time); the fence as
-        // below.
-        return unsafe {
-            let p = select_chunk_avx512(m, c, r_v, o);
-            std::arch::x86_64::_mm_sfence();
-            p
-        };
+        // SAFETY: the CPU supports AVX-512F and DQ (checked at run time).
+        return unsafe { select_chunk_avx512(m, c, r_v, o) };
     }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked at run time); SSE (the fence) is part
-        // of x86_64. Streaming stores are weakly ordered: the fence makes them visible
-        // before the block reports back to the thread that reads the output.
-        return unsafe {
-            let p = select_chunk_avx2(m, c, r_v, o);
-            std::arch::x86_64::_mm_sfence();
-            p
-        };
+        // SAFETY: the CPU supports AVX2 (checked at run time).
+        return unsafe { select_chunk_avx2(m, c, r_v, o) };
     }
     select_chunk(m, c, r_v, o)
 }
