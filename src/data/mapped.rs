@@ -240,6 +240,12 @@ impl Mapped {
         Ok(())
     }
 
+    /// [`Mapped::stream`] and [`Mapped::read_block`] read the file with `pread`, not the
+    /// map (a little-endian float64 map of a file, on Unix).
+    pub fn reads_with_pread(&self) -> bool {
+        self.pread_file().is_some()
+    }
+
     /// The file to `pread` from: a little-endian float64 map of a file (Unix).
     fn pread_file(&self) -> Option<&std::fs::File> {
         let ok = cfg!(all(unix, target_endian = "little")) && self.dtype == Dtype::F64;
