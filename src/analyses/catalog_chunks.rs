@@ -393,10 +393,14 @@ struct Selection {
 
 /// Histogram bin of a (non-NaN) magnitude: below the range -> 0, above -> the last bin.
 /// Clamping at 0 before the truncating cast makes the cast a floor (a libm `floor` call
-/// without SSE4.1 was the hot spot of the scan).
+/// without SSE4.1 was the hot spot of the scan). The width is a power of two, so
+/// multiplying by its reciprocal is exact: the same bin as dividing, without a divide
+/// (~4.5 cycles a row of throughput, over half the scan of a file in the page cache).
 #[inline]
 fn bin(mag: f64) -> usize {
-    ((((mag - HIST_LO) / HIST_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
+    const _: () = assert!(HIST_WIDTH == 0.25, "INV_WIDTH is exact for a power of two only");
+    const INV_WIDTH: f64 = 4.0;
+    ((((mag - HIST_LO) * INV_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
 }
 
 /// The chapter's `process_large_catalog`: every bright object appended to one list.
@@ -606,6 +610,17 @@ pub fn write_catalog_file(rows: usize, seed: u64) -> Result<Mapped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bin_by_reciprocal_equals_bin_by_division() {
+        let mut r = Rng::new(9);
+        let mut mags: Vec<f64> = (0..100_000).map(|_| r.range(-5.0, 45.0)).collect();
+        mags.extend([0.0, -0.0, 0.25, 39.75, 40.0, 1e300, -1e300, f64::INFINITY, 5e-324]);
+        for m in mags {
+            let by_division = (((m - HIST_LO) / HIST_WIDTH).max(0.0) as usize).min(HIST_BINS - 1);
+            assert_eq!(bin(m), by_division, "{m}");
+        }
+    }
 
     #[test]
     fn rss_trace_has_the_same_rows_read_in_every_variant() {
