@@ -221,6 +221,7 @@ fn streaming_stats_equal_two_pass_on_the_held_stream_and_on_a_memory_map() {
         dtype: Dtype::F64,
         shape: vec![n as usize],
         file: None,
+        reader: Some(Arc::new(f)),
     });
     assert_eq!(a.size_of(&m), n as usize);
     let mapped = all_agree(a, &m, &p);

@@ -3,12 +3,13 @@
 //! releasing each chunk's pages after use so the resident memory stays bounded.
 //! The file holds rows of (ra, dec, mag) as little-endian float64 (or float32).
 //!
-//! naive = the chapter's loop: copy each chunk out, test row by row, append every
-//! bright object to one growing list; vectorized = scan the mapped rows in place, keep
-//! the count, a magnitude histogram and the first `max_rows` bright rows; parallel =
-//! chunks over rayon, merged in file order.
+//! naive = the chapter's loop: copy each chunk out of the map, test row by row, append
+//! every bright object to one growing list; vectorized = read each chunk with `pread` in
+//! L2-sized blocks into a reused buffer (no page of the map faulted: see
+//! [`Mapped::stream`]), keep the count, a magnitude histogram and the first `max_rows`
+//! bright rows; parallel = chunks over rayon, merged in file order.
 
-use crate::data::mapped::release;
+use crate::data::mapped::{release, STREAM_BYTES};
 use crate::data::rng::Rng;
 use crate::data::{Catalog, Dataset, Dtype, Kind, Mapped};
 use crate::engine::{
@@ -392,10 +393,14 @@ struct Selection {
 
 /// Histogram bin of a (non-NaN) magnitude: below the range -> 0, above -> the last bin.
 /// Clamping at 0 before the truncating cast makes the cast a floor (a libm `floor` call
-/// without SSE4.1 was the hot spot of the scan).
+/// without SSE4.1 was the hot spot of the scan). The width is a power of two, so
+/// multiplying by its reciprocal is exact: the same bin as dividing, without a divide
+/// (~4.5 cycles a row of throughput, over half the scan of a file in the page cache).
 #[inline]
 fn bin(mag: f64) -> usize {
-    ((((mag - HIST_LO) / HIST_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
+    const _: () = assert!(HIST_WIDTH == 0.25, "INV_WIDTH is exact for a power of two only");
+    const INV_WIDTH: f64 = 4.0;
+    ((((mag - HIST_LO) * INV_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
 }
 
 /// The chapter's `process_large_catalog`: every bright object appended to one list.
@@ -457,7 +462,48 @@ fn select_naive(
     })
 }
 
-/// One chunk scanned in place.
+impl Selection {
+    fn empty() -> Self {
+        Selection {
+            count: 0,
+            hist: vec![0; HIST_BINS],
+            rows: Vec::new(),
+        }
+    }
+
+    /// Rows of `data` (`cols` values each, the first one row `first` of the file): the
+    /// histogram and the count, and the bright rows while fewer than `keep` are kept;
+    /// after that only counted, without a branch on the (unpredictable) selection.
+    fn add_rows(&mut self, data: &[f64], cols: usize, first: usize, limit: f64, keep: usize) {
+        let mut it = data.chunks_exact(cols).enumerate();
+        if self.rows.len() < keep {
+            for (i, row) in it.by_ref() {
+                let mag = row[2];
+                if !mag.is_nan() {
+                    self.hist[bin(mag)] += 1;
+                }
+                if mag < limit {
+                    self.count += 1;
+                    self.rows.push([(first + i) as f64, row[0], row[1], mag]);
+                    if self.rows.len() >= keep {
+                        break;
+                    }
+                }
+            }
+        }
+        for (_, row) in it {
+            let mag = row[2];
+            if !mag.is_nan() {
+                self.hist[bin(mag)] += 1;
+            }
+            self.count += u64::from(mag < limit);
+        }
+    }
+}
+
+/// One chunk scanned: a mapped file read in L2-sized blocks of whole rows
+/// ([`Mapped::stream`]: `pread` into `buf`, no page of the map faulted), an in-memory
+/// catalog in place.
 fn scan(
     src: &Source,
     r0: usize,
@@ -465,41 +511,22 @@ fn scan(
     limit: f64,
     keep: usize,
     buf: &mut Vec<f64>,
-) -> Selection {
-    let (data, cols) = src.chunk(r0, r1, buf);
-    let mut hist = vec![0u64; HIST_BINS];
-    let mut count = 0u64;
-    let mut rows = Vec::new();
-    let mut it = data.chunks_exact(cols).enumerate();
-    // While the table still has room, keep the bright rows; after that only count,
-    // without a branch on the (unpredictable) selection.
-    for (i, row) in it.by_ref() {
-        if rows.len() >= keep {
-            let mag = row[2];
-            if !mag.is_nan() {
-                hist[bin(mag)] += 1;
-            }
-            count += u64::from(mag < limit);
-            break;
+) -> Result<Selection> {
+    let mut sel = Selection::empty();
+    match src {
+        Source::Mapped { m, cols } => {
+            let cols = *cols;
+            let rows_per_block = (STREAM_BYTES / (cols * 8)).max(1);
+            m.stream(r0 * cols, r1 * cols, rows_per_block * cols, buf, |e, data| {
+                sel.add_rows(data, cols, e / cols, limit, keep);
+            })?;
         }
-        let mag = row[2];
-        if !mag.is_nan() {
-            hist[bin(mag)] += 1;
-        }
-        if mag < limit {
-            count += 1;
-            rows.push([(r0 + i) as f64, row[0], row[1], mag]);
+        Source::Catalog { .. } => {
+            let (data, cols) = src.chunk(r0, r1, buf);
+            sel.add_rows(data, cols, r0, limit, keep);
         }
     }
-    for (_, row) in it {
-        let mag = row[2];
-        if !mag.is_nan() {
-            hist[bin(mag)] += 1;
-        }
-        count += u64::from(mag < limit);
-    }
-    src.release(r0, r1);
-    Selection { count, hist, rows }
+    Ok(sel)
 }
 
 fn select_fast(
@@ -513,11 +540,7 @@ fn select_fast(
 ) -> Result<Selection> {
     let n = src.rows();
     let starts: Vec<usize> = (0..n).step_by(chunk).collect();
-    let mut total = Selection {
-        count: 0,
-        hist: vec![0; HIST_BINS],
-        rows: Vec::new(),
-    };
+    let mut total = Selection::empty();
     let merge = |total: &mut Selection, s: Selection| {
         total.count += s.count;
         for (t, h) in total.hist.iter_mut().zip(s.hist) {
@@ -539,11 +562,11 @@ fn select_fast(
                 .map_init(Vec::new, |b, &r0| {
                     scan(src, r0, (r0 + chunk).min(n), limit, keep, b)
                 })
-                .collect()
+                .collect::<Result<_>>()?
         } else {
             w.iter()
                 .map(|&r0| scan(src, r0, (r0 + chunk).min(n), limit, keep, &mut buf))
-                .collect()
+                .collect::<Result<_>>()?
         };
         for p in parts {
             merge(&mut total, p);
@@ -587,6 +610,17 @@ pub fn write_catalog_file(rows: usize, seed: u64) -> Result<Mapped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bin_by_reciprocal_equals_bin_by_division() {
+        let mut r = Rng::new(9);
+        let mut mags: Vec<f64> = (0..100_000).map(|_| r.range(-5.0, 45.0)).collect();
+        mags.extend([0.0, -0.0, 0.25, 39.75, 40.0, 1e300, -1e300, f64::INFINITY, 5e-324]);
+        for m in mags {
+            let by_division = (((m - HIST_LO) / HIST_WIDTH).max(0.0) as usize).min(HIST_BINS - 1);
+            assert_eq!(bin(m), by_division, "{m}");
+        }
+    }
 
     #[test]
     fn rss_trace_has_the_same_rows_read_in_every_variant() {

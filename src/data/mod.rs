@@ -178,6 +178,10 @@ pub struct Mapped {
     /// The file mapped, when the user named it (None: an anonymous or private temporary
     /// map). The Python reference reads the same file through numpy.memmap.
     pub file: Option<std::path::PathBuf>,
+    /// The open, read-only file behind the map (None for an anonymous map). Sequential
+    /// passes read it with `pread` into a reused buffer ([`Mapped::stream`]) rather than
+    /// faulting the map's pages in and out.
+    pub reader: Option<Arc<std::fs::File>>,
 }
 
 impl Mapped {

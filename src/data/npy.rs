@@ -206,12 +206,14 @@ pub fn load_mapped(path: &Path) -> Result<Loaded> {
             ))
         }
     };
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let m = Mapped {
-        map: Arc::new(map_file(path)?),
+        map: Arc::new(mapped::map_read_only(&file, path)?),
         offset: h.data_offset,
         dtype,
         shape: h.shape.clone(),
         file: Some(path.to_path_buf()),
+        reader: Some(Arc::new(file)),
     };
     if m.offset + m.bytes() > m.map.len() {
         return Err(Error::format(path, "NPY data run past the end of the file"));
