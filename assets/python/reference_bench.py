@@ -2036,77 +2036,74 @@ def i16_scaling(lo, hi):
     return (hi + lo) / 2.0, bscale
 
 
+def timed(make):
+    """make() and the seconds it took."""
+    t = time.perf_counter()
+    made = make()
+    return made, time.perf_counter() - t
+
+
+class LayoutRecords:
+    """One record per layout: bytes of its own, seconds to make it, seconds of one full
+    pass (timed here), the pass's sum as float64 and the largest difference from the f64
+    values (computed after the pass, untimed)."""
+
+    def __init__(self):
+        self.out = {"bytes": [], "load": [], "pass": [], "sum": [], "diff": []}
+
+    def add(self, layout, nbytes, load, full_pass, diff):
+        """full_pass(layout) timed, diff(layout) after it."""
+        s, t_pass = timed(lambda: full_pass(layout))
+        self.out["bytes"].append(int(nbytes))
+        self.out["load"].append(load)
+        self.out["pass"].append(t_pass)
+        self.out["sum"].append(float(s))
+        self.out["diff"].append(float(diff(layout)))
+
+
 def layouts_numpy(frame, tmpdir):
     """The frame as f64 (a copy), f32, i16 with BSCALE/BZERO (astropy's minmax scaling,
     np.around = ties to even), a view and a copy of the view, and an np.memmap of a file it
     was written to; for each: bytes of its own, seconds to make it, seconds of one full pass
     (the sum as float64) and the largest difference from the f64 values."""
-    out = {"bytes": [], "load": [], "pass": [], "sum": [], "diff": []}
-    pc = time.perf_counter
+    rec = LayoutRecords()
 
-    def put(nbytes, load, t_pass, s, diff):
-        out["bytes"].append(int(nbytes))
-        out["load"].append(load)
-        out["pass"].append(t_pass)
-        out["sum"].append(float(s))
-        out["diff"].append(float(diff))
+    a64, load = timed(lambda: np.array(frame, dtype=np.float64, order="C", copy=True))
+    rec.add(a64, a64.nbytes, load, np.ndarray.sum, lambda x: 0.0)
 
-    t = pc()
-    a64 = np.array(frame, dtype=np.float64, order="C", copy=True)
-    load = pc() - t
-    t = pc()
-    s = a64.sum()
-    put(a64.nbytes, load, pc() - t, s, 0.0)
-
-    t = pc()
-    a32 = a64.astype(np.float32)
-    load = pc() - t
-    t = pc()
-    s = a32.sum(dtype=np.float64)
-    put(a32.nbytes, load, pc() - t, s, np.abs(a32.astype(np.float64) - a64).max())
+    a32, load = timed(lambda: a64.astype(np.float32))
+    rec.add(a32, a32.nbytes, load, lambda x: x.sum(dtype=np.float64), lambda x: np.abs(x.astype(np.float64) - a64).max())
     del a32
 
     bzero, bscale = i16_scaling(float(a64.min()), float(a64.max()))
-    t = pc()
-    q = np.clip(np.around((a64 - bzero) / bscale), -32768, 32767).astype(np.int16)
-    load = pc() - t
-    t = pc()
-    s = a64.size * bzero + bscale * float(q.sum(dtype=np.int64))
-    put(q.nbytes, load, pc() - t, s, np.abs(bzero + bscale * q.astype(np.float64) - a64).max())
+    q, load = timed(lambda: np.clip(np.around((a64 - bzero) / bscale), -32768, 32767).astype(np.int16))
+    rec.add(
+        q,
+        q.nbytes,
+        load,
+        lambda x: a64.size * bzero + bscale * float(x.sum(dtype=np.int64)),
+        lambda x: np.abs(bzero + bscale * x.astype(np.float64) - a64).max(),
+    )
     del q
 
-    t = pc()
-    view = a64[:, :]
-    load = pc() - t
-    t = pc()
-    s = view.sum()
-    put(0, load, pc() - t, s, 0.0)  # a view owns no bytes
+    view, load = timed(lambda: a64[:, :])
+    rec.add(view, 0, load, np.ndarray.sum, lambda x: 0.0)  # a view owns no bytes
 
-    t = pc()
-    copy = view.copy()
-    load = pc() - t
-    t = pc()
-    s = copy.sum()
-    put(copy.nbytes, load, pc() - t, s, np.abs(copy - a64).max())
+    copy, load = timed(view.copy)
+    rec.add(copy, copy.nbytes, load, np.ndarray.sum, lambda x: np.abs(x - a64).max())
     del copy
 
     fd, path = tempfile.mkstemp(prefix="astroperf-py-layout-", suffix=".f64", dir=tmpdir)
     os.close(fd)
     try:
-        t = pc()
-        a64.astype("<f8", copy=False).tofile(path)
-        write_s = pc() - t
-        t = pc()
-        mm = np.memmap(path, dtype="<f8", mode="r", shape=a64.shape)
-        load = pc() - t
-        t = pc()
-        s = mm.sum()
-        put(mm.nbytes, load, pc() - t, s, np.abs(mm - a64).max())
+        _, write_s = timed(lambda: a64.astype("<f8", copy=False).tofile(path))
+        mm, load = timed(lambda: np.memmap(path, dtype="<f8", mode="r", shape=a64.shape))
+        rec.add(mm, mm.nbytes, load, np.ndarray.sum, lambda x: np.abs(x - a64).max())
         del mm
     finally:
         os.remove(path)
-    out.update(write_s=write_s, bzero=bzero, bscale=bscale)
-    return out
+    rec.out.update(write_s=write_s, bzero=bzero, bscale=bscale)
+    return rec.out
 
 
 def layouts_python(frame, tmpdir):
@@ -2115,84 +2112,64 @@ def layouts_python(frame, tmpdir):
     import array
     import mmap
 
-    out = {"bytes": [], "load": [], "pass": [], "sum": [], "diff": []}
-    pc = time.perf_counter
+    rec = LayoutRecords()
     values = frame.ravel().tolist()
-
-    def put(nbytes, load, t_pass, s, diff):
-        out["bytes"].append(int(nbytes))
-        out["load"].append(load)
-        out["pass"].append(t_pass)
-        out["sum"].append(float(s))
-        out["diff"].append(float(diff))
 
     def max_diff(xs):
         return max(abs(u - v) for u, v in zip(xs, a64))
 
-    t = pc()
-    a64 = array.array("d", values)
-    load = pc() - t
-    t = pc()
-    s = sum(a64)
-    put(a64.itemsize * len(a64), load, pc() - t, s, 0.0)
+    a64, load = timed(lambda: array.array("d", values))
+    rec.add(a64, a64.itemsize * len(a64), load, sum, lambda x: 0.0)
 
-    t = pc()
-    a32 = array.array("f", a64)
-    load = pc() - t
-    t = pc()
-    s = sum(a32)
-    put(a32.itemsize * len(a32), load, pc() - t, s, max_diff(a32))
+    a32, load = timed(lambda: array.array("f", a64))
+    rec.add(a32, a32.itemsize * len(a32), load, sum, max_diff)
     del a32
 
     bzero, bscale = i16_scaling(min(a64), max(a64))
-    t = pc()
-    q = array.array("h", [min(max(round((v - bzero) / bscale), -32768), 32767) for v in a64])
-    load = pc() - t
-    t = pc()
-    s = len(q) * bzero + bscale * sum(q)
-    put(q.itemsize * len(q), load, pc() - t, s, max_diff([bzero + bscale * v for v in q]))
+    q, load = timed(lambda: array.array("h", [min(max(round((v - bzero) / bscale), -32768), 32767) for v in a64]))
+    rec.add(
+        q,
+        q.itemsize * len(q),
+        load,
+        lambda x: len(x) * bzero + bscale * sum(x),
+        lambda x: max_diff([bzero + bscale * v for v in x]),
+    )
     del q
 
-    t = pc()
-    view = memoryview(a64)
-    load = pc() - t
-    t = pc()
-    s = sum(view)
-    put(0, load, pc() - t, s, 0.0)
+    view, load = timed(lambda: memoryview(a64))
+    rec.add(view, 0, load, sum, lambda x: 0.0)
 
-    t = pc()
-    copy = array.array("d", view)
-    load = pc() - t
-    t = pc()
-    s = sum(copy)
-    put(copy.itemsize * len(copy), load, pc() - t, s, max_diff(copy))
+    copy, load = timed(lambda: array.array("d", view))
+    rec.add(copy, copy.itemsize * len(copy), load, sum, max_diff)
     del copy
     view.release()
 
     fd, path = tempfile.mkstemp(prefix="astroperf-py-layout-", suffix=".f64", dir=tmpdir)
     os.close(fd)
     try:
-        t = pc()
-        with open(path, "wb") as f:
-            data = a64 if sys.byteorder == "little" else array.array("d", a64)
-            if sys.byteorder != "little":
-                data.byteswap()
-            data.tofile(f)
-        write_s = pc() - t
+
+        def write():
+            with open(path, "wb") as f:
+                data = a64 if sys.byteorder == "little" else array.array("d", a64)
+                if sys.byteorder != "little":
+                    data.byteswap()
+                data.tofile(f)
+
+        _, write_s = timed(write)
         with open(path, "rb") as f:
-            t = pc()
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            mv = memoryview(mm).cast("d")
-            load = pc() - t
-            t = pc()
-            s = sum(mv)
-            put(len(mm), load, pc() - t, s, max_diff(mv))
+
+            def map_doubles():
+                mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                return mm, memoryview(mm).cast("d")
+
+            (mm, mv), load = timed(map_doubles)
+            rec.add(mv, len(mm), load, sum, max_diff)
             mv.release()
             mm.close()
     finally:
         os.remove(path)
-    out.update(write_s=write_s, bzero=bzero, bscale=bscale)
-    return out
+    rec.out.update(write_s=write_s, bzero=bzero, bscale=bscale)
+    return rec.out
 
 
 def w_memory_layout(e, a, args):
