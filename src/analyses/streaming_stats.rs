@@ -446,46 +446,28 @@ unsafe fn of_chunk_avx2(x: &[f64]) -> Moments {
         unsafe { _mm256_storeu_pd(a.as_mut_ptr(), v) };
         a
     };
-    let mut it = x.chunks_exact(4);
     let (mut s, mut lo, mut hi) = (
         _mm256_setzero_pd(),
         _mm256_set1_pd(f64::INFINITY),
         _mm256_set1_pd(f64::NEG_INFINITY),
     );
-    for c in &mut it {
+    for c in x.chunks_exact(4) {
         // SAFETY: `c` holds four f64; unaligned load.
         let v = unsafe { _mm256_loadu_pd(c.as_ptr()) };
         s = _mm256_add_pd(s, v);
         lo = _mm256_min_pd(v, lo);
         hi = _mm256_max_pd(v, hi);
     }
-    let (mut s, mut lo, mut hi) = (lanes(s), lanes(lo), lanes(hi));
-    for &v in it.remainder() {
-        s[0] += v;
-        lo[0] = if v < lo[0] { v } else { lo[0] };
-        hi[0] = if v > hi[0] { v } else { hi[0] };
-    }
-    let n = x.len() as f64;
-    let mean = ((s[0] + s[1]) + (s[2] + s[3])) / n;
+    let (mut lo, mut hi) = (lanes(lo), lanes(hi));
+    let mean = first_pass_tail(x, lanes(s), &mut lo, &mut hi);
     let m = _mm256_set1_pd(mean);
     let mut q = _mm256_setzero_pd();
-    let mut it = x.chunks_exact(4);
-    for c in &mut it {
+    for c in x.chunks_exact(4) {
         // SAFETY: as above.
         let d = _mm256_sub_pd(unsafe { _mm256_loadu_pd(c.as_ptr()) }, m);
         q = _mm256_add_pd(q, _mm256_mul_pd(d, d));
     }
-    let mut q = lanes(q);
-    for &v in it.remainder() {
-        q[0] += (v - mean) * (v - mean);
-    }
-    Moments {
-        n: x.len() as u64,
-        mean,
-        m2: (q[0] + q[1]) + (q[2] + q[3]),
-        min: lo[0].min(lo[1]).min(lo[2].min(lo[3])),
-        max: hi[0].max(hi[1]).max(hi[2].max(hi[3])),
-    }
+    second_pass_tail(x, mean, lanes(q), lo, hi)
 }
 
 #[inline(always)]
@@ -496,8 +478,7 @@ fn of_chunk_body(x: &[f64]) -> Moments {
     let mut s = [0.0f64; 4];
     let mut lo = [f64::INFINITY; 4];
     let mut hi = [f64::NEG_INFINITY; 4];
-    let mut it = x.chunks_exact(4);
-    for c in &mut it {
+    for c in x.chunks_exact(4) {
         for l in 0..4 {
             s[l] += c[l];
             // Compare-and-select (one minpd/maxpd) rather than f64::min/max, whose NaN
@@ -506,22 +487,33 @@ fn of_chunk_body(x: &[f64]) -> Moments {
             hi[l] = if c[l] > hi[l] { c[l] } else { hi[l] };
         }
     }
-    for &v in it.remainder() {
-        s[0] += v;
-        lo[0] = if v < lo[0] { v } else { lo[0] };
-        hi[0] = if v > hi[0] { v } else { hi[0] };
-    }
-    let n = x.len() as f64;
-    let mean = ((s[0] + s[1]) + (s[2] + s[3])) / n;
+    let mean = first_pass_tail(x, s, &mut lo, &mut hi);
     let mut q = [0.0f64; 4];
-    let mut it = x.chunks_exact(4);
-    for c in &mut it {
+    for c in x.chunks_exact(4) {
         for l in 0..4 {
             let d = c[l] - mean;
             q[l] += d * d;
         }
     }
-    for &v in it.remainder() {
+    second_pass_tail(x, mean, q, lo, hi)
+}
+
+/// The first pass's last `x.len() % 4` values into lane 0 (sum, min, max), then the mean
+/// from the four lane sums: shared by both bodies so their bits stay the same.
+#[inline(always)]
+fn first_pass_tail(x: &[f64], mut s: [f64; 4], lo: &mut [f64; 4], hi: &mut [f64; 4]) -> f64 {
+    for &v in x.chunks_exact(4).remainder() {
+        s[0] += v;
+        lo[0] = if v < lo[0] { v } else { lo[0] };
+        hi[0] = if v > hi[0] { v } else { hi[0] };
+    }
+    ((s[0] + s[1]) + (s[2] + s[3])) / x.len() as f64
+}
+
+/// The second pass's last values into lane 0, then the chunk's moments from the lanes.
+#[inline(always)]
+fn second_pass_tail(x: &[f64], mean: f64, mut q: [f64; 4], lo: [f64; 4], hi: [f64; 4]) -> Moments {
+    for &v in x.chunks_exact(4).remainder() {
         q[0] += (v - mean) * (v - mean);
     }
     Moments {
