@@ -16,6 +16,8 @@ use crate::engine::{
     wrong_input, Analysis, CostModel, Ctx, Output, ParamSpec, Params, Section, StageWork,
     Tolerance, Variant,
 };
+#[cfg(target_arch = "x86_64")]
+use crate::kernels::simd::has_avx2;
 use crate::{stage, Error, Result};
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -403,6 +405,22 @@ fn bin(mag: f64) -> usize {
     ((((mag - HIST_LO) * INV_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
 }
 
+/// [`bin`] for the counting loop, or `HIST_BINS` (a discard slot) for NaN: clamped in
+/// floating point first, to [0, HIST_BINS − 1] where truncation is a floor, so one
+/// 32-bit conversion gives the same bin as `bin` (floor(min(x, 159)) = min(floor(x), 159)).
+#[inline(always)]
+fn bin_or_discard(mag: f64) -> usize {
+    const INV_WIDTH: f64 = 1.0 / HIST_WIDTH;
+    let x = ((mag - HIST_LO) * INV_WIDTH)
+        .max(0.0)
+        .min((HIST_BINS - 1) as f64);
+    if mag.is_nan() {
+        HIST_BINS
+    } else {
+        x as i32 as usize
+    }
+}
+
 /// The chapter's `process_large_catalog`: every bright object appended to one list.
 fn select_naive(
     src: &Source,
@@ -475,9 +493,11 @@ impl Selection {
     /// histogram and the count, and the bright rows while fewer than `keep` are kept;
     /// after that only counted, without a branch on the (unpredictable) selection.
     fn add_rows(&mut self, data: &[f64], cols: usize, first: usize, limit: f64, keep: usize) {
-        let mut it = data.chunks_exact(cols).enumerate();
+        // Rows looked at by the first loop (all of them unless `keep` rows were found).
+        let mut done = 0;
         if self.rows.len() < keep {
-            for (i, row) in it.by_ref() {
+            for (i, row) in data.chunks_exact(cols).enumerate() {
+                done = i + 1;
                 let mag = row[2];
                 if !mag.is_nan() {
                     self.hist[bin(mag)] += 1;
@@ -491,14 +511,77 @@ impl Selection {
                 }
             }
         }
-        for (_, row) in it {
-            let mag = row[2];
-            if !mag.is_nan() {
-                self.hist[bin(mag)] += 1;
-            }
-            self.count += u64::from(mag < limit);
-        }
+        self.count_rows(&data[done * cols..], cols, limit);
     }
+
+    /// Rows only counted (histogram and `mag < limit`) into four histograms, row `i` into
+    /// `lanes[bin][i % 4]`: consecutive rows often fall into the same bin, and with one
+    /// histogram each increment would wait for the previous one's store. A NaN magnitude
+    /// goes to a discard slot (`HIST_BINS`) instead of a branch. Rows of three float64
+    /// go four at a time through AVX2 where the CPU has it (the scalar loop took about 23
+    /// instructions, 1.6 ns, a row: more than the kernel's copy of the row).
+    fn count_rows(&mut self, data: &[f64], cols: usize, limit: f64) {
+        assert!(cols > 2, "a catalog row has ra, dec and mag");
+        let mut lanes = [[0u64; 4]; HIST_BINS + 1];
+        let mut below = 0u64;
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if cols == 3 && has_avx2() {
+            // SAFETY: the CPU supports AVX2 (checked at run time).
+            done = unsafe { count_quads_avx2(data, limit, &mut lanes, &mut below) };
+        }
+        for (i, row) in data[done * cols..].chunks_exact(cols).enumerate() {
+            let mag = row[2];
+            lanes[bin_or_discard(mag)][i & 3] += 1;
+            below += u64::from(mag < limit);
+        }
+        for (h, l) in self.hist.iter_mut().zip(&lanes) {
+            *h += l.iter().sum::<u64>();
+        }
+        self.count += below;
+    }
+}
+
+/// [`Selection::count_rows`] for rows of three float64, four rows at a time: the four
+/// magnitudes binned in one vector (the same clamp and truncation as [`bin_or_discard`],
+/// so the same bins), then four scalar increments, one per lane's histogram. Returns
+/// the rows done (the whole quads); the caller does the rest.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn count_quads_avx2(
+    data: &[f64],
+    limit: f64,
+    lanes: &mut [[u64; 4]; HIST_BINS + 1],
+    below: &mut u64,
+) -> usize {
+    use std::arch::x86_64::*;
+    let quads = data.len() / 12;
+    let lo = _mm256_set1_pd(HIST_LO);
+    let inv = _mm256_set1_pd(1.0 / HIST_WIDTH);
+    let zero = _mm256_setzero_pd();
+    let top = _mm256_set1_pd((HIST_BINS - 1) as f64);
+    let discard = _mm256_set1_pd(HIST_BINS as f64);
+    let lim = _mm256_set1_pd(limit);
+    let mut idx = [0i32; 4];
+    let mut n_below = 0u64;
+    for q in data[..quads * 12].chunks_exact(12) {
+        let m = _mm256_set_pd(q[11], q[8], q[5], q[2]);
+        // max_pd returns its second operand (0) for a NaN, as f64::max does; the NaN
+        // lanes are then sent to the discard slot.
+        let x = _mm256_mul_pd(_mm256_sub_pd(m, lo), inv);
+        let x = _mm256_min_pd(_mm256_max_pd(x, zero), top);
+        let x = _mm256_blendv_pd(x, discard, _mm256_cmp_pd::<_CMP_UNORD_Q>(m, m));
+        _mm_storeu_si128(idx.as_mut_ptr().cast(), _mm256_cvttpd_epi32(x));
+        for (l, &b) in idx.iter().enumerate() {
+            // SAFETY: b is in 0..=HIST_BINS: x was clamped to [0, HIST_BINS − 1] or set
+            // to HIST_BINS, and truncating such a value stays in that range.
+            unsafe { lanes.get_unchecked_mut(b as usize)[l] += 1 };
+        }
+        let lt = _mm256_cmp_pd::<_CMP_LT_OQ>(m, lim);
+        n_below += u64::from(_mm256_movemask_pd(lt).count_ones());
+    }
+    *below += n_below;
+    quads * 4
 }
 
 /// One chunk scanned: a mapped file read in L2-sized blocks of whole rows
@@ -619,6 +702,35 @@ mod tests {
         for m in mags {
             let by_division = (((m - HIST_LO) / HIST_WIDTH).max(0.0) as usize).min(HIST_BINS - 1);
             assert_eq!(bin(m), by_division, "{m}");
+        }
+    }
+
+    #[test]
+    fn counting_rows_equals_binning_each_row() {
+        // Magnitudes across and beyond the histogram, NaN, ±∞, −0 and the limit itself,
+        // in rows of 3 (the AVX2 quads) and of 4 columns (scalar), with ragged ends.
+        let mut r = Rng::new(11);
+        let special = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 15.0, 39.99, 1e300];
+        for cols in [3usize, 4] {
+            for rows in [0usize, 1, 3, 4, 5, 4099] {
+                let data: Vec<f64> = (0..rows * cols)
+                    .map(|i| match (i % cols == 2, i % 7) {
+                        (true, 0) => special[(i / 7) % special.len()],
+                        _ => r.range(-5.0, 45.0),
+                    })
+                    .collect();
+                let mut sel = Selection::empty();
+                sel.count_rows(&data, cols, 15.0);
+                let mut hist = vec![0u64; HIST_BINS];
+                let mut count = 0;
+                for row in data.chunks_exact(cols) {
+                    if !row[2].is_nan() {
+                        hist[bin(row[2])] += 1;
+                    }
+                    count += u64::from(row[2] < 15.0);
+                }
+                assert_eq!((sel.hist, sel.count), (hist, count), "{cols} cols, {rows} rows");
+            }
         }
     }
 
