@@ -126,11 +126,16 @@ fn declared_stages_get_their_work_and_rates() {
 
 /// A cache directory holding this machine's (made-up) ceilings, for the binary to read.
 fn cached_machine() -> (PathBuf, Machine) {
-    let dir = std::env::temp_dir().join(format!("astroperf-roofline-{}", std::process::id()));
+    cache_with("plausible", Machine::example())
+}
+
+/// A cache directory (named by `tag`) holding `m` as this machine's ceilings.
+fn cache_with(tag: &str, m: Machine) -> (PathBuf, Machine) {
+    let dir = std::env::temp_dir().join(format!("astroperf-roofline-{tag}-{}", std::process::id()));
     let m = Machine {
         cpu: machine::cpu_name(),
         cores: bench::available_threads(),
-        ..Machine::example()
+        ..m
     };
     std::fs::create_dir_all(dir.join("astroperf")).expect("cache dir");
     let json = serde_json::to_vec_pretty(&m).expect("serialise");
@@ -212,5 +217,53 @@ fn run_json_and_machine_json_show_the_fields() {
     // The cached measurement was read, not a new one taken.
     let read: Machine = serde_json::from_value(got).expect("a Machine");
     assert_eq!(read, m);
+    std::fs::remove_dir_all(&cache).ok();
+}
+
+#[test]
+fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
+    let machine_stderr = |cache: &PathBuf| {
+        let out = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+            .arg("machine")
+            .env("XDG_CACHE_HOME", cache)
+            .output()
+            .expect("run astroperf");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // L1 below L2 and all cores below one, measured at a load of 1.8 on 2 CPUs.
+    let busy = Machine {
+        bandwidth_gbs: machine::Levels {
+            l1: 58.0,
+            ..Machine::example().bandwidth_gbs
+        },
+        peak_gflops: machine::Peak {
+            one_core: 30.0,
+            all_cores: 26.0,
+        },
+        load: Some(machine::Load {
+            one_min: 1.8,
+            cpus: 2,
+        }),
+        ..Machine::example()
+    };
+    let (cache, _) = cache_with("busy", busy);
+    let err = machine_stderr(&cache);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        lines[0].contains("L2 read 200 GB/s, faster than L1 at 58 GB/s"),
+        "{err}"
+    );
+    assert!(lines[1].contains("all cores reached 26.0 GFLOP/s"), "{err}");
+    assert!(
+        lines[2].contains("load average was 1.80 on 2 CPUs"),
+        "{err}"
+    );
+    assert!(lines[3].ends_with("astroperf machine --remeasure"), "{err}");
+    std::fs::remove_dir_all(&cache).ok();
+    // Plausible ceilings: nothing on stderr.
+    let (cache, _) = cache_with("quiet", Machine::example());
+    assert_eq!(machine_stderr(&cache), "");
     std::fs::remove_dir_all(&cache).ok();
 }

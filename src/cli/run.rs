@@ -78,7 +78,8 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
 }
 
 /// Each declared stage's bytes, flops and % of this machine's limit (the machine is
-/// measured on the first run, about two seconds, and read from the cache after).
+/// measured on the first run, about two seconds, and read from the cache after). The
+/// percentages are only as good as the ceilings: doubts about them go to stderr.
 fn annotate_roofline(record: &mut RunRecord, a: &dyn Analysis, input: &Dataset, params: &Params) {
     if a.stage_work(input, params).is_empty() {
         return;
@@ -88,6 +89,9 @@ fn annotate_roofline(record: &mut RunRecord, a: &dyn Analysis, input: &Dataset, 
         eprintln!("warning: {w}");
     }
     bench::roofline::annotate(record, a, input, params, &machine);
+    for line in bench::plausibility::warning_lines(&machine.doubts(Some(record))) {
+        eprintln!("{line}");
+    }
 }
 
 fn find_analysis(id: &str) -> Result<&'static dyn Analysis> {
