@@ -165,6 +165,28 @@ impl Machine {
         }
     }
 
+    /// [`Machine::example`] as measured in a busy minute, for tests of the plausibility
+    /// check: L1 at 58 GB/s (below L2's 200), 26 GFLOP/s on all cores (below one core's
+    /// 30), at a load average of 1.8 on 2 CPUs.
+    pub fn example_busy() -> Machine {
+        let quiet = Machine::example();
+        Machine {
+            bandwidth_gbs: Levels {
+                l1: 58.0,
+                ..quiet.bandwidth_gbs
+            },
+            peak_gflops: Peak {
+                one_core: 30.0,
+                all_cores: 26.0,
+            },
+            load: Some(Load {
+                one_min: 1.8,
+                cpus: 2,
+            }),
+            ..quiet
+        }
+    }
+
     pub fn peak_for(&self, threads: usize) -> f64 {
         if threads <= 1 {
             self.peak_gflops.one_core
@@ -420,6 +442,12 @@ const ROUNDS: usize = 9;
 /// Measure this machine now (about two seconds on two cores, a third of it filling the
 /// arrays): [`ROUNDS`] rounds, each timing every ceiling once; each ceiling is its best.
 pub fn measure() -> Machine {
+    measure_rounds(&mut |_| true).0
+}
+
+/// [`measure`], calling `round_done` with the fraction done after each round and stopping
+/// after the round where it returns false; also whether every round ran.
+fn measure_rounds(round_done: &mut dyn FnMut(f64) -> bool) -> (Machine, bool) {
     let load = Load::now();
     let caches = caches();
     let cores = crate::engine::run_config::available_threads();
@@ -445,7 +473,8 @@ pub fn measure() -> Machine {
     let iters = 4_000_000 / scale;
     // Best seconds of L1, L2, L3, DRAM, DRAM on one core, FMA on one core, on all.
     let mut best = [f64::INFINITY; 7];
-    for _ in 0..ROUNDS {
+    let mut complete = true;
+    for r in 0..ROUNDS {
         let round = [
             levels[0].time_parallel(pool.as_ref()),
             levels[1].time_parallel(pool.as_ref()),
@@ -458,9 +487,13 @@ pub fn measure() -> Machine {
         for (b, t) in best.iter_mut().zip(round) {
             *b = b.min(t);
         }
+        if !round_done((r + 1) as f64 / ROUNDS as f64) && r + 1 < ROUNDS {
+            complete = false;
+            break;
+        }
     }
     let gbs = |i: usize, bytes: f64| bytes / best[i] / 1e9;
-    Machine {
+    let machine = Machine {
         cpu: cpu_name(),
         cores,
         caches,
@@ -480,7 +513,8 @@ pub fn measure() -> Machine {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         load,
-    }
+    };
+    (machine, complete)
 }
 
 /// Where the measurement is kept: `$XDG_CACHE_HOME/astroperf/machine.json`, else
@@ -530,13 +564,32 @@ fn load_or(
         }
     }
     let m = measure();
-    let warning = match &path {
+    let warning = store(path.as_deref(), &m);
+    (m, warning)
+}
+
+/// Measure again (as `load_or_measure(true)`) for the app's worker: `round_done` gets the
+/// fraction done after each round; when it returns false the measurement stops, nothing
+/// is kept and `None` is returned.
+pub fn remeasure_with(
+    round_done: &mut dyn FnMut(f64) -> bool,
+) -> Option<(Machine, Option<String>)> {
+    let (m, complete) = measure_rounds(round_done);
+    complete.then(|| {
+        let warning = store(cache_path().as_deref(), &m);
+        (m, warning)
+    })
+}
+
+/// Write `m` to the cache file at `path`; why not, if it could not be.
+fn store(path: Option<&std::path::Path>, m: &Machine) -> Option<String> {
+    match path {
         Some(p) => {
             let write = || -> std::io::Result<()> {
                 if let Some(dir) = p.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                let json = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
+                let json = serde_json::to_vec_pretty(m).map_err(std::io::Error::other)?;
                 crate::fsutil::write_bytes(p, &json)
                     .map_err(|e| std::io::Error::other(e.to_string()))
             };
@@ -545,8 +598,7 @@ fn load_or(
                 .map(|e| format!("could not cache the measurement in {}: {e}", p.display()))
         }
         None => Some("no cache directory (HOME unset): measured, not kept".to_string()),
-    };
-    (m, warning)
+    }
 }
 
 #[cfg(test)]
@@ -621,6 +673,19 @@ mod tests {
         }
         let f = gflops(1, 10_000, time_fma(1, 10_000));
         assert!(f.is_finite() && f > 0.0, "{f}");
+    }
+
+    #[test]
+    fn a_measurement_told_to_stop_stops_after_the_round() {
+        let mut calls = Vec::new();
+        let (m, complete) = measure_rounds(&mut |done| {
+            calls.push(done);
+            false
+        });
+        assert!(!complete);
+        assert_eq!(calls, vec![1.0 / ROUNDS as f64]);
+        // One round still gives ceilings (the worker discards them).
+        assert!(m.bandwidth_gbs.l1 > 0.0 && m.peak_gflops.all_cores > 0.0);
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub enum Doubt {
 }
 
 impl Doubt {
-    /// The reason in one line, for the app's warning and the CLI's stderr.
+    /// The reason in one short line, after [`HEADLINE`] in the app's warning and on the
+    /// CLI's stderr.
     pub fn message(&self) -> String {
         match self {
             Doubt::LevelsOutOfOrder {
@@ -62,18 +63,16 @@ impl Doubt {
                 near_gbs,
                 far,
                 far_gbs,
-            } => format!(
-                "{far} read {far_gbs:.0} GB/s, faster than {near} at {near_gbs:.0} GB/s: the levels were measured in different conditions"
-            ),
+            } => format!("{far} read {far_gbs:.0} GB/s, faster than {near} ({near_gbs:.0} GB/s)"),
             Doubt::AllCoresBelowOne {
                 one_core,
                 all_cores,
             } => format!(
-                "all cores reached {all_cores:.1} GFLOP/s, less than one core's {one_core:.1}: other work held the cores"
+                "all cores reached {all_cores:.1} GFLOP/s, less than one core ({one_core:.1})"
             ),
-            Doubt::MeasuredUnderLoad { one_min, cpus } => format!(
-                "measured under load: the 1-minute load average was {one_min:.2} on {cpus} CPUs, so the ceilings may be low"
-            ),
+            Doubt::MeasuredUnderLoad { one_min, cpus } => {
+                format!("measured under load (1-minute load average {one_min:.2} on {cpus} CPUs)")
+            }
             Doubt::AboveTheRoof {
                 variant,
                 stage,
@@ -86,7 +85,7 @@ impl Doubt {
                     n => format!(" (and {n} more stages)"),
                 };
                 format!(
-                    "{} `{stage}` ran at {pct:.0}% of its ceiling{more}: a point above the roof means the roof is too low",
+                    "{} `{stage}` at {pct:.0}% of its ceiling, above the roof{more}",
                     variant.name()
                 )
             }
@@ -164,6 +163,10 @@ fn above_the_roof(run: &RunRecord) -> Option<Doubt> {
     })
 }
 
+/// What the reasons are evidence of, before each of them: a busy measurement or a
+/// point above the roof cannot say by how much, only that the figures may not hold.
+pub const HEADLINE: &str = "the ceilings may be wrong";
+
 /// What to do about doubtful ceilings, after the reasons.
 pub const REMEASURE_HINT: &str =
     "renew them when the machine is quiet: astroperf machine --remeasure";
@@ -176,7 +179,7 @@ pub fn warning_lines(doubts: &[Doubt]) -> Vec<String> {
     }
     doubts
         .iter()
-        .map(|d| format!("warning: the ceilings are doubtful: {}", d.message()))
+        .map(|d| format!("warning: {HEADLINE}: {}", d.message()))
         .chain([format!("warning: {REMEASURE_HINT}")])
         .collect()
 }
@@ -184,28 +187,7 @@ pub fn warning_lines(doubts: &[Doubt]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::machine::{Levels, Load, Peak};
-
-    /// The user's cache file: measured in a busy minute.
-    fn busy() -> Machine {
-        Machine {
-            bandwidth_gbs: Levels {
-                l1: 58.0,
-                l2: 150.0,
-                l3: 90.0,
-                dram: 20.0,
-            },
-            peak_gflops: Peak {
-                one_core: 30.0,
-                all_cores: 26.0,
-            },
-            load: Some(Load {
-                one_min: 1.8,
-                cpus: 2,
-            }),
-            ..Machine::example()
-        }
-    }
+    use crate::bench::machine::{Levels, Load};
 
     /// A record of pairwise-distances whose stages were annotated at these percentages.
     fn run_at(pcts: &[(Variant, &str, f64)]) -> RunRecord {
@@ -257,19 +239,19 @@ mod tests {
 
     #[test]
     fn levels_out_of_order_and_all_cores_below_one_are_doubted() {
-        let d = busy().doubts(None);
+        let d = Machine::example_busy().doubts(None);
         assert_eq!(
             d[0],
             Doubt::LevelsOutOfOrder {
                 near: "L1",
                 near_gbs: 58.0,
                 far: "L2",
-                far_gbs: 150.0
+                far_gbs: 200.0
             }
         );
         assert!(d[0]
             .message()
-            .starts_with("L2 read 150 GB/s, faster than L1 at 58 GB/s"));
+            .starts_with("L2 read 200 GB/s, faster than L1 (58 GB/s)"));
         assert_eq!(
             d[1],
             Doubt::AllCoresBelowOne {
@@ -302,7 +284,7 @@ mod tests {
 
     #[test]
     fn a_measurement_under_load_is_doubted() {
-        let d = busy().doubts(None);
+        let d = Machine::example_busy().doubts(None);
         let load = Doubt::MeasuredUnderLoad {
             one_min: 1.8,
             cpus: 2,
@@ -310,7 +292,7 @@ mod tests {
         assert!(d.contains(&load), "{d:?}");
         assert_eq!(
             load.message(),
-            "measured under load: the 1-minute load average was 1.80 on 2 CPUs, so the ceilings may be low"
+            "measured under load (1-minute load average 1.80 on 2 CPUs)"
         );
         // Half a task per CPU is the limit, not yet a doubt.
         let edge = Machine {
@@ -324,7 +306,7 @@ mod tests {
         // No load recorded (an old cache file): nothing invented.
         let old = Machine {
             load: None,
-            ..busy()
+            ..Machine::example_busy()
         };
         assert!(old
             .doubts(None)
@@ -352,14 +334,14 @@ mod tests {
         );
         assert_eq!(
             d[0].message(),
-            "parallel `distances` ran at 137% of its ceiling (and 1 more stage): a point above the roof means the roof is too low"
+            "parallel `distances` at 137% of its ceiling, above the roof (and 1 more stage)"
         );
     }
 
     #[test]
     fn the_cli_prints_one_line_per_doubt_and_the_remedy() {
         assert_eq!(warning_lines(&[]), Vec::<String>::new());
-        let lines = warning_lines(&busy().doubts(None));
+        let lines = warning_lines(&Machine::example_busy().doubts(None));
         assert_eq!(lines.len(), 4, "{lines:?}");
         assert!(lines
             .iter()
@@ -390,7 +372,7 @@ mod tests {
         let run = run_at(&[(Variant::Parallel, "distances", 137.0)]);
         assert_eq!(m.doubts(Some(&run)).len(), 1);
         // And a new one keeps the load through a round trip.
-        let new = busy();
+        let new = Machine::example_busy();
         let back: Machine =
             serde_json::from_str(&serde_json::to_string(&new).expect("json")).expect("loads");
         assert_eq!(back, new);
