@@ -252,3 +252,49 @@ fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
     assert_eq!(machine_stderr(&cache), "");
     std::fs::remove_dir_all(&cache).ok();
 }
+
+/// `run --json` says on stderr, after its record, when its stages ran above the roof:
+/// ceilings a thousand times too low put every declared stage there.
+#[test]
+fn run_json_warns_when_stages_run_above_the_roof() {
+    let quiet = Machine::example();
+    let tiny = Machine {
+        bandwidth_gbs: machine::Levels {
+            l1: 4e-3,
+            l2: 2e-3,
+            l3: 1e-3,
+            dram: 2e-4,
+        },
+        dram_one_core_gbs: 1.2e-4,
+        peak_gflops: machine::Peak {
+            one_core: 5e-4,
+            all_cores: 1e-3,
+        },
+        ..quiet
+    };
+    let (cache, _) = cache_with("tiny", tiny);
+    let out = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+        .args([
+            "run",
+            "pairwise-distances",
+            "--generate",
+            "kind=points,n=300,seed=2",
+        ])
+        .args(["--repeat", "1", "--json"])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .expect("run astroperf");
+    assert!(out.status.success());
+    let record: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(record["runs"].as_array().map(Vec::len), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("warning: the ceilings may be wrong: ")
+            && lines[0].contains("of its ceiling, above the roof (and "),
+        "{err}"
+    );
+    assert!(lines[1].ends_with("astroperf machine --remeasure"), "{err}");
+    std::fs::remove_dir_all(&cache).ok();
+}

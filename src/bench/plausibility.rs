@@ -10,19 +10,19 @@ use super::RunRecord;
 use crate::engine::Variant;
 
 /// How far a slower level or all cores may fall on the wrong side of the other before it
-/// is doubted: repeated quiet measurements here differ by a few percent, a busy one by
-/// a factor of two to five.
+/// is doubted: three measurements in a row here differed by up to 7% at L1 and L2 (2% in
+/// peak GFLOP/s), a busy one by a factor of two to five.
 pub const TOLERANCE: f64 = 0.10;
 
 /// The load average per online CPU above which the measurement is doubted. The
-/// measurement runs a thread on every core; with other work averaging `L` runnable tasks
-/// on `C` CPUs its threads get about `C / (C + L)` of them, so at half a task per CPU the
-/// all-core ceilings may be a third low. Below that the best-of-rounds measurement finds
-/// a quiet round, and this shared 2-CPU VM sits at 0.3–0.7 between other people's jobs
-/// (0.15–0.35 per CPU), so a lower threshold would warn all the time and be ignored. The
-/// load average is a minute's memory, not the measurement's second: above the threshold
-/// the best rounds may still have been quiet (here at 1.8–1.9, the L1 and peak figures
-/// came within 10% of a quiet measurement's), so the reason says "may be low".
+/// measurement runs a thread on every core; with steady other work averaging `L` runnable
+/// tasks on `C` CPUs its threads get about `C / (C + L)` of them, so at half a task per
+/// CPU the all-core ceilings may be a third low. A lower threshold would warn on a shared
+/// machine that is merely not idle (this 2-CPU VM showed 0.68 with none of our work
+/// running) and be ignored. The load average is a minute's memory, not the measurement's
+/// two seconds, and the best of 9 rounds can still find quiet ones: at 1.8–1.9 here the
+/// L1 and peak figures came within 10% of a quiet measurement's, so the reason says the
+/// ceilings *may* be wrong.
 pub const BUSY_LOAD_PER_CPU: f64 = 0.5;
 
 /// A stage may reach this percentage of its ceiling before the ceiling is doubted: a
