@@ -126,11 +126,16 @@ fn declared_stages_get_their_work_and_rates() {
 
 /// A cache directory holding this machine's (made-up) ceilings, for the binary to read.
 fn cached_machine() -> (PathBuf, Machine) {
-    let dir = std::env::temp_dir().join(format!("astroperf-roofline-{}", std::process::id()));
+    cache_with("plausible", Machine::example())
+}
+
+/// A cache directory (named by `tag`) holding `m` as this machine's ceilings.
+fn cache_with(tag: &str, m: Machine) -> (PathBuf, Machine) {
+    let dir = std::env::temp_dir().join(format!("astroperf-roofline-{tag}-{}", std::process::id()));
     let m = Machine {
         cpu: machine::cpu_name(),
         cores: bench::available_threads(),
-        ..Machine::example()
+        ..m
     };
     std::fs::create_dir_all(dir.join("astroperf")).expect("cache dir");
     let json = serde_json::to_vec_pretty(&m).expect("serialise");
@@ -212,5 +217,84 @@ fn run_json_and_machine_json_show_the_fields() {
     // The cached measurement was read, not a new one taken.
     let read: Machine = serde_json::from_value(got).expect("a Machine");
     assert_eq!(read, m);
+    std::fs::remove_dir_all(&cache).ok();
+}
+
+#[test]
+fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
+    let machine_stderr = |cache: &PathBuf| {
+        let out = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+            .arg("machine")
+            .env("XDG_CACHE_HOME", cache)
+            .output()
+            .expect("run astroperf");
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // L1 below L2 and all cores below one, measured at a load of 1.8 on 2 CPUs.
+    let (cache, _) = cache_with("busy", Machine::example_busy());
+    let err = machine_stderr(&cache);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        lines[0].ends_with("the ceilings may be wrong: L2 read 200 GB/s, faster than L1 (58 GB/s)"),
+        "{err}"
+    );
+    assert!(lines[1].contains("all cores reached 26.0 GFLOP/s"), "{err}");
+    assert!(
+        lines[2].ends_with("measured under load (1-minute load average 1.80 on 2 CPUs)"),
+        "{err}"
+    );
+    assert!(lines[3].ends_with("astroperf machine --remeasure"), "{err}");
+    std::fs::remove_dir_all(&cache).ok();
+    // Plausible ceilings: nothing on stderr.
+    let (cache, _) = cache_with("quiet", Machine::example());
+    assert_eq!(machine_stderr(&cache), "");
+    std::fs::remove_dir_all(&cache).ok();
+}
+
+/// `run --json` says on stderr, after its record, when its stages ran above the roof:
+/// ceilings a thousand times too low put every declared stage there.
+#[test]
+fn run_json_warns_when_stages_run_above_the_roof() {
+    let quiet = Machine::example();
+    let tiny = Machine {
+        bandwidth_gbs: machine::Levels {
+            l1: 4e-3,
+            l2: 2e-3,
+            l3: 1e-3,
+            dram: 2e-4,
+        },
+        dram_one_core_gbs: 1.2e-4,
+        peak_gflops: machine::Peak {
+            one_core: 5e-4,
+            all_cores: 1e-3,
+        },
+        ..quiet
+    };
+    let (cache, _) = cache_with("tiny", tiny);
+    let out = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+        .args([
+            "run",
+            "pairwise-distances",
+            "--generate",
+            "kind=points,n=300,seed=2",
+        ])
+        .args(["--repeat", "1", "--json"])
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .expect("run astroperf");
+    assert!(out.status.success());
+    let record: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(record["runs"].as_array().map(Vec::len), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("warning: the ceilings may be wrong: ")
+            && lines[0].contains("of its ceiling, above the roof (and "),
+        "{err}"
+    );
+    assert!(lines[1].ends_with("astroperf machine --remeasure"), "{err}");
     std::fs::remove_dir_all(&cache).ok();
 }

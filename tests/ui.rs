@@ -5,7 +5,7 @@
 #![cfg(feature = "gui")]
 
 use astroperf::app::{AstroApp, Settings, Tab};
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::{Harness, SnapshotOptions};
 
 fn harness() -> Harness<'static, AstroApp> {
@@ -598,4 +598,57 @@ fn run_python_too_puts_python_beside_ours() {
         .query_by_label("Python, one call under cProfile on the same input:")
         .is_some());
     assert!(h.query_by_label_contains("numpy stub").is_some());
+}
+
+/// The Roofline tab names the first reason to doubt the ceilings in a warning line and
+/// offers Remeasure, inside a 1280×720 lecture window too; plausible ceilings get no
+/// warning. Nothing is measured: the app is given its machine (Remeasure is not pressed,
+/// it would measure this one).
+#[test]
+fn the_roofline_warns_about_implausible_ceilings_and_offers_to_remeasure() {
+    let roofline = |size: [f32; 2], lecture: bool| {
+        Harness::builder().with_size(size).build_eframe(move |cc| {
+            let settings = Settings {
+                tab: Tab::Roofline,
+                lecture,
+                ..Default::default()
+            };
+            AstroApp::with_settings(&cc.egui_ctx, settings)
+        })
+    };
+    // The window's size in points and in pixels (lecture mode zooms by 1.6).
+    for (size, px, lecture) in [
+        ([1400.0, 880.0], [1400.0, 880.0], false),
+        ([800.0, 450.0], [1280.0, 720.0], true),
+    ] {
+        let mut h = roofline(size, lecture);
+        h.state_mut()
+            .set_machine(astroperf::bench::machine::Machine::example_busy());
+        h.run_steps(3);
+        let warning = h.get_by_label_contains(
+            "⚠ The ceilings may be wrong: L2 read 200 GB/s, faster than L1 (58 GB/s)",
+        );
+        let text = warning.accesskit_node().value().unwrap_or_default();
+        assert!(text.ends_with("· +2 more (hover)"), "{text}");
+        let button = h.get_by_label("Remeasure");
+        assert!(
+            !button.accesskit_node().is_disabled(),
+            "Remeasure is enabled when no run is going"
+        );
+        for r in [warning.rect(), button.rect()] {
+            assert!(
+                r.max.x <= px[0] && r.max.y <= px[1],
+                "outside the {px:?} window: {r:?}"
+            );
+        }
+        // Plausible ceilings: no warning, when they were measured, and still the button.
+        h.state_mut()
+            .set_machine(astroperf::bench::machine::Machine::example());
+        h.run_steps(3);
+        assert!(h.query_by_label_contains("may be wrong").is_none());
+        assert!(h
+            .query_by_label_contains("ceilings measured 1970-01-01 00:00 UTC, load not recorded")
+            .is_some());
+        assert!(h.query_by_label("Remeasure").is_some());
+    }
 }

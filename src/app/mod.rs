@@ -378,6 +378,21 @@ impl AstroApp {
         self.worker.busy
     }
 
+    /// Use these ceilings for the roofline instead of the cached ones (tests show a
+    /// given machine without measuring this one).
+    pub fn set_machine(&mut self, m: crate::bench::machine::Machine) {
+        self.use_machine(Box::new(m), None);
+    }
+
+    /// Take new ceilings (and the cache's warning); the latest run's percentages were
+    /// against the old ones, so it is annotated again.
+    fn use_machine(&mut self, m: Box<crate::bench::machine::Machine>, warning: Option<String>) {
+        self.machine = machine_view::MachineState::Ready(m, warning);
+        if let Some(l) = &mut self.last {
+            l.annotated = false;
+        }
+    }
+
     /// Take what the worker sent since the last frame.
     fn poll_worker(&mut self) {
         while let Ok(msg) = self.worker.results.try_recv() {
@@ -425,6 +440,7 @@ impl AstroApp {
                         SweepKind::Threads => self.thread_sweep.push((x, record)),
                     }
                 }
+                Msg::Machine(m, warning) => self.use_machine(m, warning),
                 Msg::Cancelled { record } => {
                     // Kept in the history, marked cancelled; not shown as the last result.
                     self.push_history(record, RunOrigin::Run);

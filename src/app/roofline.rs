@@ -57,8 +57,10 @@ fn ceilings_ui(
             .map(|&lx| [lx, (10f64.powf(lx) * gbs).min(peak).log10()])
             .collect();
         let label = format!("{name} {gbs:.0} GB/s");
+        // Unnamed, so out of the legend: the text beside the line names it, and the
+        // legend keeps to the variants (at 1280×720 ten entries covered the points).
         pl.line(
-            Line::new(label.clone(), PlotPoints::from(pts))
+            Line::new("", PlotPoints::from(pts))
                 .color(color)
                 .width(line_w),
         );
@@ -75,23 +77,42 @@ fn ceilings_ui(
             .anchor(egui::Align2::RIGHT_BOTTOM),
         );
     }
-    for (name, g) in [
-        ("peak, all cores", machine.peak_gflops.all_cores),
-        ("peak, one core", machine.peak_gflops.one_core),
+    // All cores solid, its name above the line; one core dashed, its name below, so the
+    // two stay apart when they are close.
+    for (name, g, style, anchor) in [
+        (
+            "peak, all cores",
+            machine.peak_gflops.all_cores,
+            egui_plot::LineStyle::Solid,
+            egui::Align2::LEFT_BOTTOM,
+        ),
+        (
+            "peak, one core",
+            machine.peak_gflops.one_core,
+            egui_plot::LineStyle::dashed_loose(),
+            egui::Align2::LEFT_TOP,
+        ),
     ] {
         let y = g.max(1e-6).log10();
         pl.line(
-            Line::new(
+            Line::new("", PlotPoints::from(vec![[x_lo, y], [x_hi, y]]))
+                .color(text_color)
+                .width(line_w)
+                .style(style),
+        );
+        let dy = if anchor == egui::Align2::LEFT_BOTTOM {
+            0.04
+        } else {
+            -0.04
+        };
+        pl.text(
+            Text::new(
+                "",
+                [x_lo + 0.1, y + dy].into(),
                 format!("{name} {g:.1} GFLOP/s"),
-                PlotPoints::from(vec![[x_lo, y], [x_hi, y]]),
             )
             .color(text_color)
-            .width(line_w)
-            .style(if name.contains("one") {
-                egui_plot::LineStyle::dashed_loose()
-            } else {
-                egui_plot::LineStyle::Solid
-            }),
+            .anchor(anchor),
         );
     }
 }
@@ -134,7 +155,9 @@ pub fn roofline_ui(ui: &mut egui::Ui, machine: &Machine, points: &[StagePoint], 
         + 0.5;
     let text_color = ui.visuals().strong_text_color();
     Plot::new("roofline")
-        .legend(Legend::default())
+        // Bottom right, where a roofline has nothing (high intensity, low GFLOP/s): at the
+        // top right it hid the compute-bound points at 1280×720.
+        .legend(Legend::default().position(egui_plot::Corner::RightBottom))
         .x_axis_label("arithmetic intensity (flop/byte)")
         .y_axis_label("GFLOP/s")
         .x_axis_formatter(log_tick)

@@ -1,6 +1,6 @@
 //! Starting work: the parameters a run uses (an out-of-range one refuses the run), the
-//! run configuration and the guard's estimate, and the Run, Run all, size-sweep and
-//! thread-sweep jobs handed to the worker.
+//! run configuration and the guard's estimate, and the Run, Run all, size-sweep,
+//! thread-sweep and remeasure jobs handed to the worker.
 
 use super::{worker, AstroApp, Confirm, Tab};
 use crate::bench::python::PythonOptions;
@@ -243,6 +243,15 @@ impl AstroApp {
         };
         self.settings.tab = Tab::ThreadSweep;
         self.submit(job, format!("thread sweep of {}", a.id()));
+    }
+
+    /// Measure this machine's ceilings again on the worker (about two seconds, never beside
+    /// a run) and replace the cached figures; the Roofline tab redraws with them.
+    pub fn remeasure_machine(&mut self) {
+        self.submit(
+            worker::Job::Remeasure,
+            "measuring this machine's bandwidth and peak FLOP/s".into(),
+        );
     }
 
     pub(super) fn submit(&mut self, job: worker::Job, label: String) {

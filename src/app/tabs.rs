@@ -129,9 +129,15 @@ pub(super) fn tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     }
 }
 
-/// The roofline of the latest run under this machine's ceilings.
+/// The roofline of the latest run under this machine's ceilings, below a line that says
+/// whether the ceilings can be believed, with a Remeasure button.
 fn roofline_tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     let line_w = app.line_w;
+    if app.worker.busy && app.machine.is_not_loaded() {
+        // Measured beside a run, the ceilings would come out low and the run slow.
+        ui.label("The machine's ceilings are measured once the run has finished.");
+        return;
+    }
     let Some(machine) = app.machine.get(ui.ctx()).cloned() else {
         ui.horizontal(|ui| {
             ui.spinner();
@@ -142,15 +148,24 @@ fn roofline_tab_ui(app: &mut AstroApp, ui: &mut egui::Ui) {
     if let Some(w) = app.machine.warning() {
         ui.label(egui::RichText::new(w).small());
     }
-    let Some(l) = app
+    let current = app
         .last
         .as_ref()
-        .filter(|l| l.record.analysis == app.settings.analysis)
-    else {
-        ui.label("No run of this analysis yet: run all variants, and each variant's stages appear here against the machine's ceilings.");
-        super::roofline::roofline_ui(ui, &machine, &[], line_w);
-        return;
-    };
-    let points = crate::bench::roofline::points(&l.record);
-    super::roofline::roofline_ui(ui, &machine, &points, line_w);
+        .filter(|l| l.record.analysis == app.settings.analysis);
+    let doubts = machine.doubts(current.map(|l| &l.record));
+    let remeasure =
+        super::machine_view::ceilings_status_ui(ui, &machine, &doubts, !app.worker.busy);
+    match current {
+        Some(l) => {
+            let points = crate::bench::roofline::points(&l.record);
+            super::roofline::roofline_ui(ui, &machine, &points, line_w);
+        }
+        None => {
+            ui.label("No run of this analysis yet: run all variants, and each variant's stages appear here against the machine's ceilings.");
+            super::roofline::roofline_ui(ui, &machine, &[], line_w);
+        }
+    }
+    if remeasure {
+        app.remeasure_machine();
+    }
 }

@@ -41,14 +41,19 @@ pub enum Job {
         cfg: RunConfig,
         threads: Vec<usize>,
     },
+    /// Measure this machine's ceilings again and replace the cached figures. On this
+    /// thread, so a measurement and a run never share the cores.
+    Remeasure,
 }
 
 impl Job {
+    /// What the job works on, for its crash report.
     fn analysis_id(&self) -> &'static str {
         match self {
             Job::Run { analysis, .. }
             | Job::SizeSweep { analysis, .. }
             | Job::ThreadSweep { analysis, .. } => analysis.id(),
+            Job::Remeasure => "the machine measurement",
         }
     }
 }
@@ -79,6 +84,9 @@ pub enum Msg {
     PythonProgress(String),
     /// The Python reference's run on the same input as the last `Run`.
     Python(Box<PythonOutcome>),
+    /// New ceilings from [`Job::Remeasure`], with the cache's warning if it could not be
+    /// written.
+    Machine(Box<crate::bench::machine::Machine>, Option<String>),
     /// The job ended (successfully or not); `None` = fine.
     Done(Option<String>),
 }
@@ -253,6 +261,14 @@ fn execute(
                     record,
                 });
             }
+        }
+        Job::Remeasure => {
+            let (m, warning) = bench::machine::remeasure_with(&mut |done| {
+                control.set_progress(done);
+                !control.is_cancelled()
+            })
+            .ok_or_else(|| crate::Error::Cancelled.to_string())?;
+            send(Msg::Machine(Box::new(m), warning));
         }
     }
     Ok(())

@@ -3,6 +3,12 @@
 //! cores. Measured once (about two seconds) and kept in the user's cache directory, since
 //! the hardware does not change between runs; `astroperf machine --remeasure` renews it.
 //!
+//! A ceiling is what the machine *can* do, so each one is the best of several timings, and
+//! the timings of every ceiling are interleaved in rounds spread over the whole measurement:
+//! a burst of other work then spoils one round of each, not every repeat of one level. A
+//! minute-long load still spoils them all, so the 1-minute load average at the start is
+//! kept with the figures (see [`Machine::doubts`] in `plausibility.rs`).
+//!
 //! The kernels are what the ceilings promise and no more: a read is a sum with eight
 //! independent 256-bit accumulators (so the adds never wait on each other and only the
 //! loads limit), the FLOP peak is twelve independent fused multiply-add chains (enough to
@@ -53,6 +59,61 @@ pub struct Machine {
     pub simd: bool,
     /// Seconds since the Unix epoch at measurement.
     pub measured_unix_s: u64,
+    /// How busy the machine was just before the measurement. `None` in cache files written
+    /// before it was kept, and where `/proc/loadavg` is missing: unknown, never a guess.
+    #[serde(default)]
+    pub load: Option<Load>,
+}
+
+/// The system's 1-minute load average (`/proc/loadavg`: runnable and waiting tasks,
+/// decayed over a minute) and the CPUs online that it is spread over. The load counts
+/// every process on the system, so it is compared with every online CPU, not only those
+/// this process may use ([`Machine::cores`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    pub one_min: f64,
+    pub cpus: usize,
+}
+
+impl Load {
+    /// The load now, if the kernel tells it.
+    pub fn now() -> Option<Load> {
+        let one_min = parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)?;
+        let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|s| count_cpu_list(&s))
+            .unwrap_or_else(crate::engine::run_config::available_threads);
+        Some(Load { one_min, cpus })
+    }
+
+    /// Load per online CPU: 1.0 means every CPU had, on average, one task wanting it.
+    pub fn per_cpu(&self) -> f64 {
+        self.one_min / self.cpus.max(1) as f64
+    }
+}
+
+/// The first field of `/proc/loadavg` ("0.68 1.19 1.64 1/82 4530").
+fn parse_loadavg(s: &str) -> Option<f64> {
+    s.split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()
+        .filter(|l| l.is_finite() && *l >= 0.0)
+}
+
+/// The number of CPUs in a kernel CPU list ("0-1", "0-3,8-11", "5").
+fn count_cpu_list(s: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in s.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
+                b.checked_sub(a)? + 1
+            }
+            None => part.parse::<usize>().map(|_| 1).ok()?,
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 /// Which ceiling bounds a stage with this arithmetic intensity (flops per byte) and working
@@ -100,6 +161,29 @@ impl Machine {
             },
             simd: true,
             measured_unix_s: 0,
+            load: None,
+        }
+    }
+
+    /// [`Machine::example`] as measured in a busy minute, for tests of the plausibility
+    /// check: L1 at 58 GB/s (below L2's 200), 26 GFLOP/s on all cores (below one core's
+    /// 30), at a load average of 1.8 on 2 CPUs.
+    pub fn example_busy() -> Machine {
+        let quiet = Machine::example();
+        Machine {
+            bandwidth_gbs: Levels {
+                l1: 58.0,
+                ..quiet.bandwidth_gbs
+            },
+            peak_gflops: Peak {
+                one_core: 30.0,
+                all_cores: 26.0,
+            },
+            load: Some(Load {
+                one_min: 1.8,
+                cpus: 2,
+            }),
+            ..quiet
         }
     }
 
@@ -111,6 +195,40 @@ impl Machine {
         }
         .min(self.peak_gflops.all_cores.max(self.peak_gflops.one_core))
     }
+
+    /// When the figures were measured (UTC) and how busy the machine was then, in one line.
+    pub fn measured_when(&self) -> String {
+        let s = self.measured_unix_s;
+        let (days, rem) = (s / 86_400, s % 86_400);
+        let when = format!(
+            "{} {:02}:{:02} UTC",
+            civil_date(days),
+            rem / 3600,
+            (rem / 60) % 60
+        );
+        match self.load {
+            Some(l) => format!(
+                "{when}, 1-minute load average {:.2} on {} CPUs",
+                l.one_min, l.cpus
+            ),
+            None => format!("{when}, load not recorded"),
+        }
+    }
+}
+
+/// The date (YYYY-MM-DD) `days` days after 1970-01-01, by the civil-from-days algorithm
+/// (Howard Hinnant's), so the table needs no date crate.
+fn civil_date(days: u64) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn sys_cache(index: usize) -> Option<usize> {
@@ -248,56 +366,89 @@ unsafe fn fma_chains_avx2(iters: usize) -> f64 {
     lanes.iter().sum()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+/// One working set to read: an array of `n` f64 per thread, each read `passes` times in a
+/// timing so that a timing moves about the target bytes.
+struct Reads {
+    arrays: Vec<Vec<f64>>,
+    passes: usize,
 }
 
-/// Read bandwidth (GB/s) with `threads` threads each summing its own `set` bytes, passes
-/// repeated until about `target` bytes were read per measurement; median of 5.
-fn read_gbs(set: usize, threads: usize, target: usize) -> f64 {
-    let n = (set / 8).max(64);
-    let arrays: Vec<Vec<f64>> = (0..threads)
-        .map(|t| (0..n).map(|i| (i + t) as f64 * 1e-3).collect())
-        .collect();
-    let passes = (target / (n * 8)).max(1);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    let mut times = Vec::new();
-    let mut sink = 0.0;
-    for _ in 0..5 {
+impl Reads {
+    /// `threads` arrays of `set` bytes, read until about `target` bytes per thread.
+    fn new(set: usize, threads: usize, target: usize) -> Reads {
+        let n = (set / 8).max(64);
+        Reads {
+            arrays: (0..threads.max(1))
+                .map(|t| (0..n).map(|i| (i + t) as f64 * 1e-3).collect())
+                .collect(),
+            passes: (target / (n * 8)).max(1),
+        }
+    }
+
+    /// Bytes read by `passes` passes over every array.
+    fn bytes(&self, passes: usize) -> f64 {
+        (passes * self.arrays.iter().map(Vec::len).sum::<usize>() * 8) as f64
+    }
+
+    /// Seconds for every thread of `pool` to sum its own array `passes` times.
+    fn time_parallel(&self, pool: Option<&rayon::ThreadPool>) -> f64 {
         let t = Instant::now();
         let run = || {
-            arrays
+            self.arrays
                 .par_iter()
-                .map(|a| (0..passes).map(|_| read_sum(a)).sum::<f64>())
+                .map(|a| (0..self.passes).map(|_| read_sum(a)).sum::<f64>())
                 .sum::<f64>()
         };
-        sink += match &pool {
-            Ok(p) => p.install(run),
-            Err(_) => run(),
-        };
-        times.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(match pool {
+            Some(p) => p.install(run),
+            None => run(),
+        });
+        t.elapsed().as_secs_f64()
     }
-    std::hint::black_box(sink);
-    (passes * n * 8 * threads) as f64 / median(times) / 1e9
-}
 
-fn gflops(threads: usize, iters: usize) -> f64 {
-    let mut times = Vec::new();
-    for _ in 0..5 {
+    /// Seconds for this thread alone to read all the arrays one after another, `passes`
+    /// times (the DRAM ceiling of a serial kernel, from the all-core arrays).
+    fn time_serial(&self, passes: usize) -> f64 {
         let t = Instant::now();
-        let s: f64 = (0..threads)
-            .into_par_iter()
-            .map(|_| fma_chains(iters))
-            .sum();
-        std::hint::black_box(s);
-        times.push(t.elapsed().as_secs_f64());
+        std::hint::black_box(
+            (0..passes)
+                .map(|_| self.arrays.iter().map(|a| read_sum(a)).sum::<f64>())
+                .sum::<f64>(),
+        );
+        t.elapsed().as_secs_f64()
     }
-    FLOPS_PER_ROUND * (iters * threads) as f64 / median(times) / 1e9
 }
 
-/// Measure this machine now (about two seconds on two cores).
+/// Seconds of `threads` threads each running [`fma_chains`] for `iters` rounds.
+fn time_fma(threads: usize, iters: usize) -> f64 {
+    let t = Instant::now();
+    let s: f64 = (0..threads)
+        .into_par_iter()
+        .map(|_| fma_chains(iters))
+        .sum();
+    std::hint::black_box(s);
+    t.elapsed().as_secs_f64()
+}
+
+/// GFLOP/s of `threads` threads running [`fma_chains`] for `iters` rounds in `seconds`.
+fn gflops(threads: usize, iters: usize, seconds: f64) -> f64 {
+    FLOPS_PER_ROUND * (iters * threads) as f64 / seconds / 1e9
+}
+
+/// Timings of each ceiling: enough that a quiet stretch of a few hundred milliseconds
+/// gives every ceiling one undisturbed round, at about a second of timing on two cores.
+const ROUNDS: usize = 9;
+
+/// Measure this machine now (about two seconds on two cores, a third of it filling the
+/// arrays): [`ROUNDS`] rounds, each timing every ceiling once; each ceiling is its best.
 pub fn measure() -> Machine {
+    measure_rounds(&mut |_| true).0
+}
+
+/// [`measure`], calling `round_done` with the fraction done after each round and stopping
+/// after the round where it returns false; also whether every round ran.
+fn measure_rounds(round_done: &mut dyn FnMut(f64) -> bool) -> (Machine, bool) {
+    let load = Load::now();
     let caches = caches();
     let cores = crate::engine::run_config::available_threads();
     // Working sets well inside each level (halves), and 256 MB for DRAM.
@@ -306,29 +457,64 @@ pub fn measure() -> Machine {
     let scale = if cfg!(debug_assertions) { 16 } else { 1 };
     let target = (1 << 30) / scale;
     let l3_share = (caches.l3 / 2 / cores).max(caches.l2 * 2);
-    let bandwidth_gbs = Levels {
-        l1: read_gbs(caches.l1d / 2, cores, target),
-        l2: read_gbs(caches.l2 / 2, cores, target),
-        l3: read_gbs(l3_share, cores, target / 2),
-        dram: read_gbs((256 << 20) / scale / cores, cores, (512 << 20) / scale),
-    };
-    let dram_one_core_gbs = read_gbs((256 << 20) / scale, 1, (512 << 20) / scale);
+    let dram_total = (256 << 20) / scale;
+    let levels = [
+        Reads::new(caches.l1d / 2, cores, target),
+        Reads::new(caches.l2 / 2, cores, target),
+        Reads::new(l3_share, cores, target / 2),
+        Reads::new(dram_total / cores, cores, 2 * dram_total / cores),
+    ];
+    // One core reads the DRAM arrays of all cores (256 MB in all) twice.
+    let serial_passes = 2;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores)
+        .build()
+        .ok();
     let iters = 4_000_000 / scale;
-    Machine {
+    // Best seconds of L1, L2, L3, DRAM, DRAM on one core, FMA on one core, on all.
+    let mut best = [f64::INFINITY; 7];
+    let mut complete = true;
+    for r in 0..ROUNDS {
+        let round = [
+            levels[0].time_parallel(pool.as_ref()),
+            levels[1].time_parallel(pool.as_ref()),
+            levels[2].time_parallel(pool.as_ref()),
+            levels[3].time_parallel(pool.as_ref()),
+            levels[3].time_serial(serial_passes),
+            time_fma(1, iters),
+            time_fma(cores, iters),
+        ];
+        for (b, t) in best.iter_mut().zip(round) {
+            *b = b.min(t);
+        }
+        if !round_done((r + 1) as f64 / ROUNDS as f64) && r + 1 < ROUNDS {
+            complete = false;
+            break;
+        }
+    }
+    let gbs = |i: usize, bytes: f64| bytes / best[i] / 1e9;
+    let machine = Machine {
         cpu: cpu_name(),
         cores,
         caches,
-        bandwidth_gbs,
-        dram_one_core_gbs,
+        bandwidth_gbs: Levels {
+            l1: gbs(0, levels[0].bytes(levels[0].passes)),
+            l2: gbs(1, levels[1].bytes(levels[1].passes)),
+            l3: gbs(2, levels[2].bytes(levels[2].passes)),
+            dram: gbs(3, levels[3].bytes(levels[3].passes)),
+        },
+        dram_one_core_gbs: gbs(4, levels[3].bytes(serial_passes)),
         peak_gflops: Peak {
-            one_core: gflops(1, iters),
-            all_cores: gflops(cores, iters),
+            one_core: gflops(1, iters, best[5]),
+            all_cores: gflops(cores, iters, best[6]),
         },
         simd: simd(),
         measured_unix_s: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-    }
+        load,
+    };
+    (machine, complete)
 }
 
 /// Where the measurement is kept: `$XDG_CACHE_HOME/astroperf/machine.json`, else
@@ -378,13 +564,32 @@ fn load_or(
         }
     }
     let m = measure();
-    let warning = match &path {
+    let warning = store(path.as_deref(), &m);
+    (m, warning)
+}
+
+/// Measure again (as `load_or_measure(true)`) for the app's worker: `round_done` gets the
+/// fraction done after each round; when it returns false the measurement stops, nothing
+/// is kept and `None` is returned.
+pub fn remeasure_with(
+    round_done: &mut dyn FnMut(f64) -> bool,
+) -> Option<(Machine, Option<String>)> {
+    let (m, complete) = measure_rounds(round_done);
+    complete.then(|| {
+        let warning = store(cache_path().as_deref(), &m);
+        (m, warning)
+    })
+}
+
+/// Write `m` to the cache file at `path`; why not, if it could not be.
+fn store(path: Option<&std::path::Path>, m: &Machine) -> Option<String> {
+    match path {
         Some(p) => {
             let write = || -> std::io::Result<()> {
                 if let Some(dir) = p.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                let json = serde_json::to_vec_pretty(&m).map_err(std::io::Error::other)?;
+                let json = serde_json::to_vec_pretty(m).map_err(std::io::Error::other)?;
                 crate::fsutil::write_bytes(p, &json)
                     .map_err(|e| std::io::Error::other(e.to_string()))
             };
@@ -393,8 +598,7 @@ fn load_or(
                 .map(|e| format!("could not cache the measurement in {}: {e}", p.display()))
         }
         None => Some("no cache directory (HOME unset): measured, not kept".to_string()),
-    };
-    (m, warning)
+    }
 }
 
 #[cfg(test)]
@@ -461,9 +665,62 @@ mod tests {
 
     #[test]
     fn a_short_measurement_gives_positive_finite_ceilings() {
-        let b = read_gbs(16 << 10, 1, 16 << 20);
-        let f = gflops(1, 10_000);
-        assert!(b.is_finite() && b > 0.0, "{b}");
+        let r = Reads::new(16 << 10, 2, 16 << 20);
+        // Two arrays of 2,048 f64, each read 1,024 times.
+        assert_eq!(r.bytes(r.passes), (2 * 2048 * 8 * 1024) as f64);
+        for s in [r.time_parallel(None), r.time_serial(1)] {
+            assert!(s.is_finite() && s > 0.0, "{s}");
+        }
+        let f = gflops(1, 10_000, time_fma(1, 10_000));
         assert!(f.is_finite() && f > 0.0, "{f}");
+    }
+
+    #[test]
+    fn a_measurement_told_to_stop_stops_after_the_round() {
+        let mut calls = Vec::new();
+        let (m, complete) = measure_rounds(&mut |done| {
+            calls.push(done);
+            false
+        });
+        assert!(!complete);
+        assert_eq!(calls, vec![1.0 / ROUNDS as f64]);
+        // One round still gives ceilings (the worker discards them).
+        assert!(m.bandwidth_gbs.l1 > 0.0 && m.peak_gflops.all_cores > 0.0);
+    }
+
+    #[test]
+    fn the_load_average_and_the_cpu_list_are_read() {
+        assert_eq!(parse_loadavg("0.68 1.19 1.64 1/82 4530\n"), Some(0.68));
+        assert_eq!(parse_loadavg("nan 1 1"), None);
+        assert_eq!(parse_loadavg(""), None);
+        assert_eq!(count_cpu_list("0-1\n"), Some(2));
+        assert_eq!(count_cpu_list("0-3,8-11"), Some(8));
+        assert_eq!(count_cpu_list("5"), Some(1));
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+        let l = Load {
+            one_min: 1.5,
+            cpus: 2,
+        };
+        assert_eq!(l.per_cpu(), 0.75);
+    }
+
+    #[test]
+    fn the_table_says_when_and_under_what_load() {
+        let m = Machine {
+            // 2026-12-02 14:05:24 UTC.
+            measured_unix_s: 1_796_220_324,
+            load: Some(Load {
+                one_min: 0.31,
+                cpus: 2,
+            }),
+            ..Machine::example()
+        };
+        assert_eq!(
+            m.measured_when(),
+            "2026-12-02 14:05 UTC, 1-minute load average 0.31 on 2 CPUs"
+        );
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(19_782), "2024-02-29");
     }
 }

@@ -7,6 +7,7 @@ pub mod compare;
 pub mod export;
 mod harness;
 pub mod machine;
+pub mod plausibility;
 pub mod profile;
 pub mod python;
 pub mod report;

@@ -1,7 +1,9 @@
 //! `astroperf machine`: this machine's ceilings (cache sizes, read bandwidth at each
-//! memory level, peak FLOP/s), measured once and cached, as a table or JSON.
+//! memory level, peak FLOP/s), measured once and cached, as a table or JSON; with a warning
+//! on stderr, one line a reason, when the figures look measured on a busy machine.
 
 use crate::bench::machine::{self, Machine};
+use crate::bench::plausibility;
 use crate::Result;
 
 pub(super) fn machine(json: bool, remeasure: bool) -> Result<u8> {
@@ -13,6 +15,10 @@ pub(super) fn machine(json: bool, remeasure: bool) -> Result<u8> {
         println!("{}", serde_json::to_string_pretty(&m).unwrap_or_default());
     } else {
         print!("{}", table(&m));
+    }
+    // After the table, so the figures the reasons name are just above them.
+    for line in plausibility::warning_lines(&m.doubts(None)) {
+        eprintln!("{line}");
     }
     Ok(0)
 }
@@ -54,6 +60,7 @@ fn table(m: &Machine) -> String {
             "peak:       {:.1} GFLOP/s one core, {:.1} GFLOP/s all cores ({kernels} kernels)",
             m.peak_gflops.one_core, m.peak_gflops.all_cores
         ),
+        format!("measured:   {}", m.measured_when()),
         format!("cached in:  {cached} (astroperf machine --remeasure renews it)"),
     ]
     .join("\n")
@@ -78,6 +85,10 @@ mod tests {
         }
         assert!(
             t.contains("50.0 GFLOP/s one core, 100.0 GFLOP/s all cores"),
+            "{t}"
+        );
+        assert!(
+            t.contains("measured:   1970-01-01 00:00 UTC, load not recorded"),
             "{t}"
         );
     }

@@ -44,10 +44,12 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         }
         return Err(Error::Cancelled);
     }
-    if args.json {
-        // Only the JSON shows the roofline fields: a table-only run measures nothing.
-        annotate_roofline(&mut record, a, &loaded.data, &params);
-    }
+    // Only the JSON shows the roofline fields: a table-only run measures nothing.
+    let doubts = if args.json {
+        annotate_roofline(&mut record, a, &loaded.data, &params)
+    } else {
+        Vec::new()
+    };
     if let Some(dir) = &args.out {
         save_outputs(dir, &outputs, args.force)?;
     }
@@ -64,6 +66,10 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
         Some(py) => print_with_python(&record, &loaded, py, args.json),
         None => print_record(&record, &loaded, args.json),
     }
+    // With the record they qualify: a run whose outputs were refused printed neither.
+    for line in doubts {
+        eprintln!("{line}");
+    }
     if matches!(python, Some(PythonOutcome::Failed(_))) && record.agree {
         return Ok(5);
     }
@@ -78,16 +84,24 @@ pub(super) fn run(args: RunArgs) -> Result<u8> {
 }
 
 /// Each declared stage's bytes, flops and % of this machine's limit (the machine is
-/// measured on the first run, about two seconds, and read from the cache after).
-fn annotate_roofline(record: &mut RunRecord, a: &dyn Analysis, input: &Dataset, params: &Params) {
+/// measured on the first run, about two seconds, and read from the cache after). The
+/// percentages are only as good as the ceilings: returns the warning lines that say why
+/// they may not be (see [`bench::plausibility`]), for stderr.
+fn annotate_roofline(
+    record: &mut RunRecord,
+    a: &dyn Analysis,
+    input: &Dataset,
+    params: &Params,
+) -> Vec<String> {
     if a.stage_work(input, params).is_empty() {
-        return;
+        return Vec::new();
     }
     let (machine, warning) = bench::machine::load_or_measure(false);
     if let Some(w) = warning {
         eprintln!("warning: {w}");
     }
     bench::roofline::annotate(record, a, input, params, &machine);
+    bench::plausibility::warning_lines(&machine.doubts(Some(record)))
 }
 
 fn find_analysis(id: &str) -> Result<&'static dyn Analysis> {
