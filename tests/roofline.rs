@@ -231,7 +231,8 @@ fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
-    // L1 below L2 and all cores below one, measured at a load of 1.8 on 2 CPUs.
+    // L1 below L2 and all cores below one, measured while other processes took 40% of the
+    // 2 CPUs.
     let (cache, _) = cache_with("busy", Machine::example_busy());
     let err = machine_stderr(&cache);
     let lines: Vec<&str> = err.lines().collect();
@@ -242,7 +243,9 @@ fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
     );
     assert!(lines[1].contains("all cores reached 26.0 GFLOP/s"), "{err}");
     assert!(
-        lines[2].ends_with("measured under load (1-minute load average 1.80 on 2 CPUs)"),
+        lines[2].ends_with(
+            "measured under load (other processes used 40% of the 2 CPUs while it measured)"
+        ),
         "{err}"
     );
     assert!(lines[3].ends_with("astroperf machine --remeasure"), "{err}");
@@ -251,6 +254,67 @@ fn machine_warns_on_stderr_about_ceilings_measured_in_a_busy_minute() {
     let (cache, _) = cache_with("quiet", Machine::example());
     assert_eq!(machine_stderr(&cache), "");
     std::fs::remove_dir_all(&cache).ok();
+}
+
+/// The load reason from the cache file `astroperf machine` reads: judged by the share
+/// others took during the measurement when the file has it (a high load average of our
+/// own recent work is then no doubt), by the load average in a file written before the
+/// share was kept, and not at all in one older still. Nothing is measured.
+#[test]
+fn machine_judges_the_load_by_what_the_cache_file_recorded() {
+    let machine_stderr = |tag: &str, edit: &dyn Fn(&mut Value)| {
+        let (cache, m) = cache_with(tag, Machine::example());
+        let mut json = serde_json::to_value(&m).expect("serialise");
+        edit(&mut json);
+        std::fs::write(
+            machine::cache_path_under(&cache),
+            serde_json::to_vec_pretty(&json).expect("json"),
+        )
+        .expect("write cache");
+        let out = Command::new(env!("CARGO_BIN_EXE_astroperf"))
+            .arg("machine")
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .expect("run astroperf");
+        std::fs::remove_dir_all(&cache).ok();
+        assert!(out.status.success());
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Load average 1.9 on 2 CPUs, but others took 3% while it measured: no doubt, and the
+    // table shows both figures.
+    let (table, err) = machine_stderr("own-load", &|j| {
+        j["load"] = serde_json::json!({
+            "one_min": 1.9, "cpus": 2, "during": {"others": 0.03, "steal": 0.01}
+        });
+    });
+    assert_eq!(err, "", "{table}");
+    assert!(
+        table.contains(
+            "1-minute load average 1.90 on 2 CPUs; others took 3% of them while it measured (steal 1%)"
+        ),
+        "{table}"
+    );
+    // An older file with the load average only: judged by it.
+    let (_, err) = machine_stderr("load-only", &|j| {
+        j["load"] = serde_json::json!({"one_min": 1.9, "cpus": 2});
+    });
+    assert!(
+        err.lines().next().is_some_and(
+            |l| l.ends_with("measured under load (1-minute load average 1.90 on 2 CPUs)")
+        ),
+        "{err}"
+    );
+    // Older still, no load at all: nothing to judge, nothing invented.
+    let (table, err) = machine_stderr("no-load", &|j| {
+        if let Some(o) = j.as_object_mut() {
+            o.remove("load");
+        }
+    });
+    assert_eq!(err, "");
+    assert!(table.contains("load not recorded"), "{table}");
 }
 
 /// `run --json` says on stderr, after its record, when its stages ran above the roof:

@@ -650,5 +650,30 @@ fn the_roofline_warns_about_implausible_ceilings_and_offers_to_remeasure() {
             .query_by_label_contains("ceilings measured 1970-01-01 00:00 UTC, load not recorded")
             .is_some());
         assert!(h.query_by_label("Remeasure").is_some());
+        // Remeasured right after a run: a load average of 1.9 from our own threads, but
+        // others took 3% of the CPUs while it measured. No warning; both figures shown.
+        use astroperf::bench::machine::{Load, Machine, Share};
+        h.state_mut().set_machine(Machine {
+            load: Some(Load {
+                one_min: 1.9,
+                cpus: 2,
+                during: Some(Share {
+                    others: 0.03,
+                    steal: 0.0,
+                }),
+            }),
+            ..Machine::example()
+        });
+        h.run_steps(3);
+        assert!(h.query_by_label_contains("may be wrong").is_none());
+        assert!(h
+            .query_by_label_contains(
+                "load average 1.90 on 2 CPUs; others took 3% of them while it measured"
+            )
+            .is_some());
+        // The busy example's third reason is the share others took (on hover).
+        h.state_mut().set_machine(Machine::example_busy());
+        h.run_steps(3);
+        assert!(h.query_by_label_contains("· +2 more (hover)").is_some());
     }
 }

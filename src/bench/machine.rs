@@ -5,9 +5,10 @@
 //!
 //! A ceiling is what the machine *can* do, so each one is the best of several timings, and
 //! the timings of every ceiling are interleaved in rounds spread over the whole measurement:
-//! a burst of other work then spoils one round of each, not every repeat of one level. A
-//! minute-long load still spoils them all, so the 1-minute load average at the start is
-//! kept with the figures (see [`Machine::doubts`] in `plausibility.rs`).
+//! a burst of other work then spoils one round of each, not every repeat of one level.
+//! Work that goes on for the whole measurement still spoils them all, so the share of the
+//! CPUs that other work took while it measured is kept with the figures, beside the
+//! 1-minute load average at the start (see [`Machine::doubts`] in `plausibility.rs`).
 //!
 //! The kernels are what the ceilings promise and no more: a read is a sum with eight
 //! independent 256-bit accumulators (so the adds never wait on each other and only the
@@ -66,30 +67,133 @@ pub struct Machine {
 }
 
 /// The system's 1-minute load average (`/proc/loadavg`: runnable and waiting tasks,
-/// decayed over a minute) and the CPUs online that it is spread over. The load counts
-/// every process on the system, so it is compared with every online CPU, not only those
-/// this process may use ([`Machine::cores`]).
+/// decayed over a minute) and the CPUs online that it is spread over, read just before
+/// the measurement; and what other work took of the CPUs while it measured. The load
+/// counts every process on the system, this one's recent work included, so it is compared
+/// with every online CPU, not only those this process may use ([`Machine::cores`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Load {
     pub one_min: f64,
     pub cpus: usize,
+    /// The CPU time others took during the measurement. `None` in cache files written
+    /// before it was kept and where `/proc/stat` or `/proc/self/stat` is unreadable; the
+    /// check then falls back to the load average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during: Option<Share>,
+}
+
+/// Shares (0 to 1) of all online CPUs' time between the start and the end of a
+/// measurement. Unlike the load average these leave out this process's own threads (the
+/// run a user just timed keeps the 1-minute load near 2 on two cores for a minute after),
+/// cover exactly the measurement rather than the minute before it, and include the time
+/// a virtual machine's host gave to other guests (steal), which the load average misses.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    /// Busy time of all CPUs (steal included) other than this process's, over all
+    /// CPUs' time: 0.25 is half a CPU's worth on two.
+    pub others: f64,
+    /// The part of [`Share::others`] that the host took (steal).
+    pub steal: f64,
 }
 
 impl Load {
-    /// The load now, if the kernel tells it.
+    /// The load now, if the kernel tells it, with no share yet (see [`Share::between`]).
     pub fn now() -> Option<Load> {
         let one_min = parse_loadavg(&std::fs::read_to_string("/proc/loadavg").ok()?)?;
         let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online")
             .ok()
             .and_then(|s| count_cpu_list(&s))
             .unwrap_or_else(crate::engine::run_config::available_threads);
-        Some(Load { one_min, cpus })
+        Some(Load {
+            one_min,
+            cpus,
+            during: None,
+        })
     }
 
     /// Load per online CPU: 1.0 means every CPU had, on average, one task wanting it.
     pub fn per_cpu(&self) -> f64 {
         self.one_min / self.cpus.max(1) as f64
     }
+}
+
+/// CPU time counters at one instant, in clock ticks (USER_HZ). `/proc/stat` and
+/// `/proc/self/stat` count in the same tick, and only ratios of differences are used, so
+/// the tick's length (`sysconf(_SC_CLK_TCK)`) is never needed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CpuTimes {
+    /// All CPUs' time: user, nice, system, idle, iowait, irq, softirq and steal.
+    pub total: u64,
+    /// All of it but idle and iowait (a CPU waiting on I/O is free to run a thread).
+    pub busy: u64,
+    pub steal: u64,
+    /// This process's user and system time, all its threads.
+    pub own: u64,
+}
+
+impl CpuTimes {
+    /// The counters now; `None` if either file is missing or not as expected.
+    pub fn now() -> Option<CpuTimes> {
+        let (total, busy, steal) = parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)?;
+        let own = parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+        Some(CpuTimes {
+            total,
+            busy,
+            steal,
+            own,
+        })
+    }
+}
+
+impl Share {
+    /// What others took between `start` and `end`; `None` if no tick passed (nothing to
+    /// divide by) or a counter went backwards. The per-process and the per-CPU counters
+    /// are sampled separately by the kernel, so their difference can be a tick or two off
+    /// either way: it is clamped to 0..1.
+    pub fn between(start: &CpuTimes, end: &CpuTimes) -> Option<Share> {
+        let total = end.total.checked_sub(start.total).filter(|t| *t > 0)? as f64;
+        let busy = end.busy.checked_sub(start.busy)? as f64;
+        let steal = end.steal.checked_sub(start.steal)? as f64;
+        let own = end.own.checked_sub(start.own)? as f64;
+        Some(Share {
+            others: ((busy - own) / total).clamp(0.0, 1.0),
+            steal: (steal / total).clamp(0.0, 1.0),
+        })
+    }
+}
+
+/// Total, busy and steal ticks from the aggregate `cpu` line of `/proc/stat`
+/// ("cpu  user nice system idle iowait irq softirq steal guest guest_nice"). Guest time is
+/// already inside user and nice, so it is not added again. Kernels before 2.6.11 have no
+/// steal field: such a line is refused rather than read as no steal.
+fn parse_proc_stat(s: &str) -> Option<(u64, u64, u64)> {
+    let line = s
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("cpu"))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse::<u64>().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = f[..] else {
+        return None;
+    };
+    let total = [user, nice, system, idle, iowait, irq, softirq, steal]
+        .iter()
+        .try_fold(0u64, |a, x| a.checked_add(*x))?;
+    Some((total, total - idle - iowait, steal))
+}
+
+/// utime + stime (fields 14 and 15) of `/proc/self/stat`. Field 2 is the command name in
+/// parentheses and may itself hold spaces and parentheses, so the fields are counted from
+/// after the last ')'; the first one there is field 3.
+fn parse_self_stat(s: &str) -> Option<u64> {
+    let (_, rest) = s.rsplit_once(')')?;
+    let mut f = rest.split_whitespace().skip(14 - 3);
+    let utime = f.next()?.parse::<u64>().ok()?;
+    let stime = f.next()?.parse::<u64>().ok()?;
+    utime.checked_add(stime)
 }
 
 /// The first field of `/proc/loadavg` ("0.68 1.19 1.64 1/82 4530").
@@ -165,9 +269,10 @@ impl Machine {
         }
     }
 
-    /// [`Machine::example`] as measured in a busy minute, for tests of the plausibility
+    /// [`Machine::example`] as measured beside other work, for tests of the plausibility
     /// check: L1 at 58 GB/s (below L2's 200), 26 GFLOP/s on all cores (below one core's
-    /// 30), at a load average of 1.8 on 2 CPUs.
+    /// 30), at a load average of 1.8 on 2 CPUs, other processes taking 40% of the CPUs
+    /// while it measured (no steal).
     pub fn example_busy() -> Machine {
         let quiet = Machine::example();
         Machine {
@@ -182,6 +287,10 @@ impl Machine {
             load: Some(Load {
                 one_min: 1.8,
                 cpus: 2,
+                during: Some(Share {
+                    others: 0.40,
+                    steal: 0.0,
+                }),
             }),
             ..quiet
         }
@@ -206,12 +315,20 @@ impl Machine {
             rem / 3600,
             (rem / 60) % 60
         );
-        match self.load {
-            Some(l) => format!(
-                "{when}, 1-minute load average {:.2} on {} CPUs",
-                l.one_min, l.cpus
+        let Some(l) = self.load else {
+            return format!("{when}, load not recorded");
+        };
+        let load = format!(
+            "{when}, 1-minute load average {:.2} on {} CPUs",
+            l.one_min, l.cpus
+        );
+        match l.during {
+            Some(s) => format!(
+                "{load}; others took {:.0}% of them while it measured (steal {:.0}%)",
+                100.0 * s.others,
+                100.0 * s.steal
             ),
-            None => format!("{when}, load not recorded"),
+            None => load,
         }
     }
 }
@@ -448,7 +565,8 @@ pub fn measure() -> Machine {
 /// [`measure`], calling `round_done` with the fraction done after each round and stopping
 /// after the round where it returns false; also whether every round ran.
 fn measure_rounds(round_done: &mut dyn FnMut(f64) -> bool) -> (Machine, bool) {
-    let load = Load::now();
+    let mut load = Load::now();
+    let start = CpuTimes::now();
     let caches = caches();
     let cores = crate::engine::run_config::available_threads();
     // Working sets well inside each level (halves), and 256 MB for DRAM.
@@ -491,6 +609,9 @@ fn measure_rounds(round_done: &mut dyn FnMut(f64) -> bool) -> (Machine, bool) {
             complete = false;
             break;
         }
+    }
+    if let (Some(load), Some(start), Some(end)) = (load.as_mut(), start, CpuTimes::now()) {
+        load.during = Share::between(&start, &end);
     }
     let gbs = |i: usize, bytes: f64| bytes / best[i] / 1e9;
     let machine = Machine {
@@ -701,8 +822,77 @@ mod tests {
         let l = Load {
             one_min: 1.5,
             cpus: 2,
+            during: None,
         };
         assert_eq!(l.per_cpu(), 0.75);
+    }
+
+    /// `/proc/stat` as this 2-CPU VM gave it, and a shorter, older line.
+    const PROC_STAT: &str = "cpu  10132153 290696 3084719 46828483 16683 0 25195 175628 0 0\n\
+        cpu0 5066076 145348 1542359 23414241 8341 0 12597 87814 0 0\n\
+        intr 1462898 0 0\n";
+
+    #[test]
+    fn the_cpu_times_are_read_from_proc_stat() {
+        let total = 10132153 + 290696 + 3084719 + 46828483 + 16683 + 25195 + 175628;
+        assert_eq!(
+            parse_proc_stat(PROC_STAT),
+            Some((total, total - 46828483 - 16683, 175628))
+        );
+        // The per-CPU lines are not the aggregate.
+        assert_eq!(
+            parse_proc_stat("cpu0 1 2 3 4 5 6 7 8 0 0\ncpu  10 0 0 90 0 0 0 0 0 0\n"),
+            Some((100, 10, 0))
+        );
+        // No steal field (before Linux 2.6.11), a non-number, nothing: unknown.
+        assert_eq!(parse_proc_stat("cpu  1 2 3 4 5 6 7\n"), None);
+        assert_eq!(parse_proc_stat("cpu  1 2 x 4 5 6 7 8\n"), None);
+        assert_eq!(parse_proc_stat(""), None);
+    }
+
+    #[test]
+    fn the_own_cpu_time_is_read_after_the_command_name() {
+        let fields = "S 1 2 3 4 5 6 7 8 9 10 1234 56 7 8 20 0 3 0";
+        assert_eq!(
+            parse_self_stat(&format!("4530 (astroperf) {fields}\n")),
+            Some(1290)
+        );
+        // A command name with spaces and parentheses would shift a naive split.
+        assert_eq!(
+            parse_self_stat(&format!("4530 (a) b (c) d) {fields}")),
+            Some(1290)
+        );
+        assert_eq!(parse_self_stat("4530 (astroperf) S 1 2 3"), None);
+        assert_eq!(parse_self_stat("4530 astroperf S"), None);
+    }
+
+    #[test]
+    fn the_share_of_others_leaves_out_this_process_and_counts_steal() {
+        let at = |total, busy, steal, own| CpuTimes {
+            total,
+            busy,
+            steal,
+            own,
+        };
+        let start = at(1_000, 300, 10, 50);
+        // 400 ticks of 2 CPUs: 300 busy, 200 of them ours, 40 stolen by the host.
+        let end = at(1_400, 600, 50, 250);
+        assert_eq!(
+            Share::between(&start, &end),
+            Some(Share {
+                others: 0.25,
+                steal: 0.1
+            })
+        );
+        // Only our threads busy: nobody else took anything, however high the load.
+        let ours = Share::between(&start, &at(1_400, 700, 10, 450));
+        assert_eq!(ours.map(|s| s.others), Some(0.0));
+        // Counted a tick more for us than for the CPUs: clamped, not negative.
+        let over = Share::between(&start, &at(1_400, 700, 10, 460));
+        assert_eq!(over.map(|s| s.others), Some(0.0));
+        // No time passed, or a counter went back: unknown.
+        assert_eq!(Share::between(&start, &start), None);
+        assert_eq!(Share::between(&start, &at(1_400, 200, 10, 60)), None);
     }
 
     #[test]
@@ -713,12 +903,19 @@ mod tests {
             load: Some(Load {
                 one_min: 0.31,
                 cpus: 2,
+                during: None,
             }),
             ..Machine::example()
         };
         assert_eq!(
             m.measured_when(),
             "2026-12-02 14:05 UTC, 1-minute load average 0.31 on 2 CPUs"
+        );
+        let busy = Machine::example_busy();
+        assert_eq!(
+            busy.measured_when(),
+            "1970-01-01 00:00 UTC, 1-minute load average 1.80 on 2 CPUs; \
+             others took 40% of them while it measured (steal 0%)"
         );
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(19_782), "2024-02-29");

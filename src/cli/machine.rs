@@ -91,5 +91,14 @@ mod tests {
             t.contains("measured:   1970-01-01 00:00 UTC, load not recorded"),
             "{t}"
         );
+        // The share others took while it measured, beside the load average.
+        let t = table(&Machine::example_busy());
+        assert!(
+            t.contains(
+                "measured:   1970-01-01 00:00 UTC, 1-minute load average 1.80 on 2 CPUs; \
+                 others took 40% of them while it measured (steal 0%)"
+            ),
+            "{t}"
+        );
     }
 }
