@@ -22,6 +22,9 @@ shot 1280x720 lecture_history_720.png --analysis spectrum-pipeline --run all --t
 shot 1280x720 lecture_ccd_720.png ../../assets/samples/eso_ntt_emmi_R.fits --analysis ccd-pipeline --run vectorized --tab result --lecture --hide-panel
 shot 1280x720 lecture_sunspots_720.png ../../assets/samples/sunspots_yearly.csv --analysis period-search --run vectorized --tab result --lecture --hide-panel
 shot 1600x1000 timing_1600.png --analysis spectrum-pipeline --run all --tab timing
+# The Roofline tab with the ceilings' status line (and its warning, when they are in doubt)
+shot 1600x1000 roofline_1600.png --analysis spectrum-pipeline --run all --tab roofline
+shot 1280x720 roofline_720.png --analysis spectrum-pipeline --run all --tab roofline --lecture --hide-panel
 # Python beside Rust (needs python3 with numpy and scipy, or ASTROPERF_PYTHON)
 shot 1600x1000 python_timing_1600.png --analysis spectrum-pipeline --run all --python --tab timing
 shot 1600x1000 python_flame_1600.png --analysis spectrum-pipeline --run all --python --tab flame-graph
