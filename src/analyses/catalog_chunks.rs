@@ -9,7 +9,7 @@
 //! [`Mapped::stream`]), keep the count, a magnitude histogram and the first `max_rows`
 //! bright rows; parallel = chunks over rayon, merged in file order.
 
-use crate::data::mapped::{release, STREAM_BYTES};
+use crate::data::mapped::{release, stream_block};
 use crate::data::rng::Rng;
 use crate::data::{Catalog, Dataset, Dtype, Kind, Mapped};
 use crate::engine::{
@@ -599,8 +599,7 @@ fn scan(
     match src {
         Source::Mapped { m, cols } => {
             let cols = *cols;
-            let rows_per_block = (STREAM_BYTES / (cols * 8)).max(1);
-            m.stream(r0 * cols, r1 * cols, rows_per_block * cols, buf, |e, data| {
+            m.stream(r0 * cols, r1 * cols, stream_block(cols), buf, |e, data| {
                 sel.add_rows(data, cols, e / cols, limit, keep);
             })?;
         }

@@ -11,7 +11,7 @@
 //! vectorized = blocks of columns transposed into a buffer, medians by selection;
 //! parallel = the blocks over rayon.
 
-use crate::data::mapped::{f64_view, release, STREAM_BYTES};
+use crate::data::mapped::{f64_view, release, stream_block};
 use crate::data::{Dataset, Dtype, Kind, Mapped, SpectrumBatch};
 use crate::engine::work::F64;
 use crate::engine::{
@@ -399,8 +399,9 @@ impl Source<'_> {
 
     /// Spectra `r0..r1` in order, handed to `f` as (first spectrum, those spectra
     /// row-major): in memory as one slice; a mapped file in reads of whole spectra of
-    /// about [`STREAM_BYTES`] ([`Mapped::stream`]: `pread` into `buf`, still in L2 when
-    /// `f` reads it; one read of a whole block of 32 spectra, 768 KB, did not stay there).
+    /// about 256 KiB ([`stream_block`], [`Mapped::stream`]: `pread` into `buf`, still in
+    /// L2 when `f` reads it; one read of a whole block of 32 spectra, 768 KB, did not stay
+    /// there).
     fn for_rows(
         &self,
         r0: usize,
@@ -415,8 +416,9 @@ impl Source<'_> {
                 Ok(())
             }
             Source::Mapped(m) => {
-                let per_read = (STREAM_BYTES / (cols * 8)).max(1) * cols;
-                m.stream(r0 * cols, r1 * cols, per_read, buf, |e, d| f(e / cols, d))
+                m.stream(r0 * cols, r1 * cols, stream_block(cols), buf, |e, d| {
+                    f(e / cols, d)
+                })
             }
         }
     }

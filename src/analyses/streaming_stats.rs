@@ -9,7 +9,7 @@
 //! counter-based stream, so a billion values cost only one chunk of memory) or a
 //! memory-mapped array read chunk by chunk.
 
-use crate::data::mapped::{f64_view, release, STREAM_BYTES};
+use crate::data::mapped::{f64_view, release, stream_block};
 use crate::data::rng::Rng;
 use crate::data::{Dataset, Dtype, Kind, Mapped, Table};
 use crate::engine::work::F64;
@@ -602,7 +602,7 @@ impl Plan<'_> {
     /// Moments of one group of chunks, merged in order, and the group's moments so far
     /// after each of its marked chunks (the running total before the group is merged
     /// with them later, in stream order). A mapped stream is read in blocks of whole
-    /// chunks of about [`STREAM_BYTES`] ([`Mapped::stream`]: `pread` into `buf`, no page
+    /// chunks of about 256 KiB ([`stream_block`], [`Mapped::stream`]: `pread` into `buf`, no page
     /// of the map faulted); the chunks and their order are the same as through the map.
     fn group(&self, g: u64, buf: &mut Vec<f64>) -> Result<(Moments, Vec<Moments>)> {
         let mut acc = Moments::default();
@@ -618,9 +618,8 @@ impl Plan<'_> {
             Source::Mapped(m) => {
                 let chunk = self.chunk as u64;
                 let n = m.len() as u64;
-                let per_read = (STREAM_BYTES / (self.chunk * 8)).max(1) * self.chunk;
                 let (e0, e1) = ((chunks.start * chunk).min(n), (chunks.end * chunk).min(n));
-                m.stream(e0 as usize, e1 as usize, per_read, buf, |e, values| {
+                m.stream(e0 as usize, e1 as usize, stream_block(self.chunk), buf, |e, values| {
                     for (k, c) in values.chunks(self.chunk).enumerate() {
                         add(e as u64 / chunk + k as u64, Moments::of_chunk(c));
                     }

@@ -162,6 +162,13 @@ impl Mapped {
 /// when the analysis reads it (1 MiB blocks measured the same, 4 MiB blocks slower).
 pub const STREAM_BYTES: usize = 256 << 10;
 
+/// The `block` of a [`Mapped::stream`] pass over records of `unit` float64 each (a
+/// catalog row, a chunk of a stream, a spectrum): whole records, about [`STREAM_BYTES`]
+/// in all, and at least one record.
+pub fn stream_block(unit: usize) -> usize {
+    (STREAM_BYTES / (unit.max(1) * 8)).max(1) * unit
+}
+
 impl Mapped {
     /// One sequential pass over elements `e0..e1`, handed to `f` in order in blocks of at
     /// most `block` elements, as `f(first element, values)`.
