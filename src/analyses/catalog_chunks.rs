@@ -393,23 +393,17 @@ struct Selection {
     rows: Vec<[f64; 4]>,
 }
 
-/// Histogram bin of a (non-NaN) magnitude: below the range -> 0, above -> the last bin.
-/// Clamping at 0 before the truncating cast makes the cast a floor (a libm `floor` call
-/// without SSE4.1 was the hot spot of the scan). The width is a power of two, so
-/// multiplying by its reciprocal is exact: the same bin as dividing, without a divide
-/// (~4.5 cycles a row of throughput, over half the scan of a file in the page cache).
-#[inline]
-fn bin(mag: f64) -> usize {
-    const _: () = assert!(HIST_WIDTH == 0.25, "INV_WIDTH is exact for a power of two only");
-    const INV_WIDTH: f64 = 4.0;
-    ((((mag - HIST_LO) * INV_WIDTH).max(0.0)) as usize).min(HIST_BINS - 1)
-}
-
-/// [`bin`] for the counting loop, or `HIST_BINS` (a discard slot) for NaN: clamped in
-/// floating point first, to [0, HIST_BINS − 1] where truncation is a floor, so one
-/// 32-bit conversion gives the same bin as `bin` (floor(min(x, 159)) = min(floor(x), 159)).
+/// Histogram bin of a magnitude: below the range -> 0, above -> the last bin, NaN ->
+/// `HIST_BINS` (a discard slot past the histogram, for the counting loop; the other
+/// loops skip NaN first). Clamped in floating point first, to [0, HIST_BINS − 1] where
+/// truncation is a floor (floor(min(x, 159)) = min(floor(x), 159)), so one 32-bit
+/// conversion gives the bin (a libm `floor` call without SSE4.1 was once the hot spot of
+/// the scan). The width is a power of two, so multiplying by its reciprocal is exact: the
+/// same bin as dividing, without a divide (~4.5 cycles a row of throughput, over half the
+/// scan of a file in the page cache).
 #[inline(always)]
 fn bin_or_discard(mag: f64) -> usize {
+    const _: () = assert!(HIST_WIDTH == 0.25, "INV_WIDTH is exact for a power of two only");
     const INV_WIDTH: f64 = 1.0 / HIST_WIDTH;
     let x = ((mag - HIST_LO) * INV_WIDTH)
         .max(0.0)
@@ -452,7 +446,7 @@ fn select_naive(
         for i in 0..r1 - r0 {
             let mag = chunk_data[i * cols + 2];
             if !mag.is_nan() {
-                hist[bin(mag)] += 1;
+                hist[bin_or_discard(mag)] += 1;
             }
             if mag < limit {
                 results.push(Bright {
@@ -500,7 +494,7 @@ impl Selection {
                 done = i + 1;
                 let mag = row[2];
                 if !mag.is_nan() {
-                    self.hist[bin(mag)] += 1;
+                    self.hist[bin_or_discard(mag)] += 1;
                 }
                 if mag < limit {
                     self.count += 1;
@@ -543,7 +537,7 @@ impl Selection {
 }
 
 /// [`Selection::count_rows`] for rows of three float64, four rows at a time: the four
-/// magnitudes binned in one vector (the same clamp and truncation as [`bin_or_discard`],
+/// magnitudes binned in one vector ([`bin_or_discard`]'s clamp and truncation,
 /// so the same bins), then four scalar increments, one per lane's histogram. Returns
 /// the rows done (the whole quads); the caller does the rest.
 #[cfg(target_arch = "x86_64")]
@@ -700,7 +694,7 @@ mod tests {
         mags.extend([0.0, -0.0, 0.25, 39.75, 40.0, 1e300, -1e300, f64::INFINITY, 5e-324]);
         for m in mags {
             let by_division = (((m - HIST_LO) / HIST_WIDTH).max(0.0) as usize).min(HIST_BINS - 1);
-            assert_eq!(bin(m), by_division, "{m}");
+            assert_eq!(bin_or_discard(m), by_division, "{m}");
         }
     }
 
@@ -724,7 +718,7 @@ mod tests {
                 let mut count = 0;
                 for row in data.chunks_exact(cols) {
                     if !row[2].is_nan() {
-                        hist[bin(row[2])] += 1;
+                        hist[bin_or_discard(row[2])] += 1;
                     }
                     count += u64::from(row[2] < 15.0);
                 }

@@ -34,7 +34,16 @@ pub const BINNED_SEMI_AMPLITUDE: &str = "binned_semi_amplitude";
 /// Phase in [0, 1) of time `t` for `period` and `epoch`, as the chapter computes it.
 #[inline]
 pub fn phase(t: f64, period: f64, epoch: f64) -> f64 {
-    let p = (t - epoch).rem_euclid(period) / period;
+    phase_of_rem((t - epoch) % period, period)
+}
+
+/// The phase from `r = (t − epoch) % period` (C's `fmod`, with the sign of `t − epoch`):
+/// `rem_euclid`'s step into [0, |period|), written out so that [`phases`] can feed it its
+/// own exact remainder, then the division.
+#[inline(always)]
+fn phase_of_rem(r: f64, period: f64) -> f64 {
+    let r = if r < 0.0 { r + period.abs() } else { r };
+    let p = r / period;
     // `+ 0.0` turns -0.0 (an exact multiple of a negative time) into +0.0, so sorting
     // by value and by bit pattern agree.
     if p >= 1.0 {
@@ -103,11 +112,7 @@ fn phases(t: &[f64], period: f64, epoch: f64, out: &mut [f64]) {
 #[target_feature(enable = "avx2,fma")]
 unsafe fn phases_fma(t: &[f64], period: f64, epoch: f64, out: &mut [f64]) {
     for (o, &x) in out.iter_mut().zip(t) {
-        let r = rem_exact(x - epoch, period);
-        // `rem_euclid` and the rest of `phase`, written out on the same values.
-        let r = if r < 0.0 { r + period } else { r };
-        let p = r / period;
-        *o = if p >= 1.0 { 0.0 } else { p + 0.0 };
+        *o = phase_of_rem(rem_exact(x - epoch, period), period);
     }
 }
 
