@@ -24,10 +24,6 @@ impl Control {
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
-    pub fn reset(&self) {
-        self.cancel.store(false, Ordering::Relaxed);
-        self.set_progress(0.0);
-    }
     pub fn set_progress(&self, f: f64) {
         self.progress
             .store(f.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);

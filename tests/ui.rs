@@ -239,7 +239,8 @@ fn lecture_mode_enlarges_the_ui() {
 #[test]
 fn keyboard_shortcuts_run_cancel_and_pick_tabs() {
     // Many repeats, so the run is still going when Esc arrives even on a loaded machine
-    // (with the usual two it could finish first); Cancel stops it within a call.
+    // (with the usual two it could finish first); Cancel stops it within a call, and also
+    // when it comes before the worker thread has taken the job (see worker.rs).
     let mut h = harness_with(Settings {
         repeat: 200,
         ..Default::default()

@@ -92,7 +92,7 @@ pub enum Msg {
 }
 
 pub struct Worker {
-    jobs: Sender<Job>,
+    jobs: Sender<(Job, Control)>,
     pub results: Receiver<Msg>,
     pub control: Control,
     /// A job was sent and its `Done` has not arrived yet.
@@ -104,15 +104,12 @@ pub struct Worker {
 impl Worker {
     /// Start the worker thread; `repaint` is called after every message.
     pub fn start(repaint: impl Fn() + Send + 'static) -> Self {
-        let (jobs, job_rx) = channel::<Job>();
+        let (jobs, job_rx) = channel::<(Job, Control)>();
         let (tx, results) = channel::<Msg>();
-        let control = Control::new();
-        let c = control.clone();
         let spawned = std::thread::Builder::new()
             .name("astroperf-runner".into())
             .spawn(move || {
-                while let Ok(job) = job_rx.recv() {
-                    c.reset();
+                while let Ok((job, c)) = job_rx.recv() {
                     let what = job.analysis_id();
                     // A bug in an analysis must not take the app down: report it and carry on.
                     let err = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -135,16 +132,21 @@ impl Worker {
         Worker {
             jobs,
             results,
-            control,
+            control: Control::new(),
             busy: false,
             label: String::new(),
         }
     }
 
+    /// Send a job with a fresh [`Control`], made here on the UI thread: a Cancel pressed
+    /// before the worker thread has picked the job up still reaches it (the worker used to
+    /// reset one shared flag when it started a job, which undid such an early Cancel).
     pub fn submit(&mut self, job: Job, label: String) -> Result<(), String> {
+        let control = Control::new();
         self.jobs
-            .send(job)
+            .send((job, control.clone()))
             .map_err(|_| "the worker thread is not running".to_string())?;
+        self.control = control;
         self.busy = true;
         self.label = label;
         Ok(())
@@ -459,6 +461,47 @@ mod tests {
         let (err, runs) = wait_done(&w);
         assert_eq!(err, None);
         assert_eq!(runs, 1);
+    }
+
+    /// The CI failure of `keyboard_shortcuts_run_cancel_and_pick_tabs`: Esc one frame after
+    /// F5, before the worker thread had taken the job, was undone when the worker reset
+    /// its shared cancel flag, and the run went on to the end.
+    #[test]
+    fn a_cancel_before_the_worker_takes_the_job_still_stops_it() {
+        let a = &crate::analyses::angular_distances::AngularDistances;
+        let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
+        let mut w = Worker::start(|| {});
+        for round in 0..20 {
+            w.submit(
+                Job::Run {
+                    analysis: a,
+                    data: data.clone(),
+                    params: Params::default(),
+                    cfg: RunConfig {
+                        variants: vec![Variant::Naive],
+                        threads: 1,
+                        repeat: 1000,
+                        warmup: 0,
+                        naive_budget_s: None,
+                    },
+                    python: None,
+                },
+                "long".into(),
+            )
+            .expect("submit");
+            w.cancel();
+            loop {
+                match w.results.recv_timeout(Duration::from_secs(60)) {
+                    Ok(Msg::Done(e)) => {
+                        assert_eq!(e.as_deref(), Some("cancelled"), "round {round}");
+                        break;
+                    }
+                    Ok(Msg::Run { .. }) => panic!("round {round}: the cancelled run went on"),
+                    Ok(_) => {}
+                    Err(e) => panic!("round {round}: no answer: {e}"),
+                }
+            }
+        }
     }
 
     #[test]
