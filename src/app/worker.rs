@@ -463,66 +463,46 @@ mod tests {
         assert_eq!(runs, 1);
     }
 
+    /// A long run of angular-distances on 3000 generated points: `repeat` calls of each
+    /// of `variants`, one thread.
+    fn long_run(variants: Vec<Variant>, repeat: usize) -> Job {
+        let a = &crate::analyses::angular_distances::AngularDistances;
+        Job::Run {
+            analysis: a,
+            data: Arc::new(bench::generated_input(a, 3000, 1).expect("generate")),
+            params: Params::default(),
+            cfg: RunConfig {
+                variants,
+                threads: 1,
+                repeat,
+                warmup: 0,
+                naive_budget_s: None,
+            },
+            python: None,
+        }
+    }
+
     /// The CI failure of `keyboard_shortcuts_run_cancel_and_pick_tabs`: Esc one frame after
     /// F5, before the worker thread had taken the job, was undone when the worker reset
     /// its shared cancel flag, and the run went on to the end.
     #[test]
     fn a_cancel_before_the_worker_takes_the_job_still_stops_it() {
-        let a = &crate::analyses::angular_distances::AngularDistances;
-        let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
         let mut w = Worker::start(|| {});
         for round in 0..20 {
-            w.submit(
-                Job::Run {
-                    analysis: a,
-                    data: data.clone(),
-                    params: Params::default(),
-                    cfg: RunConfig {
-                        variants: vec![Variant::Naive],
-                        threads: 1,
-                        repeat: 1000,
-                        warmup: 0,
-                        naive_budget_s: None,
-                    },
-                    python: None,
-                },
-                "long".into(),
-            )
-            .expect("submit");
+            w.submit(long_run(vec![Variant::Naive], 1000), "long".into())
+                .expect("submit");
             w.cancel();
-            loop {
-                match w.results.recv_timeout(Duration::from_secs(60)) {
-                    Ok(Msg::Done(e)) => {
-                        assert_eq!(e.as_deref(), Some("cancelled"), "round {round}");
-                        break;
-                    }
-                    Ok(Msg::Run { .. }) => panic!("round {round}: the cancelled run went on"),
-                    Ok(_) => {}
-                    Err(e) => panic!("round {round}: no answer: {e}"),
-                }
-            }
+            let (err, runs) = wait_done(&w);
+            assert_eq!(err.as_deref(), Some("cancelled"), "round {round}");
+            assert_eq!(runs, 0, "round {round}: the cancelled run went on");
         }
     }
 
     #[test]
     fn a_cancelled_run_is_sent_marked_cancelled() {
-        let a = &crate::analyses::angular_distances::AngularDistances;
-        let data = Arc::new(bench::generated_input(a, 3000, 1).expect("generate"));
         let mut w = Worker::start(|| {});
         w.submit(
-            Job::Run {
-                analysis: a,
-                data,
-                params: Params::default(),
-                cfg: RunConfig {
-                    variants: vec![Variant::Vectorized, Variant::Naive],
-                    threads: 1,
-                    repeat: 50,
-                    warmup: 0,
-                    naive_budget_s: None,
-                },
-                python: None,
-            },
+            long_run(vec![Variant::Vectorized, Variant::Naive], 50),
             "long".into(),
         )
         .expect("submit");
