@@ -255,17 +255,64 @@ fn row_body<const L: usize>(
     )
 }
 
-/// The row compiled for AVX2 (4 lanes of f64 per instruction instead of SSE2's 2).
-/// No FMA is enabled, so every distance is bit-identical to the SSE2 build.
+/// The row with AVX2 intrinsics and streaming stores, [`row_avx512_stream`]'s loop four
+/// lanes wide, for CPUs without AVX-512: on a Zen 3 VM the AVX2 row with ordinary
+/// stores ran 3.1-4.1 ms (vectorized) and 1.7-3.3 ms (parallel) at 2,000 points, its
+/// 16 MB output read for ownership before every write. No FMA is enabled, so every
+/// distance is bit-identical to the SSE2 build; the row's sum is added in four lanes
+/// plus the head and tail. The caller fences (`_mm_sfence`) before the output is read.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2(
+unsafe fn row_avx2_stream(
     i: usize,
     x: &[f64],
     y: &[f64],
     out: &mut [std::mem::MaybeUninit<f64>],
 ) -> Stats {
-    row_body::<4>(i, x, y, out)
+    use std::arch::x86_64::*;
+    let n = out.len();
+    let (xs, ys) = (&x[i + 1..i + 1 + n], &y[i + 1..i + 1 + n]);
+    // Elements before the first 32-byte-aligned one.
+    let head = (out.as_ptr().align_offset(32)).min(n);
+    let body = (n - head) / 4 * 4;
+    let mut acc = EMPTY;
+    if head > 0 {
+        acc = merge(acc, stretch_body(x[i], y[i], &xs[..head], &ys[..head], &mut out[..head]));
+    }
+    let (xi, yi) = (_mm256_set1_pd(x[i]), _mm256_set1_pd(y[i]));
+    let mut lo = _mm256_set1_pd(f64::INFINITY);
+    let mut hi = _mm256_set1_pd(f64::NEG_INFINITY);
+    let mut sum = _mm256_setzero_pd();
+    let (xp, yp) = (xs.as_ptr().add(head), ys.as_ptr().add(head));
+    let op = (out.as_mut_ptr() as *mut f64).add(head);
+    let mut k = 0;
+    while k < body {
+        // SAFETY (all loads and the store): head + k + 4 <= n, inside xs, ys and out;
+        // op + k is 32-byte aligned (head was chosen so, and k steps by 4 f64).
+        let dx = _mm256_sub_pd(xi, _mm256_loadu_pd(xp.add(k)));
+        let dy = _mm256_sub_pd(yi, _mm256_loadu_pd(yp.add(k)));
+        let d = _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy)));
+        _mm256_stream_pd(op.add(k), d);
+        lo = _mm256_min_pd(lo, d);
+        hi = _mm256_max_pd(hi, d);
+        sum = _mm256_add_pd(sum, d);
+        k += 4;
+    }
+    let (mut l, mut h, mut s) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+    _mm256_storeu_pd(l.as_mut_ptr(), lo);
+    _mm256_storeu_pd(h.as_mut_ptr(), hi);
+    _mm256_storeu_pd(s.as_mut_ptr(), sum);
+    let lanes = (
+        l.iter().copied().fold(f64::INFINITY, f64::min),
+        h.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        (s[0] + s[1]) + (s[2] + s[3]),
+    );
+    acc = merge(acc, lanes);
+    let t = head + body;
+    if t < n {
+        acc = merge(acc, stretch_body(x[i], y[i], &xs[t..], &ys[t..], &mut out[t..]));
+    }
+    acc
 }
 
 /// The row with AVX-512F intrinsics and non-temporal (streaming) stores. The 16 MB
@@ -379,7 +426,7 @@ impl Isa {
             Isa::Portable => row_body::<4>(i, x, y, out),
             // SAFETY: `detect` chose this only when the CPU reports AVX2.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => unsafe { row_avx2(i, x, y, out) },
+            Isa::Avx2 => unsafe { row_avx2_stream(i, x, y, out) },
             // SAFETY: `detect` chose this only when the CPU reports AVX-512F.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { row_avx512_stream(i, x, y, out) },
@@ -405,7 +452,7 @@ fn row_range(
         acc = merge(acc, isa.row(i, x, y, head));
     }
     #[cfg(target_arch = "x86_64")]
-    if matches!(isa, Isa::Avx512) {
+    if matches!(isa, Isa::Avx512 | Isa::Avx2) {
         // SAFETY: SSE is part of x86_64. Streaming stores are weakly ordered: the fence
         // makes them visible before this piece reports back to the thread that reads
         // the output.
@@ -499,7 +546,7 @@ mod tests {
     }
 
     /// Every row kernel this CPU can run writes the same bits, at every alignment of the
-    /// row's start (the streaming one peels elements up to a 64-byte boundary).
+    /// row's start (the streaming ones peel elements up to a 32- or 64-byte boundary).
     #[test]
     fn every_instruction_set_gives_the_same_distances() {
         let n = 203;
