@@ -240,7 +240,44 @@ fn row_body<const L: usize>(
         hi[0] = hi[0].max(d);
         s[0] += d;
     }
-    // Lanes summed pairwise (0+1, 2+3, …): a fixed order for a given L.
+    lane_stats(lo, hi, s)
+}
+
+/// A streaming row cut around its SIMD body: the elements before the output's first
+/// `align`-byte boundary and after its last whole vector of `lanes` go through
+/// [`stretch_body`]; `body` gets (xi, yi) and the aligned stretch, a multiple of `lanes`
+/// long, and returns that stretch's stats.
+#[inline(always)]
+fn around_stream_body(
+    i: usize,
+    x: &[f64],
+    y: &[f64],
+    out: &mut [std::mem::MaybeUninit<f64>],
+    (align, lanes): (usize, usize),
+    body: impl FnOnce(f64, f64, &[f64], &[f64], &mut [std::mem::MaybeUninit<f64>]) -> Stats,
+) -> Stats {
+    let n = out.len();
+    let (xs, ys) = (&x[i + 1..i + 1 + n], &y[i + 1..i + 1 + n]);
+    let head = out.as_ptr().align_offset(align).min(n);
+    let t = head + (n - head) / lanes * lanes;
+    let mut acc = EMPTY;
+    if head > 0 {
+        acc = merge(acc, stretch_body(x[i], y[i], &xs[..head], &ys[..head], &mut out[..head]));
+    }
+    acc = merge(
+        acc,
+        body(x[i], y[i], &xs[head..t], &ys[head..t], &mut out[head..t]),
+    );
+    if t < n {
+        acc = merge(acc, stretch_body(x[i], y[i], &xs[t..], &ys[t..], &mut out[t..]));
+    }
+    acc
+}
+
+/// The stats of a vector body from its lanes' minima, maxima and sums (summed pairwise:
+/// 0+1, 2+3, …, a fixed order for a given width).
+#[inline(always)]
+fn lane_stats<const L: usize>(lo: [f64; L], hi: [f64; L], mut s: [f64; L]) -> Stats {
     let mut width = L;
     while width > 1 {
         width /= 2;
@@ -269,59 +306,40 @@ unsafe fn row_avx2_stream(
     y: &[f64],
     out: &mut [std::mem::MaybeUninit<f64>],
 ) -> Stats {
-    use std::arch::x86_64::*;
-    let n = out.len();
-    let (xs, ys) = (&x[i + 1..i + 1 + n], &y[i + 1..i + 1 + n]);
-    // Elements before the first 32-byte-aligned one.
-    let head = (out.as_ptr().align_offset(32)).min(n);
-    let body = (n - head) / 4 * 4;
-    let mut acc = EMPTY;
-    if head > 0 {
-        acc = merge(acc, stretch_body(x[i], y[i], &xs[..head], &ys[..head], &mut out[..head]));
-    }
-    let (xi, yi) = (_mm256_set1_pd(x[i]), _mm256_set1_pd(y[i]));
-    let mut lo = _mm256_set1_pd(f64::INFINITY);
-    let mut hi = _mm256_set1_pd(f64::NEG_INFINITY);
-    let mut sum = _mm256_setzero_pd();
-    let (xp, yp) = (xs.as_ptr().add(head), ys.as_ptr().add(head));
-    let op = (out.as_mut_ptr() as *mut f64).add(head);
-    let mut k = 0;
-    while k < body {
-        // SAFETY (all loads and the store): head + k + 4 <= n, inside xs, ys and out;
-        // op + k is 32-byte aligned (head was chosen so, and k steps by 4 f64).
-        let dx = _mm256_sub_pd(xi, _mm256_loadu_pd(xp.add(k)));
-        let dy = _mm256_sub_pd(yi, _mm256_loadu_pd(yp.add(k)));
-        let d = _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy)));
-        _mm256_stream_pd(op.add(k), d);
-        lo = _mm256_min_pd(lo, d);
-        hi = _mm256_max_pd(hi, d);
-        sum = _mm256_add_pd(sum, d);
-        k += 4;
-    }
-    let (mut l, mut h, mut s) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
-    _mm256_storeu_pd(l.as_mut_ptr(), lo);
-    _mm256_storeu_pd(h.as_mut_ptr(), hi);
-    _mm256_storeu_pd(s.as_mut_ptr(), sum);
-    let lanes = (
-        l.iter().copied().fold(f64::INFINITY, f64::min),
-        h.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        (s[0] + s[1]) + (s[2] + s[3]),
-    );
-    acc = merge(acc, lanes);
-    let t = head + body;
-    if t < n {
-        acc = merge(acc, stretch_body(x[i], y[i], &xs[t..], &ys[t..], &mut out[t..]));
-    }
-    acc
+    around_stream_body(i, x, y, out, (32, 4), |xi, yi, xs, ys, o| {
+        use std::arch::x86_64::*;
+        let (xi, yi) = (_mm256_set1_pd(xi), _mm256_set1_pd(yi));
+        let mut lo = _mm256_set1_pd(f64::INFINITY);
+        let mut hi = _mm256_set1_pd(f64::NEG_INFINITY);
+        let mut sum = _mm256_setzero_pd();
+        let (xp, yp, op) = (xs.as_ptr(), ys.as_ptr(), o.as_mut_ptr() as *mut f64);
+        for k in (0..o.len()).step_by(4) {
+            // SAFETY (all loads and the store): k + 4 <= the stretch's length, a multiple
+            // of 4, inside xs, ys and o; op + k is 32-byte aligned (`around_stream_body`,
+            // and k steps by 4 f64).
+            let dx = _mm256_sub_pd(xi, _mm256_loadu_pd(xp.add(k)));
+            let dy = _mm256_sub_pd(yi, _mm256_loadu_pd(yp.add(k)));
+            let d = _mm256_sqrt_pd(_mm256_add_pd(_mm256_mul_pd(dx, dx), _mm256_mul_pd(dy, dy)));
+            _mm256_stream_pd(op.add(k), d);
+            lo = _mm256_min_pd(lo, d);
+            hi = _mm256_max_pd(hi, d);
+            sum = _mm256_add_pd(sum, d);
+        }
+        let (mut l, mut h, mut s) = ([0.0f64; 4], [0.0f64; 4], [0.0f64; 4]);
+        _mm256_storeu_pd(l.as_mut_ptr(), lo);
+        _mm256_storeu_pd(h.as_mut_ptr(), hi);
+        _mm256_storeu_pd(s.as_mut_ptr(), sum);
+        lane_stats(l, h, s)
+    })
 }
 
 /// The row with AVX-512F intrinsics and non-temporal (streaming) stores. The 16 MB
 /// output does not stay in cache for the next row anyway, and an ordinary store first
 /// reads its line from memory (read for ownership): streaming stores halve the memory
 /// traffic of the write. The first elements up to a 64-byte boundary and the tail are
-/// written by [`row_body`]; the distances are bit-identical (no FMA), the row's sum is
-/// added in eight lanes plus that head and tail, so its last bits may differ from the
-/// AVX2 path's. The caller fences (`_mm_sfence`) before the output is read.
+/// written by [`stretch_body`]; the distances are bit-identical (no FMA), the row's sum
+/// is added in eight lanes plus that head and tail, so its last bits may differ from
+/// the AVX2 path's. The caller fences (`_mm_sfence`) before the output is read.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn row_avx512_stream(
@@ -330,50 +348,31 @@ unsafe fn row_avx512_stream(
     y: &[f64],
     out: &mut [std::mem::MaybeUninit<f64>],
 ) -> Stats {
-    use std::arch::x86_64::*;
-    let n = out.len();
-    let (xs, ys) = (&x[i + 1..i + 1 + n], &y[i + 1..i + 1 + n]);
-    // Elements before the first 64-byte-aligned one.
-    let head = (out.as_ptr().align_offset(64)).min(n);
-    let body = (n - head) / 8 * 8;
-    let mut acc = EMPTY;
-    if head > 0 {
-        acc = merge(acc, stretch_body(x[i], y[i], &xs[..head], &ys[..head], &mut out[..head]));
-    }
-    let (xi, yi) = (_mm512_set1_pd(x[i]), _mm512_set1_pd(y[i]));
-    let mut lo = _mm512_set1_pd(f64::INFINITY);
-    let mut hi = _mm512_set1_pd(f64::NEG_INFINITY);
-    let mut sum = _mm512_setzero_pd();
-    let (xp, yp) = (xs.as_ptr().add(head), ys.as_ptr().add(head));
-    let op = (out.as_mut_ptr() as *mut f64).add(head);
-    let mut k = 0;
-    while k < body {
-        // SAFETY (all loads and the store): head + k + 8 <= n, inside xs, ys and out;
-        // op + k is 64-byte aligned (head was chosen so, and k steps by 8 f64).
-        let dx = _mm512_sub_pd(xi, _mm512_loadu_pd(xp.add(k)));
-        let dy = _mm512_sub_pd(yi, _mm512_loadu_pd(yp.add(k)));
-        let d = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy)));
-        _mm512_stream_pd(op.add(k), d);
-        lo = _mm512_min_pd(lo, d);
-        hi = _mm512_max_pd(hi, d);
-        sum = _mm512_add_pd(sum, d);
-        k += 8;
-    }
-    let (mut l, mut h, mut s) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
-    _mm512_storeu_pd(l.as_mut_ptr(), lo);
-    _mm512_storeu_pd(h.as_mut_ptr(), hi);
-    _mm512_storeu_pd(s.as_mut_ptr(), sum);
-    let lanes = (
-        l.iter().copied().fold(f64::INFINITY, f64::min),
-        h.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])),
-    );
-    acc = merge(acc, lanes);
-    let t = head + body;
-    if t < n {
-        acc = merge(acc, stretch_body(x[i], y[i], &xs[t..], &ys[t..], &mut out[t..]));
-    }
-    acc
+    around_stream_body(i, x, y, out, (64, 8), |xi, yi, xs, ys, o| {
+        use std::arch::x86_64::*;
+        let (xi, yi) = (_mm512_set1_pd(xi), _mm512_set1_pd(yi));
+        let mut lo = _mm512_set1_pd(f64::INFINITY);
+        let mut hi = _mm512_set1_pd(f64::NEG_INFINITY);
+        let mut sum = _mm512_setzero_pd();
+        let (xp, yp, op) = (xs.as_ptr(), ys.as_ptr(), o.as_mut_ptr() as *mut f64);
+        for k in (0..o.len()).step_by(8) {
+            // SAFETY (all loads and the store): k + 8 <= the stretch's length, a multiple
+            // of 8, inside xs, ys and o; op + k is 64-byte aligned (`around_stream_body`,
+            // and k steps by 8 f64).
+            let dx = _mm512_sub_pd(xi, _mm512_loadu_pd(xp.add(k)));
+            let dy = _mm512_sub_pd(yi, _mm512_loadu_pd(yp.add(k)));
+            let d = _mm512_sqrt_pd(_mm512_add_pd(_mm512_mul_pd(dx, dx), _mm512_mul_pd(dy, dy)));
+            _mm512_stream_pd(op.add(k), d);
+            lo = _mm512_min_pd(lo, d);
+            hi = _mm512_max_pd(hi, d);
+            sum = _mm512_add_pd(sum, d);
+        }
+        let (mut l, mut h, mut s) = ([0.0f64; 8], [0.0f64; 8], [0.0f64; 8]);
+        _mm512_storeu_pd(l.as_mut_ptr(), lo);
+        _mm512_storeu_pd(h.as_mut_ptr(), hi);
+        _mm512_storeu_pd(s.as_mut_ptr(), sum);
+        lane_stats(l, h, s)
+    })
 }
 
 /// Distances from (xi, yi) to a short stretch of points, one at a time (a row's head and
