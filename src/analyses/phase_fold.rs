@@ -390,8 +390,18 @@ impl Analysis for PhaseFold {
     }
 }
 
+/// Mean and population std of `len` values (NaN for none), summed in their order.
+fn mean_std(vals: impl Iterator<Item = f64> + Clone, len: usize) -> (f64, f64) {
+    if len == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let m = vals.clone().sum::<f64>() / len as f64;
+    let v = vals.map(|x| (x - m) * (x - m)).sum::<f64>() / len as f64;
+    (m, v.sqrt())
+}
+
 /// Rows (phase, value, time) in the order of `order` (a permutation of the points),
-/// written once into uninitialised storage through plain slices.
+/// each row appended once (no zeroing pass).
 fn gather(order: &[u32], cols: [&[f64]; 3]) -> Vec<f64> {
     let [ph, y, t] = cols;
     let mut f: Vec<f64> = Vec::with_capacity(3 * order.len());
@@ -410,25 +420,11 @@ fn bin_curve(folded: &[[f64; 3]], bins: usize, variant: Variant) -> Array2<f64> 
     if bins == 0 {
         return out;
     }
-    let stats = |vals: &[f64]| -> (f64, f64) {
-        if vals.is_empty() {
-            return (f64::NAN, f64::NAN);
-        }
-        let m = vals.iter().sum::<f64>() / vals.len() as f64;
-        let v = vals.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / vals.len() as f64;
-        (m, v.sqrt())
-    };
-    // The same sums over a bin's rows in place (the same order, so the same bits).
-    let row_stats = |rows: &[[f64; 3]]| -> (f64, f64) {
-        if rows.is_empty() {
-            return (f64::NAN, f64::NAN);
-        }
-        let m = rows.iter().map(|r| r[1]).sum::<f64>() / rows.len() as f64;
-        let v = rows.iter().map(|r| (r[1] - m) * (r[1] - m)).sum::<f64>() / rows.len() as f64;
-        (m, v.sqrt())
-    };
+    // A bin's values in the naive variant's lists or read from its rows in place: the
+    // same sums in the same order, so the same bits.
+    let row_stats = |rows: &[[f64; 3]]| mean_std(rows.iter().map(|r| r[1]), rows.len());
     let write = |out: &mut Array2<f64>, b: usize, vals: &[f64]| {
-        let (m, s) = stats(vals);
+        let (m, s) = mean_std(vals.iter().copied(), vals.len());
         out[[b, 0]] = (b as f64 + 0.5) / bins as f64;
         out[[b, 1]] = m;
         out[[b, 2]] = s;
