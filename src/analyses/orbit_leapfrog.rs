@@ -133,10 +133,7 @@ impl Analysis for OrbitLeapfrog {
             return Vec::new();
         };
         let orbits = params.opt_i64("orbits").map_or(1.0, |n| n.max(1) as f64);
-        let stride = steps.div_ceil(TRACK_POINTS).max(1);
-        // Samples kept: every stride-th step, plus the last one.
-        let samples = steps.div_ceil(stride) + usize::from((steps.max(1) - 1) % stride != 0);
-        let samples = samples as f64;
+        let samples = track_len(steps, track_stride(steps)) as f64;
         vec![
             // Per step: the drift (3 adds), |r|² (3 multiplies, 2 adds), its square root,
             // product and the division for q (3), the kick t = q·r (3), the synchronised
@@ -242,7 +239,7 @@ pub fn run_steps(
             "the naive variant stores every step (72 bytes each); {steps} steps is more than its limit of {MAX_NAIVE_STEPS}"
         )));
     }
-    let stride = steps.div_ceil(TRACK_POINTS).max(1);
+    let stride = track_stride(steps);
     let one = |k: usize| -> Result<Track> {
         let s0 = scaled(start, k);
         match variant {
@@ -524,6 +521,17 @@ fn naive(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<T
     Ok(summarize(xy, e0, max_rel, last, last_e))
 }
 
+/// Steps between the samples of a run of `steps` steps (about TRACK_POINTS samples).
+fn track_stride(steps: usize) -> usize {
+    steps.div_ceil(TRACK_POINTS).max(1)
+}
+
+/// Samples a track of `steps` states keeps: state 0 and every `stride`-th after it, plus
+/// the last when the stride skips it (what `naive` pushes, and `fast` preallocates).
+fn track_len(steps: usize, stride: usize) -> usize {
+    steps.div_ceil(stride) + usize::from(!(steps.max(1) - 1).is_multiple_of(stride))
+}
+
 /// Where the register loop is in its track: the next free sample slot and the steps
 /// left until the next sample.
 #[derive(Clone, Copy)]
@@ -590,10 +598,7 @@ fn fast(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<Tr
     let e0 = kick.energy(q, r2, v);
     let mut e = e0;
     let mut range = (e0, e0);
-    // State 0 and every stride-th after it, plus the last when the stride skips it.
-    let last_sampled = (steps - 1).is_multiple_of(stride);
-    let samples = (steps - 1) / stride + 1 + usize::from(!last_sampled);
-    let mut xy = vec![(0, 0.0, 0.0, 0.0); samples];
+    let mut xy = vec![(0, 0.0, 0.0, 0.0); track_len(steps, stride)];
     xy[0] = (0, r[0], r[1], e0);
     let mut at = Sampling {
         stride,
@@ -608,8 +613,9 @@ fn fast(s0: State, dt: f64, steps: usize, stride: usize, ctx: &Ctx) -> Result<Tr
         done += n;
         ctx.check()?;
     }
-    if !last_sampled {
-        xy[at.next] = (steps - 1, r[0], r[1], e);
+    // A slot left over is the last state's, which the stride skipped.
+    if let Some(last) = xy.get_mut(at.next) {
+        *last = (steps - 1, r[0], r[1], e);
     }
     let rel = |x: f64| (x / e0 - 1.0).abs();
     let worst = rel(range.0).max(rel(range.1));
