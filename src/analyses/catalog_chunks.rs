@@ -514,9 +514,10 @@ impl Selection {
     /// goes to a discard slot (`HIST_BINS`) instead of a branch. Rows of three float64 go
     /// through AVX2 where the CPU has it, in two passes over blocks of [`BIN_BLOCK`] rows:
     /// the bins as bytes four rows at a time ([`bin_quads_avx2`]), then one increment a
-    /// byte. One pass that moved each vector's four bins to scalar registers took 1.4 ns a
-    /// row on a block in L2; the two passes 0.8 ns (0.4 each). The scalar loop took about
-    /// 23 instructions, 1.6 ns, a row: more than the kernel's copy of the row.
+    /// byte. On a block in L2, one pass that moved each vector's four bins to scalar
+    /// registers took 0.89–1.47 ns a row and the two passes 0.71–1.05 ns (about half each),
+    /// in the same sittings. The scalar loop took about 23 instructions, 1.6 ns, a row: more
+    /// than the kernel's copy of the row.
     fn count_rows(&mut self, data: &[f64], cols: usize, limit: f64) {
         assert!(cols > 2, "a catalog row has ra, dec and mag");
         // 256 bins, so that any byte indexes it without a bounds check; bins past
