@@ -348,26 +348,12 @@ fn civil_date(days: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-fn sys_cache(index: usize) -> Option<usize> {
-    let p = format!("/sys/devices/system/cpu/cpu0/cache/index{index}/size");
-    let s = std::fs::read_to_string(p).ok()?;
-    let s = s.trim();
-    let (num, mul) = match s.strip_suffix('K') {
-        Some(n) => (n, 1024),
-        None => match s.strip_suffix('M') {
-            Some(n) => (n, 1 << 20),
-            None => (s, 1),
-        },
-    };
-    num.parse::<usize>().ok().map(|n| n * mul)
-}
-
 fn caches() -> Caches {
     // index0 = L1d, index1 = L1i, index2 = L2, index3 = L3 on Linux x86.
     Caches {
-        l1d: sys_cache(0).unwrap_or(32 << 10),
-        l2: sys_cache(2).unwrap_or(512 << 10),
-        l3: sys_cache(3).unwrap_or(8 << 20),
+        l1d: crate::sys::cache_bytes(0).unwrap_or(32 << 10),
+        l2: crate::sys::cache_bytes(2).unwrap_or(512 << 10),
+        l3: crate::sys::l3_bytes(),
     }
 }
 
