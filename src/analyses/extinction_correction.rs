@@ -353,8 +353,8 @@ fn select_chunk(m: &[f64], c: &[f64], r_v: f64, o: &mut [std::mem::MaybeUninit<f
 /// the L3: at 1e6 stars the 24 MB stay in the 32 MB L3 between calls, and streaming
 /// stores, which go to memory, bound the call by the DRAM write bandwidth (measured:
 /// parallel no faster than vectorized, 312/317 µs, 26 GB/s of writes). Streaming
-/// stores beyond it ([`Stores::for_stars`]). The stars around the aligned stretch go through
-/// `select_chunk` (`around_aligned`), so the corrected values are the same bits; the
+/// stores beyond it ([`Stores::for_stars`]). The stars around the aligned stretch go
+/// through `select_chunk` (`around_aligned`), so the corrected values are the same bits; the
 /// block's sum is added in a different lane order than `select_chunk`'s (the same for
 /// every call on a machine).
 ///
@@ -445,9 +445,10 @@ unsafe fn select_chunk_avx2<const STREAM: bool>(
 /// `select_chunk` with AVX-512 (F and DQ): eight stars an instruction, the compares
 /// into mask registers, so a block costs about two instructions a star where AVX2 takes
 /// five (at 1e6 stars the 24 MB sit in the L3 and the instruction count is what binds).
-/// Ordinary or streaming stores as in `select_chunk_avx2`; the same corrected bits. Counts: the
-/// changed stars by a masked add, a non-finite input by `vfpclasspd` (NaN or ±∞) into
-/// an OR-ed mask (only whether there is one matters: `fused` then finds the first).
+/// Ordinary or streaming stores as in `select_chunk_avx2`; the same corrected bits.
+/// Counts: the changed stars by a masked add, a non-finite input by `vfpclasspd` (NaN or
+/// ±∞) into an OR-ed mask (only whether there is one matters: `fused` then finds the
+/// first).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512dq")]
 unsafe fn select_chunk_avx512<const STREAM: bool>(
