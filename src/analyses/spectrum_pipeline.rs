@@ -305,14 +305,40 @@ fn median_naive(x: &[f64], w: usize, ctx: &Ctx) -> Result<Vec<f64>> {
 const LINEAR_RANK_MAX: usize = 256;
 
 /// Number of elements below `x` (its insertion rank in the sorted window).
-#[inline]
+#[inline(always)]
 fn rank_linear(win: &[f64], x: f64) -> usize {
     win.iter().map(|v| usize::from(*v < x)).sum()
 }
 
 /// Keep the window sorted: each step removes the outgoing sample and inserts the
-/// incoming one by binary search, O(log w) compares plus a short memmove.
+/// incoming one by binary search, O(log w) compares plus a short memmove. Through AVX2
+/// where the CPU has it: the counting scans of `rank_linear` then compare four samples an
+/// instruction instead of two.
 fn median_sliding_range(padded: &[f64], w: usize, start: usize, end: usize, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::simd::has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked at run time).
+        unsafe { median_sliding_range_avx2(padded, w, start, end, out) };
+        return;
+    }
+    sliding_range(padded, w, start, end, out);
+}
+
+/// [`sliding_range`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn median_sliding_range_avx2(
+    padded: &[f64],
+    w: usize,
+    start: usize,
+    end: usize,
+    out: &mut [f64],
+) {
+    sliding_range(padded, w, start, end, out);
+}
+
+#[inline(always)]
+fn sliding_range(padded: &[f64], w: usize, start: usize, end: usize, out: &mut [f64]) {
     let mut win: Vec<f64> = padded[start..start + w].to_vec();
     win.sort_unstable_by(f64::total_cmp);
     out[0] = win[w / 2];
