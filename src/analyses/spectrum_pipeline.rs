@@ -310,10 +310,11 @@ fn rank_linear(win: &[f64], x: f64) -> usize {
     win.iter().map(|v| usize::from(*v < x)).sum()
 }
 
-/// Keep the window sorted: each step removes the outgoing sample and inserts the
-/// incoming one by binary search, O(log w) compares plus a short memmove. Through AVX2
-/// where the CPU has it: the counting scans of `rank_linear` then compare four samples an
-/// instruction instead of two.
+/// Keep the window sorted: each step finds the outgoing and the incoming sample's ranks
+/// (a counting scan, `rank_linear`, up to `LINEAR_RANK_MAX` samples; a binary search
+/// beyond) and shifts the samples between them by one, a short memmove. Through AVX2
+/// where the CPU has it: the counting scans then compare four samples an instruction
+/// instead of two.
 fn median_sliding_range(padded: &[f64], w: usize, start: usize, end: usize, out: &mut [f64]) {
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::simd::has_avx2() {
